@@ -1,0 +1,102 @@
+/// The error every StateJournal operation throws.
+///
+/// An error carries a ``Code`` (what kind of failure, which also decides the
+/// command line's exit status), a message that says what went wrong and what
+/// to do next, and — for file-system failures — the operation, the path and
+/// the underlying ``Errno``.
+///
+/// ```swift
+/// do { try manager.completeTask("t1") }
+/// catch let error as StateJournalError where error.code == .badInput { … }
+/// ```
+public struct StateJournalError: Error, CustomStringConvertible, Sendable {
+    /// The kind of failure. New codes may be added; switch with a `default`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let raw: UInt8
+        private init(_ raw: UInt8) { self.raw = raw }
+
+        /// Arguments, JSON, an unknown task, a transition that is not allowed.
+        public static let badInput = Code(2)
+        /// The lock was not acquired before the deadline.
+        public static let lockTimeout = Code(3)
+        /// `expectSeq` did not match the journal's last sequence number.
+        public static let conflict = Code(4)
+        /// Damage that cannot be repaired without losing data.
+        public static let corruption = Code(5)
+        /// A failing system call (I/O error, full disk, permissions, …).
+        public static let io = Code(1)
+        /// No workflow has been initialised at this path yet.
+        public static let notInitialized = Code(6)
+
+        /// The process exit status the command line uses for this code (SPEC §6).
+        public var exitStatus: Int32 {
+            switch self {
+            case .badInput, .notInitialized: return 2
+            case .lockTimeout: return 3
+            case .conflict: return 4
+            case .corruption: return 5
+            default: return 1
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .badInput: return "bad input"
+            case .lockTimeout: return "lock timeout"
+            case .conflict: return "conflict"
+            case .corruption: return "corruption"
+            case .notInitialized: return "not initialized"
+            default: return "i/o error"
+            }
+        }
+    }
+
+    public let code: Code
+    /// What happened and what to do next, in one or two sentences.
+    public let message: String
+    /// The file the failure concerns, if any.
+    public let path: String?
+    /// The system error behind an ``Code/io`` failure.
+    public let errno: Errno?
+
+    public init(_ code: Code, _ message: String, path: String? = nil, errno: Errno? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        if let errno { return "\(message): \(errno) (errno \(errno.rawValue))" }
+        return message
+    }
+
+    static func badInput(_ message: String) -> StateJournalError { .init(.badInput, message) }
+    static func corruption(_ message: String, path: String) -> StateJournalError {
+        .init(.corruption, message, path: path)
+    }
+
+    /// A failed system call: names the operation, the path and the errno, and
+    /// for the common cases says what to do.
+    static func system(_ operation: String, _ path: String, _ errno: Errno) -> StateJournalError {
+        var message = "\(operation) '\(path)' failed"
+        switch errno {
+        case .noSpace: message += " — the disk is full; free space and retry (nothing was written)"
+        case Errno(rawValue: 13), Errno(rawValue: 1): message += " — check the permissions of the file and its directory"
+        default: break
+        }
+        return .init(.io, message, path: path, errno: errno)
+    }
+}
+
+extension Result where Failure == Errno {
+    /// Unwraps the result, turning an errno into a ``StateJournalError`` that
+    /// names `operation` and `path`.
+    @inline(__always)
+    func get(_ operation: String, _ path: String) throws(StateJournalError) -> Success {
+        switch self {
+        case .success(let value): return value
+        case .failure(let errno): throw .system(operation, path, errno)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A POSIX error number returned by a failed system call.
+public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The raw `errno` value.
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The `errno` left by the last failed libc call on this thread.
+    static var current: Errno { Errno(rawValue: errno) }
+
+    public static let interrupted = Errno(rawValue: EINTR)
+    public static let wouldBlock = Errno(rawValue: EWOULDBLOCK)
+    public static let noSuchFile = Errno(rawValue: ENOENT)
+    public static let fileExists = Errno(rawValue: EEXIST)
+    public static let noSpace = Errno(rawValue: ENOSPC)
+    public static let ioError = Errno(rawValue: EIO)
+    public static let tooManySymbolicLinks = Errno(rawValue: ELOOP)
+    public static let notDirectory = Errno(rawValue: ENOTDIR)
+
+    /// The C library's message for this error, e.g. "No space left on device".
+    public var description: String {
+        guard let cString = strerror(rawValue) else { return "errno \(rawValue)" }
+        return String(cString: cString)
+    }
+}
