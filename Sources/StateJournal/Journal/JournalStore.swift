@@ -1,0 +1,34 @@
+/// Where events are kept: the seam between the journal's users and its
+/// storage.
+///
+/// ``FileJournal`` keeps events in segment files beside STATE.md; a store on
+/// a shared database (for agents on several machines) will implement the same
+/// protocol. A store serialises writers with its own lock, hands out events
+/// in sequence order, and makes an append durable before it returns.
+public protocol JournalStore: AnyObject {
+    /// A name for messages, e.g. the journal directory.
+    var location: String { get }
+
+    /// Runs `body` while holding the store's exclusive writers' lock.
+    ///
+    /// - Parameters:
+    ///   - policy: how long to wait and how to back off.
+    ///   - command: what the holder is doing, recorded for waiters' messages.
+    /// - Throws: ``StateJournalError/Code/lockTimeout`` naming the holder.
+    func withWriteLock<T>(_ policy: LockPolicy, command: String, _ body: () throws -> T) throws -> T
+
+    /// Calls `body` with every event whose sequence number is greater than
+    /// `seq`, oldest first, and returns the last sequence number in the store.
+    ///
+    /// Without the lock this reads a consistent prefix (an append in progress
+    /// is not seen); under the lock it first cuts a torn tail left by a crash.
+    /// - Throws: ``StateJournalError/Code/corruption`` naming the file and the
+    ///   sequence range when a record is damaged and valid records follow.
+    @discardableResult
+    func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64
+
+    /// Appends `events` (which continue the store's sequence) durably: when
+    /// this returns they survive a crash of the process or the machine. On
+    /// failure nothing of them is in the store. Only under the lock.
+    func append(_ events: [Event]) throws
+}

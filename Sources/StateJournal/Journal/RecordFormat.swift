@@ -1,0 +1,140 @@
+/// The journal's on-disk framing: a segment header, then records.
+///
+/// ```
+/// segment  := header record*
+/// header   := magic "SJOURNAL" (8) | version u16 | header size u16 (32)
+///             | first seq u64 | created µs i64 | masked crc32c u32 of bytes 0..<28
+/// record   := length u32 | masked crc32c u32 of (length ‖ payload) | payload
+/// payload  := one event as compact UTF-8 JSON
+/// ```
+/// All integers are little-endian. The CRC is CRC-32C, stored masked (see
+/// ``CRC32C/mask(_:)``). `Docs/FORMAT.md` has the full description and a
+/// worked example.
+public enum RecordFormat {
+    public static let magic: [UInt8] = Array("SJOURNAL".utf8)
+    public static let version: UInt16 = 1
+    public static let headerSize = 32
+    public static let recordHeaderSize = 8
+    /// The largest payload a reader accepts; larger lengths are damage.
+    public static let defaultMaximumRecordSize = 16 << 20
+
+    // MARK: Header
+
+    public struct SegmentHeader: Equatable, Sendable {
+        public var firstSeq: UInt64
+        public var created: Timestamp
+    }
+
+    public static func encodeHeader(_ header: SegmentHeader) -> [UInt8] {
+        var out = magic
+        out.appendLE(version)
+        out.appendLE(UInt16(headerSize))
+        out.appendLE(header.firstSeq)
+        out.appendLE(UInt64(bitPattern: header.created.microseconds))
+        out.appendLE(CRC32C.mask(CRC32C.checksum(out)))
+        return out
+    }
+
+    public enum HeaderProblem: Error, Equatable, Sendable, CustomStringConvertible {
+        case truncated
+        case badMagic
+        case checksumMismatch
+        case unsupportedVersion(UInt16)
+
+        public var description: String {
+            switch self {
+            case .truncated: return "the segment header is truncated"
+            case .badMagic: return "the file does not start with a StateJournal segment header"
+            case .checksumMismatch: return "the segment header's checksum does not match"
+            case .unsupportedVersion(let v):
+                return "segment format version \(v) is newer than this build understands (\(RecordFormat.version)); upgrade statejournal"
+            }
+        }
+    }
+
+    public static func decodeHeader(_ bytes: UnsafeRawBufferPointer) -> Result<SegmentHeader, HeaderProblem> {
+        guard bytes.count >= headerSize else { return .failure(.truncated) }
+        guard bytes.prefix(8).elementsEqual(magic) else { return .failure(.badMagic) }
+        guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28]))) == bytes.loadLE(UInt32.self, at: 28) else {
+            return .failure(.checksumMismatch)
+        }
+        let version = bytes.loadLE(UInt16.self, at: 8)
+        guard version <= RecordFormat.version else { return .failure(.unsupportedVersion(version)) }
+        return .success(SegmentHeader(firstSeq: bytes.loadLE(UInt64.self, at: 12),
+                                      created: Timestamp(microseconds: Int64(bitPattern: bytes.loadLE(UInt64.self, at: 20)))))
+    }
+
+    // MARK: Records
+
+    /// Appends one framed record holding `payload` to `out`.
+    public static func appendRecord(_ payload: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var lengthBytes: [UInt8] = []
+        lengthBytes.appendLE(UInt32(payload.count))
+        let crc = lengthBytes.withUnsafeBytes { CRC32C.update(CRC32C.checksum($0), payload) }
+        out.append(contentsOf: lengthBytes)
+        out.appendLE(CRC32C.mask(crc))
+        out.append(contentsOf: payload)
+    }
+
+    public static func appendRecord(_ payload: [UInt8], to out: inout [UInt8]) {
+        payload.withUnsafeBytes { appendRecord($0, to: &out) }
+    }
+
+    /// The payload of the record at `offset`, if a whole, valid record starts there.
+    public static func record(in bytes: UnsafeRawBufferPointer, at offset: Int, maximumSize: Int) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, bytes.count - offset >= recordHeaderSize else { return nil }
+        let length = Int(bytes.loadLE(UInt32.self, at: offset))
+        guard length > 0, length <= maximumSize, length <= bytes.count - offset - recordHeaderSize else { return nil }
+        let stored = CRC32C.unmask(bytes.loadLE(UInt32.self, at: offset + 4))
+        let lengthField = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)])
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + recordHeaderSize)..<(offset + recordHeaderSize + length)])
+        guard CRC32C.update(CRC32C.checksum(lengthField), payload) == stored else { return nil }
+        return payload
+    }
+
+    /// What lies after the last valid record of a scanned region.
+    public enum Tail: Equatable, Sendable {
+        /// The region ends exactly after the last valid record.
+        case clean
+        /// Bytes after the last valid record that no valid record follows:
+        /// what an interrupted append leaves. Safe to cut.
+        case torn(offset: Int, length: Int)
+        /// A damaged record with valid records after it: real corruption,
+        /// never cut silently.
+        case corrupt(offset: Int, nextValidRecord: Int)
+    }
+
+    /// Walks the records of `bytes` from `start`, calling `body` with each
+    /// valid payload and its offset, and classifies what follows the last one.
+    public static func scan(_ bytes: UnsafeRawBufferPointer, from start: Int, maximumSize: Int = defaultMaximumRecordSize,
+                            _ body: (UnsafeRawBufferPointer, Int) throws -> Void) rethrows -> Tail {
+        var offset = start
+        while offset < bytes.count {
+            guard let payload = record(in: bytes, at: offset, maximumSize: maximumSize) else {
+                var probe = offset + 1
+                while probe + recordHeaderSize < bytes.count {
+                    if record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
+                        return .corrupt(offset: offset, nextValidRecord: probe)
+                    }
+                    probe += 1
+                }
+                return .torn(offset: offset, length: bytes.count - offset)
+            }
+            try body(payload, offset)
+            offset += recordHeaderSize + payload.count
+        }
+        return .clean
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    func loadLE<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}

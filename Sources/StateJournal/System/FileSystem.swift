@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File operations built on ``SystemCalls``, throwing ``StateJournalError``s
+/// that name the operation and the path.
+///
+/// This is the only layer above the system calls; nothing else in the
+/// library talks to the operating system.
+public struct FileSystem: Sendable {
+    public let sys: any SystemCalls
+
+    public init(_ sys: any SystemCalls = RealSystemCalls()) { self.sys = sys }
+
+    // MARK: Paths
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    static func join(_ dir: String, _ name: String) -> String {
+        dir.hasSuffix("/") ? dir + name : dir + "/" + name
+    }
+
+    // MARK: Descriptors
+
+    public func open(_ path: String, _ flags: Int32, mode: UInt32 = 0o644) throws(StateJournalError) -> Int32 {
+        try sys.open(path, flags: flags, mode: mode).get("open", path)
+    }
+
+    /// Opens `path`, or returns nil when it does not exist.
+    public func openIfExists(_ path: String, _ flags: Int32) throws(StateJournalError) -> Int32? {
+        switch sys.open(path, flags: flags, mode: 0) {
+        case .success(let fd): return fd
+        case .failure(.noSuchFile): return nil
+        case .failure(let e): throw .system("open", path, e)
+        }
+    }
+
+    /// Closes `fd`. A failing close after a successful fsync loses nothing,
+    /// so callers that already synced may ignore the result.
+    public func close(_ fd: Int32, _ path: String) throws(StateJournalError) {
+        try sys.close(fd).get("close", path)
+    }
+
+    func closeQuietly(_ fd: Int32) { _ = sys.close(fd) }
+
+    /// Writes all of `bytes` at `offset`, looping over short writes.
+    public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, _ path: String) throws(StateJournalError) {
+        var done = 0
+        while done < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
+            let n = try sys.pwrite(fd, from: rest, offset: offset + Int64(done)).get("write", path)
+            if n == 0 { throw .system("write", path, .ioError) }
+            done += n
+        }
+    }
+
+    public func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64, _ path: String) throws(StateJournalError) {
+        let result: Result<Void, StateJournalError> = bytes.withUnsafeBytes { raw in
+            do throws(StateJournalError) { try writeAll(fd, raw, at: offset, path); return .success(()) }
+            catch { return .failure(error) }
+        }
+        try result.get()
+    }
+
+    public func fsync(_ fd: Int32, _ path: String) throws(StateJournalError) {
+        try sys.fsync(fd).get("fsync", path)
+    }
+
+    public func fdatasync(_ fd: Int32, _ path: String) throws(StateJournalError) {
+        try sys.fdatasync(fd).get("fdatasync", path)
+    }
+
+    /// Makes a directory entry change (create, rename, unlink) durable.
+    public func fsyncDirectory(_ dir: String) throws(StateJournalError) {
+        let fd = try open(dir, O_RDONLY | O_DIRECTORY)
+        defer { closeQuietly(fd) }
+        try sys.fsync(fd).get("fsync directory", dir)
+    }
+
+    /// Reads a whole file from its descriptor.
+    public func readAll(_ fd: Int32, _ path: String) throws(StateJournalError) -> [UInt8] {
+        let size = Int(try sys.fstat(fd).get("stat", path).size)
+        var out = [UInt8](repeating: 0, count: max(size, 0))
+        var done = 0
+        while true {
+            if done == out.count { out.append(contentsOf: repeatElement(0, count: max(4096, out.count / 2))) }
+            let result = out.withUnsafeMutableBytes { raw in
+                sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), offset: Int64(done))
+            }
+            let n = try result.get("read", path)
+            if n == 0 { break }
+            done += n
+        }
+        out.removeSubrange(done...)
+        return out
+    }
+
+    /// The contents of `path`, or nil when it does not exist.
+    public func readFileIfExists(_ path: String) throws(StateJournalError) -> [UInt8]? {
+        guard let fd = try openIfExists(path, O_RDONLY) else { return nil }
+        defer { closeQuietly(fd) }
+        return try readAll(fd, path)
+    }
+
+    public func lstat(_ path: String) throws(StateJournalError) -> FileStatus? {
+        switch sys.lstat(path) {
+        case .success(let s): return s
+        case .failure(.noSuchFile): return nil
+        case .failure(let e): throw .system("stat", path, e)
+        }
+    }
+
+    public func rename(_ from: String, _ to: String) throws(StateJournalError) {
+        try sys.rename(from, to).get("rename to '\(to)' from", from)
+    }
+
+    public func unlinkIfExists(_ path: String) throws(StateJournalError) {
+        switch sys.unlink(path) {
+        case .success, .failure(.noSuchFile): return
+        case .failure(let e): throw .system("unlink", path, e)
+        }
+    }
+
+    /// Creates `path` as a directory (and fsyncs its parent) unless it exists.
+    public func ensureDirectory(_ path: String) throws(StateJournalError) {
+        if let status = try lstat(path) {
+            guard status.isDirectory else {
+                throw StateJournalError(.io, "'\(path)' exists but is not a directory; move it away", path: path)
+            }
+            return
+        }
+        switch sys.mkdir(path, mode: 0o755) {
+        case .success: try fsyncDirectory(Self.directory(of: path))
+        case .failure(.fileExists): return
+        case .failure(let e): throw .system("create directory", path, e)
+        }
+    }
+
+    public func list(_ dir: String) throws(StateJournalError) -> [String] {
+        try sys.listDirectory(dir).get("list directory", dir)
+    }
+
+    // MARK: Atomic replace
+
+    /// A temporary name beside `path` that no other process uses.
+    static func temporaryName(for path: String) -> String {
+        "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Creates a new file that did not exist (O_EXCL, O_NOFOLLOW), writes
+    /// `bytes`, fsyncs it and closes it. On failure the file is removed.
+    public func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(StateJournalError) {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
+        do throws(StateJournalError) {
+            try writeAll(fd, bytes, at: 0, path)
+            try fsync(fd, path)
+        } catch {
+            closeQuietly(fd)
+            _ = sys.unlink(path)
+            throw error
+        }
+        closeQuietly(fd)
+    }
+
+    /// Replaces `path` with `bytes` so that a reader sees the old file or the
+    /// new one, never a mixture or nothing: write a temporary file, fsync it,
+    /// keep the previous file byte for byte as `backup` (a hard link, so no
+    /// copy is made), rename over `path`, fsync the directory.
+    ///
+    /// On any failure `path` is left as it was and no temporary file remains.
+    public func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?) throws(StateJournalError) {
+        let dir = Self.directory(of: path)
+        let existing = try lstat(path)
+        if let existing, existing.isSymbolicLink {
+            throw StateJournalError(.badInput, "'\(path)' is a symbolic link; StateJournal replaces the file itself, so point --state at the real file", path: path)
+        }
+        let temp = Self.temporaryName(for: path)
+        try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644)
+        do throws(StateJournalError) {
+            if let backup, existing != nil {
+                let backupTemp = Self.temporaryName(for: backup)
+                switch sys.link(path, backupTemp) {
+                case .success:
+                    do throws(StateJournalError) { try rename(backupTemp, backup) } catch { _ = sys.unlink(backupTemp); throw error }
+                case .failure(.noSuchFile):
+                    break // removed meanwhile: nothing to keep
+                case .failure:
+                    // No hard links on this file system: copy instead.
+                    if let old = try readFileIfExists(path) {
+                        try writeNewFile(backupTemp, old)
+                        do throws(StateJournalError) { try rename(backupTemp, backup) } catch { _ = sys.unlink(backupTemp); throw error }
+                    }
+                }
+            }
+            try rename(temp, path)
+        } catch {
+            _ = sys.unlink(temp)
+            throw error
+        }
+        try fsyncDirectory(dir)
+    }
+}
