@@ -170,41 +170,74 @@ public struct FileSystem: Sendable {
         closeQuietly(fd)
     }
 
-    /// Replaces `path` with `bytes` so that a reader sees the old file or the
-    /// new one, never a mixture or nothing: write a temporary file, fsync it,
-    /// keep the previous file byte for byte as `backup` (a hard link, so no
-    /// copy is made), rename over `path`, fsync the directory.
-    ///
-    /// On any failure `path` is left as it was and no temporary file remains.
-    public func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?) throws(StateJournalError) {
-        let dir = Self.directory(of: path)
+    /// A new version of a file, written and fsynced under a temporary name,
+    /// waiting for ``FileSystem/commit(_:backup:)``.
+    public struct PendingReplacement: Sendable {
+        public let path: String
+        public let temporaryPath: String
+    }
+
+    /// First half of an atomic replace: writes `bytes` to a new temporary file
+    /// beside `path` (O_EXCL, O_NOFOLLOW, the current file's permissions) and
+    /// fsyncs it. Nothing a reader of `path` sees has changed yet.
+    public func prepareReplacement(of path: String, with bytes: [UInt8]) throws(StateJournalError) -> PendingReplacement {
         let existing = try lstat(path)
         if let existing, existing.isSymbolicLink {
             throw StateJournalError(.badInput, "'\(path)' is a symbolic link; StateJournal replaces the file itself, so point --state at the real file", path: path)
         }
         let temp = Self.temporaryName(for: path)
         try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644)
+        return PendingReplacement(path: path, temporaryPath: temp)
+    }
+
+    /// Abandons a prepared replacement, removing its temporary file.
+    public func discard(_ pending: PendingReplacement) {
+        _ = sys.unlink(pending.temporaryPath)
+    }
+
+    /// Second half of an atomic replace: keeps the current file byte for byte
+    /// as `backup` (a hard link, so no copy is made; a copy where links are
+    /// not supported), renames the new file over `path` and fsyncs the
+    /// directory. A reader sees the old file or the new one, never a mixture
+    /// or nothing. On failure `path` is unchanged and the temporary is removed.
+    public func commit(_ pending: PendingReplacement, backup: String?) throws(StateJournalError) {
+        let path = pending.path
         do throws(StateJournalError) {
-            if let backup, existing != nil {
-                let backupTemp = Self.temporaryName(for: backup)
-                switch sys.link(path, backupTemp) {
-                case .success:
-                    do throws(StateJournalError) { try rename(backupTemp, backup) } catch { _ = sys.unlink(backupTemp); throw error }
-                case .failure(.noSuchFile):
-                    break // removed meanwhile: nothing to keep
-                case .failure:
-                    // No hard links on this file system: copy instead.
-                    if let old = try readFileIfExists(path) {
-                        try writeNewFile(backupTemp, old)
-                        do throws(StateJournalError) { try rename(backupTemp, backup) } catch { _ = sys.unlink(backupTemp); throw error }
-                    }
-                }
-            }
-            try rename(temp, path)
+            if let backup { try keepCopy(of: path, as: backup, replacing: true) }
+            try rename(pending.temporaryPath, path)
         } catch {
-            _ = sys.unlink(temp)
+            discard(pending)
             throw error
         }
-        try fsyncDirectory(dir)
+        try fsyncDirectory(Self.directory(of: path))
+    }
+
+    /// Replaces `path` with `bytes` atomically, keeping the previous file as
+    /// `backup`: ``prepareReplacement(of:with:)`` then ``commit(_:backup:)``.
+    public func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?) throws(StateJournalError) {
+        try commit(try prepareReplacement(of: path, with: bytes), backup: backup)
+    }
+
+    /// Makes `copy` a byte-for-byte copy of `path` (a hard link where
+    /// possible). With `replacing`, an existing `copy` is atomically replaced;
+    /// without, an existing `copy` is an error (`EEXIST`). Does nothing when
+    /// `path` does not exist.
+    public func keepCopy(of path: String, as copy: String, replacing: Bool) throws(StateJournalError) {
+        let target = replacing ? Self.temporaryName(for: copy) : copy
+        switch sys.link(path, target) {
+        case .success:
+            break
+        case .failure(.noSuchFile):
+            return
+        case .failure(.fileExists) where !replacing:
+            throw .system("keep a copy as", copy, .fileExists)
+        case .failure:
+            // No hard links on this file system: copy instead.
+            guard let old = try readFileIfExists(path) else { return }
+            try writeNewFile(target, old)
+        }
+        if replacing {
+            do throws(StateJournalError) { try rename(target, copy) } catch { _ = sys.unlink(target); throw error }
+        }
     }
 }

@@ -1,0 +1,29 @@
+# StateJournal — quick start: `make demo`, then `make test`.
+SWIFT      ?= swift
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
+
+.PHONY: all deps build demo test bench torture fuzz clean
+
+all: build
+
+# Installs what a fresh Debian/Ubuntu machine lacks: libzstd (headers and
+# pkg-config file) and the zstd command-line tool.
+deps:
+	@if ! pkg-config --exists libzstd 2>/dev/null || ! command -v zstd >/dev/null 2>&1; then \
+		echo "make: installing libzstd-dev pkg-config zstd"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzstd-dev pkg-config zstd; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+demo: build
+	STATEJOURNAL_BIN="$(BIN)" Tools/demo/demo.sh
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+clean:
+	rm -rf .build

@@ -1,0 +1,68 @@
+/// Which events `log` shows; every given condition must hold.
+public struct EventFilter: Sendable {
+    public var actor: String?
+    public var taskID: String?
+    public var type: String?
+    /// Inclusive bounds.
+    public var since: Timestamp?
+    public var until: Timestamp?
+
+    public init(actor: String? = nil, taskID: String? = nil, type: String? = nil,
+                since: Timestamp? = nil, until: Timestamp? = nil) {
+        self.actor = actor
+        self.taskID = taskID
+        self.type = type
+        self.since = since
+        self.until = until
+    }
+
+    public func matches(_ event: Event) -> Bool {
+        if let actor, event.actor != actor { return false }
+        if let type, event.payload.typeName != type { return false }
+        if let since, event.time < since { return false }
+        if let until, event.time > until { return false }
+        if let taskID, !event.payload.taskIDs.contains(taskID) { return false }
+        return true
+    }
+}
+
+extension StateManager {
+    /// The events that match `filter`, oldest first.
+    public func events(matching filter: EventFilter) throws -> [Event] {
+        var events: [Event] = []
+        try makeStore().readEvents(after: 0) { if filter.matches($0) { events.append($0) } }
+        return events
+    }
+
+    /// The state right after event `seq`.
+    ///
+    /// - Throws: `.badInput` when `seq` is 0 or beyond the journal's last event.
+    public func state(atSeq seq: UInt64) throws -> WorkflowState? {
+        let folded = try fold(makeStore(), upTo: seq)
+        guard seq >= 1, seq <= folded.lastSeq else {
+            throw StateJournalError.badInput("seq \(seq) is out of range; the journal holds events 1…\(folded.lastSeq)")
+        }
+        return folded.state
+    }
+
+    /// The state at `time`: after the last event at or before it.
+    ///
+    /// - Throws: `.badInput` when `time` is before the first event.
+    public func state(at time: Timestamp) throws -> WorkflowState? {
+        var folded = Folded()
+        var first: Timestamp?
+        try makeStore().readEvents(after: 0) { event in
+            if first == nil { first = event.time }
+            guard event.time <= time else { return }
+            folded.state = try WorkflowState.applying(event, to: folded.state)
+            folded.lastSeq = event.seq
+        }
+        guard let first else {
+            throw StateJournalError.badInput("the journal is empty; there is no state at \(time.rfc3339)")
+        }
+        guard folded.lastSeq > 0 else {
+            throw StateJournalError.badInput("\(time.rfc3339) is before the first event (\(first.rfc3339)); give a later time")
+        }
+        return folded.state
+    }
+}

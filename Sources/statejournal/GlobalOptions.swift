@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import StateJournal
+
+/// Options every command accepts (before or after the subcommand).
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The state file (default: $STATEJOURNAL_STATE, else ./STATE.md).", valueName: "path"))
+    var state: String?
+
+    @Option(help: ArgumentHelp("Who makes the change (default: $STATEJOURNAL_ACTOR, else user@host).", valueName: "name"))
+    var actor: String?
+
+    @Option(name: .customLong("lock-timeout"),
+            help: ArgumentHelp("Seconds to wait for the lock; fractions allowed (default: 10).", valueName: "seconds"))
+    var lockTimeout: Double?
+
+    func validate() throws {
+        if let lockTimeout, !(lockTimeout.isFinite && lockTimeout >= 0) {
+            throw ValidationError("--lock-timeout must be a number of seconds ≥ 0, e.g. 2.5")
+        }
+        if let actor, actor.isEmpty { throw ValidationError("--actor must not be empty") }
+        if let state, state.isEmpty { throw ValidationError("--state must not be empty") }
+    }
+
+    var statePath: String {
+        if let state { return state }
+        if let env = getenv("STATEJOURNAL_STATE"), env.pointee != 0 { return String(cString: env) }
+        return "STATE.md"
+    }
+
+    var resolvedActor: String {
+        if let actor { return actor }
+        if let env = getenv("STATEJOURNAL_ACTOR"), env.pointee != 0 { return String(cString: env) }
+        return StateManager.defaultActor()
+    }
+
+    /// A manager for this invocation; `command` is recorded in the lock file.
+    func manager(command: String) -> StateManager {
+        var lock = LockPolicy()
+        if let lockTimeout { lock.timeout = lockTimeout }
+        let config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
+                                                command: "statejournal " + command)
+        return StateManager(configuration: config, logger: CLILog.logger)
+    }
+}
+
+/// Options of every write command.
+struct WriteFlags: ParsableArguments {
+    @Option(name: .customLong("expect-seq"),
+            help: ArgumentHelp("Write only if the journal's last sequence number is N (else exit 4).", valueName: "N"))
+    var expectSeq: UInt64?
+
+    @Option(name: .customLong("idempotency-key"),
+            help: ArgumentHelp("A retry with a key already in the journal writes nothing and succeeds.", valueName: "key"))
+    var idempotencyKey: String?
+
+    @Flag(help: "Print the event as JSON on stdout.")
+    var json = false
+
+    var options: StateManager.WriteOptions {
+        StateManager.WriteOptions(expectSeq: expectSeq, idempotencyKey: idempotencyKey)
+    }
+}
+
+extension ParsableCommand {
+    /// Runs one write and reports it: JSON on stdout with `--json`, a line on
+    /// stderr otherwise.
+    func performWrite(_ global: GlobalOptions, _ flags: WriteFlags, command: String,
+                      _ payload: Event.Payload) throws {
+        let manager = global.manager(command: command)
+        let outcome = try manager.write(payload, options: flags.options)
+        if flags.json {
+            var members = outcome.event.json().objectValue ?? []
+            members.append(JSON.Member("duplicate", .bool(outcome.wasDuplicate)))
+            Output.json(.object(members))
+        } else {
+            let what = outcome.wasDuplicate ? "already recorded as" : "recorded"
+            Output.stderr("\(outcome.event.payload.typeName) \(what) seq \(outcome.event.seq) in \(manager.statePath)")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal show [--seq N | --at TIME] [--json]`
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the state now, or as it was after event N or at a time.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?
+    @Option(help: ArgumentHelp("The state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
+    var at: String?
+    @Flag(help: "Print JSON instead of markdown.") var json = false
+
+    func validate() throws {
+        if seq != nil && at != nil { throw ValidationError("give --seq or --at, not both") }
+        if let at, Timestamp(parsing: at) == nil {
+            throw ValidationError("--at '\(at)' is not a time; use RFC 3339 (2026-11-20T10:00:00Z) or 'YYYY-MM-DD HH:MM:SS'")
+        }
+    }
+
+    func run() throws {
+        let manager = global.manager(command: "show")
+        let state: WorkflowState?
+        if let seq {
+            state = try manager.state(atSeq: seq)
+        } else if let at, let time = Timestamp(parsing: at) {
+            state = try manager.state(at: time)
+        } else {
+            state = try manager.loadState()
+        }
+        guard let state else {
+            throw StateJournalError(.notInitialized, "no workflow at '\(manager.statePath)'; run 'statejournal init' first (or 'statejournal import')")
+        }
+        if json {
+            Output.stdout(state.json().prettyString())
+        } else {
+            Output.stdout(MarkdownRenderer.render(state))
+        }
+    }
+}

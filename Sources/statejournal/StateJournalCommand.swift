@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// `statejournal`: the root command.
+struct StateJournalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "statejournal",
+        abstract: "Keep a workflow's STATE.md safe when many processes update it at once.",
+        discussion: """
+            Every change is appended as a checksummed, fsynced event to STATE.md.journal/; \
+            STATE.md is regenerated from the journal when a command returns.
+            Exit status: 0 success, 2 bad input, 3 lock timeout, 4 conflict, 5 corruption, 1 other errors.
+            """,
+        subcommands: [
+            Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
+            Show.self, Log.self, Export.self, Validate.self,
+        ]
+    )
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal task start ID`
+struct TaskStart: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WriteFlags
+    @Argument(help: "The task's id.") var id: String
+
+    func run() throws {
+        try performWrite(global, flags, command: "task start \(id)", .taskStarted(taskID: id))
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal validate FILE`
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a markdown file against the STATE.md format; exit 2 if it has problems.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The file to check (- for stdin).") var file: String
+    @Flag(help: "Print the problems as a JSON array.") var json = false
+
+    func run() throws {
+        let text = String(decoding: try InputFile.read(file), as: UTF8.self)
+        let problems = MarkdownValidator.validate(text)
+        if json {
+            Output.json(.array(problems.map { .obj(["line": .int(Int64($0.line)), "message": .string($0.message)]) }))
+        } else {
+            for problem in problems { Output.stdout("\(file):\(problem.line): \(problem.message)") }
+        }
+        if problems.isEmpty {
+            if !json { Output.stderr("\(file): valid") }
+        } else {
+            Output.stderr("\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")")
+            throw ExitCode(2)
+        }
+    }
+}

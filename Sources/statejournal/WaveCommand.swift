@@ -1,0 +1,20 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal wave set N`
+struct WaveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "wave", abstract: "Change the current wave.",
+                                                    subcommands: [WaveSet.self])
+}
+
+struct WaveSet: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WriteFlags
+    @Argument(help: "The wave.") var wave: Int
+
+    func run() throws {
+        try performWrite(global, flags, command: "wave set \(wave)", .waveSet(wave: wave))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import StateJournal
+
+/// Runs the real `statejournal` executable.
+enum CLI {
+    /// The built executable: $STATEJOURNAL_BIN, else beside the test bundle.
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["STATEJOURNAL_BIN"] { return path }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // Inside an .xctest bundle directory on some layouts.
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("statejournal").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["STATEJOURNAL_STATE"] = nil
+        environment["STATEJOURNAL_ACTOR"] = nil
+        for (k, v) in env { environment[k] = v }
+        process.environment = environment
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes fully before waiting, so a large output cannot block the child.
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+/// A fresh directory with a STATE.md path in it.
+final class Workspace {
+    let path: String
+    var state: String { path + "/STATE.md" }
+
+    init() {
+        path = NSTemporaryDirectory() + "statejournal-cli-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Runs the CLI with `--state` pointing here.
+    @discardableResult
+    func sj(_ args: String..., stdin: String? = nil, actor: String = "tester") throws -> CLI.Result {
+        try CLI.run(args + ["--state", state, "--actor", actor], stdin: stdin)
+    }
+
+    func write(_ name: String, _ text: String) {
+        FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
+    }
+
+    /// Every file below the workspace with its bytes, to prove nothing changed.
+    func snapshot() -> [String: Data] {
+        var files: [String: Data] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let name = enumerator?.nextObject() as? String {
+            var isDir: ObjCBool = false
+            let full = path + "/" + name
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue,
+               !name.hasSuffix(".lock") {
+                files[name] = FileManager.default.contents(atPath: full)
+            }
+        }
+        return files
+    }
+
+    func showJSON() throws -> JSON {
+        let r = try sj("show", "--json")
+        return try JSON.parse(r.stdout)
+    }
+}
+
+/// A plan with `waves` waves of `perWave` tasks named w<W>_t<I>.
+func planJSON(waves: Int, perWave: Int, metadata: String = "{}") -> String {
+    let ws = (1...waves).map { w in
+        "[" + (1...perWave).map { i in #"{"task_id": "w\#(w)_t\#(i)", "description": "Task \#(i) of wave \#(w)"}"# }
+            .joined(separator: ",") + "]"
+    }
+    return #"{"waves": [\#(ws.joined(separator: ","))], "metadata": \#(metadata)}"#
+}
