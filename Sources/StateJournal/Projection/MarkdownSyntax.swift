@@ -1,0 +1,316 @@
+/// The vocabulary of STATE.md (SPEC §3), shared by ``MarkdownRenderer``,
+/// ``MarkdownParser`` and ``MarkdownValidator`` so that what one writes the
+/// others read.
+enum StateMarkdown {
+    static let titlePrefix = "# Workflow:"
+    static let workflowIDLabel = "**Workflow ID:**"
+    static let statusLabel = "**Status:**"
+    static let startedLabel = "**Started:**"
+    static let updatedLabel = "**Updated:**"
+    static let progressLabel = "**Progress:**"
+    static let rule = "---"
+    static let wavePrefix = "### Wave "
+    static let sectionPrefix = "## "
+    static let commitLabel = "- Commit:"
+    static let filesLabel = "- Files:"
+    static let errorLabel = "- Error:"
+    /// The indentation of a task's detail lines.
+    static let detailIndent = "  "
+    /// The start of the footer line; a file that has one was written by
+    /// StateJournal, and its user text is escaped.
+    static let footerPrefix = "<!-- statejournal"
+    static let footerVersion = "v1"
+    /// The footer's shape, for messages.
+    static let footerTemplate = "<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->"
+    /// How many of a task's files STATE.md shows.
+    static let filesShown = 3
+    static let progressCells = 20
+
+    /// `label` followed by a space and `text`, or `label` alone when `text` is
+    /// empty, so that no line ends in white space.
+    static func labelled(_ label: String, _ text: String) -> String {
+        text.isEmpty ? label : label + " " + text
+    }
+
+    /// "1 task", "2 tasks".
+    static func taskCount(_ n: Int) -> String { n == 1 ? "1 task" : "\(n) tasks" }
+
+    /// The wave a task belongs to when its section has no `### Wave` header:
+    /// the current wave, or wave 1 before the first wave starts.
+    static func defaultWave(currentWave: Int) -> Int { max(currentWave, 1) }
+
+    /// `**Progress:** \`████░░…\` P%` for `current` of `total` (`total` > 0).
+    ///
+    /// The ratio is the `Wave C/T` of the status line, as in every file of the
+    /// earlier tool; it is clamped to 0…1.
+    static func progressLine(current: Int, total: Int) -> String {
+        let done = min(max(current, 0), total)
+        let filled = done * progressCells / total
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: progressCells - filled)
+        return "\(progressLabel) `\(bar)` \(done * 100 / total)%"
+    }
+
+    /// Whether `line` has the shape of a progress line (values are not checked).
+    static func isProgressLine(_ line: String) -> Bool {
+        guard line.hasPrefix(progressLabel + " `") else { return false }
+        let scalars = Array(line.unicodeScalars.dropFirst(progressLabel.unicodeScalars.count + 2))
+        guard scalars.count > progressCells + 2,
+              scalars[0..<progressCells].allSatisfy({ $0 == "█" || $0 == "░" }),
+              scalars[progressCells] == "`", scalars[progressCells + 1] == " ", scalars.last == "%"
+        else { return false }
+        let digits = scalars[(progressCells + 2)..<(scalars.count - 1)]
+        return !digits.isEmpty && digits.allSatisfy { ("0"..."9").contains($0) }
+    }
+
+    /// Whether `text` is a local time exactly as STATE.md shows it:
+    /// `YYYY-MM-DD HH:MM:SS`.
+    static func isLocalDateTime(_ text: String) -> Bool {
+        text.utf8.count == 19 && Array(text.utf8)[10] == UInt8(ascii: " ") && Timestamp(parsing: text) != nil
+    }
+
+    // MARK: Footer
+
+    /// The last line of a file StateJournal writes:
+    /// `<!-- statejournal v1 seq=N crc32c=xxxxxxxx -->`.
+    static func footer(seq: UInt64, crc32c: UInt32) -> String {
+        "\(footerPrefix) \(footerVersion) seq=\(seq) crc32c=\(hex8(crc32c)) -->"
+    }
+
+    /// The sequence number and checksum of a well-formed footer line, or nil.
+    static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32)? {
+        let head = "\(footerPrefix) \(footerVersion) seq="
+        let tail = " -->"
+        guard line.hasPrefix(head), line.hasSuffix(tail) else { return nil }
+        let fields = line.dropFirst(head.count).dropLast(tail.count)
+            .split(separator: " ", omittingEmptySubsequences: false)
+        guard fields.count == 2, let seqText = fields.first, !seqText.isEmpty,
+              seqText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let seq = UInt64(seqText), fields[1].hasPrefix("crc32c=")
+        else { return nil }
+        let crcText = fields[1].dropFirst("crc32c=".count)
+        guard crcText.utf8.count == 8,
+              crcText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }),
+              let crc = UInt32(crcText, radix: 16)
+        else { return nil }
+        return (seq, crc)
+    }
+
+    /// Eight lower-case hex digits.
+    static func hex8(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+/// The sections of STATE.md, in the order they appear.
+enum StateFileSection: CaseIterable {
+    case completed, inProgress, pending, failed, notes, metadata
+
+    var title: String {
+        switch self {
+        case .completed: return "Completed"
+        case .inProgress: return "In Progress"
+        case .pending: return "Pending"
+        case .failed: return "Failed"
+        case .notes: return "Notes"
+        case .metadata: return "Metadata"
+        }
+    }
+
+    var emoji: String? {
+        switch self {
+        case .completed: return "✅"
+        case .inProgress: return "🔄"
+        case .pending: return "📋"
+        case .failed: return "❌"
+        case .notes, .metadata: return nil
+        }
+    }
+
+    /// The status of the tasks listed in this section; nil for notes and metadata.
+    var status: TaskStatus? {
+        switch self {
+        case .completed: return .completed
+        case .inProgress: return .inProgress
+        case .pending: return .pending
+        case .failed: return .failed
+        case .notes, .metadata: return nil
+        }
+    }
+
+    /// What goes between the brackets of a task's checkbox in this section.
+    var checkbox: Character {
+        switch self {
+        case .completed: return "x"
+        case .inProgress: return "~"
+        default: return " "
+        }
+    }
+
+    /// Whether tasks are grouped under `### Wave W` even when they are all in
+    /// the current wave.
+    var alwaysGroupsByWave: Bool { self == .pending }
+
+    /// The heading line, e.g. `## ✅ Completed (3 tasks)`.
+    func heading(taskCount: Int) -> String {
+        let name = emoji.map { "\($0) \(title)" } ?? title
+        return status == nil ? StateMarkdown.sectionPrefix + name
+            : StateMarkdown.sectionPrefix + name + " (\(StateMarkdown.taskCount(taskCount)))"
+    }
+
+    /// What a `## ` heading says, read leniently: the emoji may be missing or
+    /// carry a variation selector, and "(1 tasks)" (the earlier tool's
+    /// spelling) is accepted.
+    enum Heading: Equatable {
+        case section(StateFileSection, count: Int?)
+        case malformedCount(StateFileSection)
+        case unknown
+    }
+
+    /// Reads the text of a heading after `## `.
+    static func heading(_ heading: Substring) -> Heading {
+        let text = String(String.UnicodeScalarView(heading.unicodeScalars.filter { $0 != "\u{FE0F}" }))
+        for section in allCases {
+            let names = [section.emoji.map { "\($0) \(section.title)" }, section.title].compactMap { $0 }
+            guard let name = names.first(where: { text.hasPrefix($0) }) else { continue }
+            let rest = text.dropFirst(name.count)
+            if rest.isEmpty { return .section(section, count: nil) }
+            guard section.status != nil, rest.hasPrefix(" ("), rest.hasSuffix(")") else { return .unknown }
+            let words = rest.dropFirst(2).dropLast().split(separator: " ", omittingEmptySubsequences: false)
+            guard words.count == 2, let count = Int(words[0]), count >= 0, words[1] == "task" || words[1] == "tasks"
+            else { return .malformedCount(section) }
+            return .section(section, count: count)
+        }
+        return .unknown
+    }
+}
+
+/// Escaping of user text (names, descriptions, notes, errors, metadata, file
+/// names) so that it renders as literal text and can never change the
+/// structure of STATE.md.
+///
+/// - The characters `` \ ` * _ [ ] < > # | & ~ `` (and in file names also
+///   `, ( )`) are escaped with a backslash.
+/// - A line feed becomes `<br>`.
+/// - Other control characters (U+0000–U+001F except TAB, U+007F–U+009F) and the
+///   Unicode line and paragraph separators become `&#xHH;`, upper-case hex.
+/// - White space at the end of a field (and, in a list item, at its start) is
+///   written as `&#x20;` / `&#x09;`, so that editors that strip trailing white
+///   space cannot change the text; no rendered line ends in white space.
+/// - A note that begins like a list marker (`-`, `+`, `1.`) has that marker
+///   escaped, so `- - x` cannot become a nested list.
+///
+/// ``unescape(_:)`` is the exact inverse; identifiers (which
+/// ``Identifier`` keeps free of these characters) are written verbatim.
+enum MarkdownEscaping {
+    /// Where a piece of user text goes.
+    enum Field {
+        /// Inside a line, after a label (names, descriptions, errors, metadata).
+        case inline
+        /// In the comma-separated `Files:` list.
+        case fileName
+        /// The whole content of a `- ` list item (notes).
+        case listItem
+    }
+
+    private static let backslashed: Set<Unicode.Scalar> = ["\\", "`", "*", "_", "[", "]", "<", ">", "#", "|", "&", "~"]
+    private static let backslashedInFileNames: Set<Unicode.Scalar> = [",", "(", ")"]
+
+    static func escape(_ text: String, as field: Field = .inline) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var end = scalars.count
+        while end > 0, isBlank(scalars[end - 1]) { end -= 1 }
+        var start = 0
+        if field == .listItem { while start < end, isBlank(scalars[start]) { start += 1 } }
+        let marker = field == .listItem ? listMarkerIndex(scalars, from: start) : nil
+
+        var out = String.UnicodeScalarView()
+        for (i, scalar) in scalars.enumerated() {
+            if i < start || i >= end || needsEntity(scalar) {
+                appendEntity(scalar, to: &out)
+            } else if scalar == "\n" {
+                out.append(contentsOf: "<br>".unicodeScalars)
+            } else if backslashed.contains(scalar) || i == marker
+                        || (field == .fileName && backslashedInFileNames.contains(scalar)) {
+                out.append("\\")
+                out.append(scalar)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    /// The text that ``escape(_:as:)`` turned into `raw`: `\c` is `c`,
+    /// `<br>` a line feed, `&#xH…;` that scalar; everything else is literal.
+    static func unescape<S: StringProtocol>(_ raw: S) -> String {
+        let s = Array(raw.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < s.count {
+            if s[i] == "\\", i + 1 < s.count {
+                out.append(s[i + 1])
+                i += 2
+            } else if s[i] == "<", i + 3 < s.count, s[i + 1] == "b", s[i + 2] == "r", s[i + 3] == ">" {
+                out.append("\n")
+                i += 4
+            } else if s[i] == "&", let (scalar, length) = entity(s, at: i) {
+                out.append(scalar)
+                i += length
+            } else {
+                out.append(s[i])
+                i += 1
+            }
+        }
+        return String(out)
+    }
+
+    private static func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" }
+
+    private static func needsEntity(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A: return false
+        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029: return true
+        default: return false
+        }
+    }
+
+    private static func appendEntity(_ scalar: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        out.append(contentsOf: "&#x\(hex.count < 2 ? "0" + hex : hex);".unicodeScalars)
+    }
+
+    /// The scalar and length of an `&#xH…;` entity (1 to 6 hex digits) at `i`.
+    private static func entity(_ s: [Unicode.Scalar], at i: Int) -> (Unicode.Scalar, Int)? {
+        guard i + 4 < s.count, s[i + 1] == "#", s[i + 2] == "x" || s[i + 2] == "X" else { return nil }
+        var value: UInt32 = 0
+        var j = i + 3
+        while j < s.count, j - (i + 3) < 6, let digit = hexValue(s[j]) {
+            value = value * 16 + digit
+            j += 1
+        }
+        guard j > i + 3, j < s.count, s[j] == ";", let scalar = Unicode.Scalar(value) else { return nil }
+        return (scalar, j + 1 - i)
+    }
+
+    private static func hexValue(_ c: Unicode.Scalar) -> UInt32? {
+        switch c {
+        case "0"..."9": return c.value - 0x30
+        case "a"..."f": return c.value - 0x61 + 10
+        case "A"..."F": return c.value - 0x41 + 10
+        default: return nil
+        }
+    }
+
+    /// The index of the character that would make a list item's content start
+    /// a block of its own: a leading `-` or `+`, or the `.`/`)` after leading digits.
+    private static func listMarkerIndex(_ s: [Unicode.Scalar], from start: Int) -> Int? {
+        guard start < s.count else { return nil }
+        if s[start] == "-" || s[start] == "+" { return start }
+        var i = start
+        while i < s.count, ("0"..."9").contains(s[i]) { i += 1 }
+        guard i > start, i < s.count, s[i] == "." || s[i] == ")" else { return nil }
+        return i
+    }
+}
