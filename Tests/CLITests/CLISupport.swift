@@ -30,22 +30,28 @@ enum CLI {
         for (k, v) in env { environment[k] = v }
         process.environment = environment
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
+        // Output goes to files, so a large output can never block the child.
+        let outPath = NSTemporaryDirectory() + "sj-out-" + UUID().uuidString
+        let errPath = NSTemporaryDirectory() + "sj-err-" + UUID().uuidString
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        let out = FileHandle(forWritingAtPath: outPath), err = FileHandle(forWritingAtPath: errPath)
         process.standardOutput = out
         process.standardError = err
         let input = Pipe()
         process.standardInput = input
         try process.run()
+        try? out?.close()
+        try? err?.close()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
-        // Read both pipes fully before waiting, so a large output cannot block the child.
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         process.waitUntilExit()
+        let outData = FileManager.default.contents(atPath: outPath) ?? Data()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }
@@ -70,7 +76,7 @@ final class Workspace {
     }
 
     func write(_ name: String, _ text: String) {
-        FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
     }
 
     /// Every file below the workspace with its bytes, to prove nothing changed.

@@ -21,6 +21,7 @@ import StateJournal
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-c", script]
+            p.standardError = FileHandle.nullDevice
             p.environment = ["SJ": CLI.binary, "ST": ws.state, "W": String(w), "PATH": "/usr/bin:/bin"]
             try p.run()
             writers.append(p)

@@ -32,7 +32,7 @@ import Testing
 
     func refuses(_ payload: Event.Payload, in state: WorkflowState, code: StateJournalError.Code = .badInput) {
         #expect(throws: StateJournalError.self) { _ = try apply(payload, to: state) }
-        do { _ = try apply(payload, to: state) } catch { #expect(error.code == code) }
+        do { _ = try apply(payload, to: state) } catch { #expect((error as? StateJournalError)?.code == code) }
     }
 
     @Test func initializeBuildsWavesInPlanOrder() throws {
@@ -64,7 +64,7 @@ import Testing
     @Test func anyEventBeforeInitIsRefused() {
         #expect(throws: StateJournalError.self) { _ = try WorkflowState.applying(event(1, .taskStarted(taskID: "a")), to: nil) }
         do { _ = try WorkflowState.applying(event(1, .noteAdded(text: "x")), to: nil) } catch {
-            #expect(error.code == .notInitialized)
+            #expect((error as StateJournalError).code == .notInitialized)
         }
     }
 

@@ -22,7 +22,7 @@ func readBytes(_ path: String) -> [UInt8]? {
 }
 
 func writeBytes(_ path: String, _ bytes: [UInt8]) {
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
 }
 
 func readText(_ path: String) -> String? {

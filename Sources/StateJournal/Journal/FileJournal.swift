@@ -52,6 +52,7 @@ public final class FileJournal: JournalStore {
         tail = nil
     }
 
+    @discardableResult
     public func withWriteLock<T>(_ policy: LockPolicy, command: String, _ body: () throws -> T) throws -> T {
         if locked { return try body() }
         try lock.acquire(policy, command: command)

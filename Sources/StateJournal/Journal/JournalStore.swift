@@ -15,6 +15,7 @@ public protocol JournalStore: AnyObject {
     ///   - policy: how long to wait and how to back off.
     ///   - command: what the holder is doing, recorded for waiters' messages.
     /// - Throws: ``StateJournalError/Code/lockTimeout`` naming the holder.
+    @discardableResult
     func withWriteLock<T>(_ policy: LockPolicy, command: String, _ body: () throws -> T) throws -> T
 
     /// Calls `body` with every event whose sequence number is greater than
