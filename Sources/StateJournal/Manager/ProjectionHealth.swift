@@ -71,28 +71,17 @@ extension StateManager {
     }
 }
 
-/// The last line of STATE.md: `<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->`,
-/// the journal position the file shows and a CRC-32C of every byte before it.
+/// Checks the footer StateJournal writes as the last line of STATE.md
+/// (`<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->`): the journal position
+/// the file shows and a CRC-32C of every byte before that line.
 public enum ProjectionFooter {
-    public static let prefix = "<!-- statejournal v1 seq="
-
-    public static func line(seq: UInt64, checksum: UInt32) -> String {
-        let hex = String(checksum, radix: 16)
-        return prefix + "\(seq) crc32c=" + String(repeating: "0", count: 8 - hex.count) + hex + " -->"
-    }
-
-    /// `body` (every line before the footer, each ending in a newline)
-    /// followed by its footer line and a final newline.
-    public static func appending(to body: String, seq: UInt64) -> String {
-        body + line(seq: seq, checksum: CRC32C.checksum(Array(body.utf8))) + "\n"
-    }
-
     public enum Check: Equatable, Sendable {
         case valid(seq: UInt64)
         case invalid(String)
     }
 
-    /// Checks that `bytes` end with a footer whose checksum matches the rest.
+    /// Whether `bytes` end with a footer whose checksum matches the rest.
+    /// Cheaper than parsing the file: only the last line is read.
     public static func check(_ bytes: [UInt8]) -> Check {
         var end = bytes.count
         guard end > 0, bytes[end - 1] == UInt8(ascii: "\n") else {
@@ -101,16 +90,12 @@ public enum ProjectionFooter {
         end -= 1
         var start = end
         while start > 0 && bytes[start - 1] != UInt8(ascii: "\n") { start -= 1 }
-        let last = String(decoding: bytes[start..<end], as: UTF8.self)
-        guard last.hasPrefix(prefix), last.hasSuffix(" -->") else { return .invalid("the last line is not a statejournal footer") }
-        let fields = last.dropFirst(prefix.count).dropLast(4).split(separator: " ")
-        guard fields.count == 2, let seq = UInt64(fields[0]), fields[1].hasPrefix("crc32c="),
-              let stored = UInt32(fields[1].dropFirst(7), radix: 16) else {
-            return .invalid("the footer is malformed")
+        guard let footer = StateMarkdown.parseFooter(String(decoding: bytes[start..<end], as: UTF8.self)) else {
+            return .invalid("the last line is not a statejournal footer")
         }
         let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<start])) }
-        guard actual == stored else { return .invalid("the checksum in the footer does not match the content") }
-        return .valid(seq: seq)
+        guard actual == footer.crc32c else { return .invalid("the checksum in the footer does not match the content") }
+        return .valid(seq: footer.seq)
     }
 }
 
