@@ -56,6 +56,6 @@ echo
 "$SJ" validate "$STATEJOURNAL_STATE"
 events=$("$SJ" export | wc -l)
 expected=$(( 2 + writers * per_writer * 2 + writers + 1 ))
-echo "audit trail: $events events ($expected expected), $(ls "$STATEJOURNAL_STATE.journal" | wc -l) segment file(s)"
+echo "audit trail: $events events ($expected expected), $(ls "$STATEJOURNAL_STATE.journal" | grep -c "^segment-") segment file(s)"
 [ "$events" -eq "$expected" ] || { echo "demo: events were lost" >&2; exit 1; }
 echo "files: $(cd "$dir" && ls -d STATE.md*)"

@@ -7,47 +7,71 @@ import Darwin
 #endif
 import Logging
 
-/// The file-based ``JournalStore``: numbered segment files in `PATH.journal/`
-/// and an `flock` on `PATH.lock`.
+/// The file-based ``JournalStore``: numbered segment files and snapshots in
+/// `PATH.journal/`, and an `flock` on `PATH.lock`.
 ///
-/// Append is one `pwrite` of every framed record, then one `fdatasync`; a new
-/// segment is created under a temporary name, fsynced, renamed into place and
-/// its directory fsynced. See `Docs/FORMAT.md`.
+/// ```
+/// STATE.md.journal/
+///   segment-00000000000000000001.log.zst   sealed (zstd) segments
+///   segment-00000000000000004097.log       the active segment, appended to
+///   snapshot-00000000000000004096.snap     the folded state at seq 4096
+/// ```
+/// Append is one `pwrite` of every framed record, then one `fdatasync`. When
+/// the active segment reaches ``Options/segmentSize`` it is sealed: compressed
+/// to a temporary file, fsynced, renamed, the directory fsynced, and only then
+/// the raw segment removed. See `Docs/FORMAT.md`.
 public final class FileJournal: JournalStore {
+    public struct Options: Sendable {
+        /// The active segment is sealed once it holds this many bytes.
+        public var segmentSize: Int = 4 << 20
+        /// The largest record a reader accepts; larger lengths are damage.
+        public var maximumRecordSize: Int = RecordFormat.defaultMaximumRecordSize
+        /// zstd level for sealed segments.
+        public var compressionLevel: Int32 = 3
+        /// How many snapshots to keep (older ones are removed when a new one is written).
+        public var snapshotsKept: Int = 2
+        public init() {}
+    }
+
     public let directory: String
     public let lockPath: String
     public var location: String { directory }
 
     let fs: FileSystem
     let logger: Logger
-    let maximumRecordSize: Int
+    let options: Options
+    var maximumRecordSize: Int { options.maximumRecordSize }
     private let lock: FileLock
 
-    /// Where the next record goes, known after a read under the lock.
-    private struct Tail {
+    /// The active segment, known after a read under the lock.
+    struct Tail {
         var path: String
+        var firstSeq: UInt64
         var fd: Int32
         var end: Int64
         var lastSeq: UInt64
+        var lastTime: Timestamp?
     }
-    private var tail: Tail?
-    private var locked = false
+    var tail: Tail?
+    var locked = false
+    /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
+    var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
     public init(statePath: String, fileSystem: FileSystem = FileSystem(), logger: Logger = Logger(label: "statejournal"),
-                maximumRecordSize: Int = RecordFormat.defaultMaximumRecordSize) {
+                options: Options = Options()) {
         self.directory = statePath + ".journal"
         self.lockPath = statePath + ".lock"
         self.fs = fileSystem
         self.logger = logger
-        self.maximumRecordSize = maximumRecordSize
+        self.options = options
         self.lock = FileLock(path: lockPath, fileSystem: fileSystem)
     }
 
     deinit { closeTail() }
 
-    private func closeTail() {
+    func closeTail() {
         if let tail { fs.closeQuietly(tail.fd) }
         tail = nil
     }
@@ -62,132 +86,108 @@ public final class FileJournal: JournalStore {
             locked = false
             lock.release()
         }
+        try recoverInterruptedWork()
         return try body()
     }
 
-    // MARK: Segments
+    // MARK: Directory
 
     static let segmentPrefix = "segment-"
-    static let segmentSuffix = ".log"
+    static let rawSuffix = ".log"
+    static let sealedSuffix = ".log.zst"
+    static let snapshotPrefix = "snapshot-"
+    static let snapshotSuffix = ".snap"
+    static let temporaryMarker = ".tmp-"
+    /// The lock projectors of STATE.md take (see ``StateManager``).
+    public static let projectorLockName = "projector.lock"
 
-    static func segmentName(firstSeq: UInt64) -> String {
-        let digits = String(firstSeq)
-        return segmentPrefix + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + segmentSuffix
+    static func padded(_ seq: UInt64) -> String {
+        let digits = String(seq)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
-    /// The segment files, oldest first, with the first sequence number their
-    /// name gives.
-    func segments() throws(StateJournalError) -> [(name: String, firstSeq: UInt64)] {
-        guard let status = try fs.lstat(directory) else { return [] }
+    static func segmentName(firstSeq: UInt64) -> String { segmentPrefix + padded(firstSeq) + rawSuffix }
+    static func sealedName(firstSeq: UInt64) -> String { segmentPrefix + padded(firstSeq) + sealedSuffix }
+    static func snapshotName(seq: UInt64) -> String { snapshotPrefix + padded(seq) + snapshotSuffix }
+
+    struct SegmentFiles {
+        var firstSeq: UInt64
+        var raw: String?
+        var sealed: String?
+    }
+
+    struct Listing {
+        var segments: [SegmentFiles] = []
+        var snapshots: [(seq: UInt64, name: String)] = []
+        var temporaries: [String] = []
+        var strays: [String] = []
+    }
+
+    func path(_ name: String) -> String { FileSystem.join(directory, name) }
+
+    private static func number(_ name: String, prefix: String, suffix: String) -> UInt64? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt64(digits)
+    }
+
+    func listing() throws(StateJournalError) -> Listing {
+        var result = Listing()
+        guard let status = try fs.lstat(directory) else { return result }
         guard status.isDirectory else {
-            throw StateJournalError(.corruption, "'\(directory)' is not a directory; the journal must be a directory of segment files", path: directory)
+            throw StateJournalError(.corruption, "'\(directory)' is not a directory; the journal must be a directory of segment files — move it away", path: directory)
         }
-        var result: [(String, UInt64)] = []
+        var segments: [UInt64: SegmentFiles] = [:]
         for name in try fs.list(directory) {
-            guard name.hasPrefix(Self.segmentPrefix), name.hasSuffix(Self.segmentSuffix) else {
-                if !name.contains(".tmp-") {
-                    logger.warning("ignoring a file that is not part of the journal", metadata: ["file": "\(FileSystem.join(directory, name))"])
-                }
+            if name == Self.projectorLockName {
                 continue
+            } else if name.contains(Self.temporaryMarker) {
+                result.temporaries.append(name)
+            } else if let seq = Self.number(name, prefix: Self.segmentPrefix, suffix: Self.sealedSuffix) {
+                segments[seq, default: SegmentFiles(firstSeq: seq)].sealed = name
+            } else if let seq = Self.number(name, prefix: Self.segmentPrefix, suffix: Self.rawSuffix) {
+                segments[seq, default: SegmentFiles(firstSeq: seq)].raw = name
+            } else if let seq = Self.number(name, prefix: Self.snapshotPrefix, suffix: Self.snapshotSuffix) {
+                result.snapshots.append((seq, name))
+            } else {
+                result.strays.append(name)
             }
-            let digits = name.dropFirst(Self.segmentPrefix.count).dropLast(Self.segmentSuffix.count)
-            guard digits.count == 20, let seq = UInt64(digits) else { continue }
-            result.append((name, seq))
         }
-        return result.sorted { $0.1 < $1.1 }
+        result.segments = segments.values.sorted { $0.firstSeq < $1.firstSeq }
+        result.snapshots.sort { $0.seq < $1.seq }
+        for stray in result.strays {
+            logger.warning("the journal directory holds a file that is not part of the journal; it is left alone",
+                           metadata: ["file": "\(path(stray))"])
+        }
+        return result
     }
 
-    // MARK: Reading
-
-    @discardableResult
-    public func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
-        let list = try segments()
-        var lastSeq: UInt64 = 0
-        closeTail()
-        for (index, segment) in list.enumerated() {
-            let isLast = index == list.count - 1
-            // A segment whose successor starts at or before `seq` holds nothing we need.
-            if !isLast, list[index + 1].firstSeq <= seq + 1 {
-                lastSeq = list[index + 1].firstSeq - 1
-                continue
-            }
-            lastSeq = try readSegment(segment.name, expectedFirst: segment.firstSeq, previous: lastSeq,
-                                      isLast: isLast, after: seq, body)
+    /// Under the lock: removes temporary files left by a crashed writer and
+    /// finishes a seal that was interrupted after its compressed file was
+    /// renamed into place.
+    private func recoverInterruptedWork() throws {
+        let list = try listing()
+        for temp in list.temporaries {
+            try fs.unlinkIfExists(path(temp))
+            logger.notice("removed a temporary file left by an interrupted write", metadata: ["file": "\(path(temp))"])
         }
-        return lastSeq
-    }
-
-    private func readSegment(_ name: String, expectedFirst: UInt64, previous: UInt64, isLast: Bool,
-                             after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
-        let path = FileSystem.join(directory, name)
-        let repair = locked && isLast
-        let fd = try fs.open(path, repair ? O_RDWR : O_RDONLY)
-        var keepOpen = false
-        defer { if !keepOpen { fs.closeQuietly(fd) } }
-        let bytes = try fs.readAll(fd, path)
-        var lastSeq = previous
-        let outcome: (RecordFormat.Tail, Int) = try bytes.withUnsafeBytes { raw in
-            let header: RecordFormat.SegmentHeader
-            switch RecordFormat.decodeHeader(raw) {
-            case .success(let h): header = h
-            case .failure(let problem):
-                throw StateJournalError.corruption("segment '\(path)' is damaged: \(problem) (events from seq \(expectedFirst))", path: path)
-            }
-            guard header.firstSeq == expectedFirst, previous == 0 || expectedFirst == previous + 1 else {
-                throw StateJournalError.corruption(
-                    "segment '\(path)' starts at seq \(header.firstSeq) but seq \(previous + 1) was expected; a segment is missing or misnamed",
-                    path: path)
-            }
-            var recordError: (any Error)?
-            let tail = RecordFormat.scan(raw, from: RecordFormat.headerSize, maximumSize: maximumRecordSize) { payload, offset in
-                guard recordError == nil else { return }
-                do {
-                    let json = try JSON.parse(payload)
-                    let event = try Event(json: json)
-                    guard event.seq == lastSeq + 1 || (lastSeq == 0 && previous == 0 && event.seq == header.firstSeq) else {
-                        throw StateJournalError.corruption(
-                            "record at byte \(offset) of '\(path)' has seq \(event.seq) but seq \(lastSeq + 1) was expected", path: path)
-                    }
-                    lastSeq = event.seq
-                    if event.seq > seq { try body(event) }
-                } catch let error as StateJournalError {
-                    recordError = error
-                } catch {
-                    recordError = StateJournalError.corruption(
-                        "record at byte \(offset) of '\(path)' (after seq \(lastSeq)) has a valid checksum but cannot be decoded: \(error)",
-                        path: path)
-                }
-            }
-            if let recordError { throw recordError }
-            return (tail, raw.count)
-        }
-        switch outcome.0 {
-        case .clean:
-            break
-        case .corrupt(let offset, let next):
-            throw StateJournalError.corruption(
-                "record at byte \(offset) of '\(path)' (after seq \(lastSeq)) is damaged and valid records follow at byte \(next); "
-                + "nothing was cut — run 'statejournal verify' and restore the file from a backup", path: path)
-        case .torn(let offset, let length):
-            guard isLast else {
-                throw StateJournalError.corruption(
-                    "sealed segment '\(path)' ends with \(length) damaged bytes at byte \(offset) (after seq \(lastSeq))", path: path)
-            }
-            if repair {
-                // An interrupted append: cut it and make the cut durable.
-                try fs.sys.ftruncate(fd, length: Int64(offset)).get("truncate torn tail of", path)
-                try fs.fdatasync(fd, path)
-                logger.notice("cut a torn tail left by an interrupted write", metadata: [
-                    "file": "\(path)", "offset": "\(offset)", "bytes": "\(length)", "lastSeq": "\(lastSeq)"])
+        for segment in list.segments {
+            guard let raw = segment.raw, let sealed = segment.sealed else { continue }
+            // The sealed file was renamed into place only after it was fsynced;
+            // check it decodes before dropping the raw copy.
+            do {
+                _ = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: nil, after: UInt64.max, verifyAll: true) { _ in }
+                try fs.unlinkIfExists(path(raw))
+                try fs.fsyncDirectory(directory)
+                logger.notice("finished an interrupted seal", metadata: ["file": "\(path(sealed))"])
+            } catch let error as StateJournalError where error.code == .corruption {
+                logger.warning("an interrupted seal left a damaged compressed segment; keeping the raw one and setting the damaged copy aside",
+                               metadata: ["file": "\(path(sealed))", "error": "\(error)"])
+                try fs.rename(path(sealed), path(sealed) + ".damaged-" + Timestamp.now().compactUTC)
+                try fs.fsyncDirectory(directory)
             }
         }
-        if repair {
-            let end: Int64
-            if case .torn(let offset, _) = outcome.0 { end = Int64(offset) } else { end = Int64(outcome.1) }
-            tail = Tail(path: path, fd: fd, end: end, lastSeq: lastSeq)
-            keepOpen = true
-        }
-        return lastSeq
     }
 
     // MARK: Appending
@@ -200,6 +200,10 @@ public final class FileJournal: JournalStore {
         if tail == nil {
             let last = try readEvents(after: UInt64.max) { _ in }
             if tail == nil { try createSegment(firstSeq: last + 1) }
+        }
+        if let current = tail, current.end >= Int64(options.segmentSize), current.lastSeq >= current.firstSeq {
+            try sealActiveSegment()
+            try createSegment(firstSeq: current.lastSeq + 1)
         }
         guard var current = tail else { return }
         guard first.seq == current.lastSeq + 1 else {
@@ -226,14 +230,15 @@ public final class FileJournal: JournalStore {
         }
         current.end += Int64(buffer.count)
         current.lastSeq = events[events.count - 1].seq
+        current.lastTime = events[events.count - 1].time
         tail = current
     }
 
     /// Creates an empty segment atomically: temporary file, fsync, rename,
     /// directory fsync.
-    private func createSegment(firstSeq: UInt64) throws(StateJournalError) {
+    func createSegment(firstSeq: UInt64) throws(StateJournalError) {
         try fs.ensureDirectory(directory)
-        let path = FileSystem.join(directory, Self.segmentName(firstSeq: firstSeq))
+        let path = path(Self.segmentName(firstSeq: firstSeq))
         let temp = FileSystem.temporaryName(for: path)
         try fs.writeNewFile(temp, RecordFormat.encodeHeader(.init(firstSeq: firstSeq, created: .now())))
         do throws(StateJournalError) {
@@ -244,6 +249,54 @@ public final class FileJournal: JournalStore {
             throw error
         }
         let fd = try fs.open(path, O_RDWR)
-        tail = Tail(path: path, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
+        tail = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
+    }
+
+    // MARK: Snapshots
+
+    public func latestSnapshot() throws -> Snapshot? {
+        for entry in try listing().snapshots.reversed() {
+            let file = path(entry.name)
+            guard let bytes = try fs.readFileIfExists(file) else { continue }
+            switch SnapshotFormat.decode(bytes) {
+            case .success(let (snapshot, position)):
+                guard snapshot.seq == entry.seq else {
+                    logger.warning("snapshot's name and content disagree; using an older one", metadata: ["file": "\(file)"])
+                    continue
+                }
+                if let position { snapshotPositions[snapshot.seq] = position }
+                return snapshot
+            case .failure(let problem):
+                logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
+                               metadata: ["file": "\(file)", "problem": "\(problem)"])
+            }
+        }
+        return nil
+    }
+
+    public func writeSnapshot(_ snapshot: Snapshot) throws {
+        guard locked else {
+            throw StateJournalError(.io, "snapshot of '\(directory)' without holding the lock; call it inside withWriteLock")
+        }
+        try fs.ensureDirectory(directory)
+        var position: SnapshotFormat.Position?
+        if let tail, tail.lastSeq == snapshot.seq {
+            position = SnapshotFormat.Position(segmentFirstSeq: tail.firstSeq, offset: UInt64(tail.end))
+        }
+        let file = path(Self.snapshotName(seq: snapshot.seq))
+        let temp = FileSystem.temporaryName(for: file)
+        try fs.writeNewFile(temp, SnapshotFormat.encode(snapshot, position: position))
+        do throws(StateJournalError) {
+            try fs.rename(temp, file)
+            try fs.fsyncDirectory(directory)
+        } catch {
+            _ = fs.sys.unlink(temp)
+            throw error
+        }
+        // Older snapshots beyond the ones kept are no longer needed.
+        let snapshots = try listing().snapshots.filter { $0.seq < snapshot.seq }
+        for old in snapshots.dropLast(max(options.snapshotsKept - 1, 0)) {
+            try fs.unlinkIfExists(path(old.name))
+        }
     }
 }

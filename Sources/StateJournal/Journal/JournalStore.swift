@@ -4,7 +4,8 @@
 /// ``FileJournal`` keeps events in segment files beside STATE.md; a store on
 /// a shared database (for agents on several machines) will implement the same
 /// protocol. A store serialises writers with its own lock, hands out events
-/// in sequence order, and makes an append durable before it returns.
+/// in sequence order, makes an append durable before it returns, and keeps
+/// snapshots of the folded state.
 public protocol JournalStore: AnyObject {
     /// A name for messages, e.g. the journal directory.
     var location: String { get }
@@ -32,4 +33,37 @@ public protocol JournalStore: AnyObject {
     /// this returns they survive a crash of the process or the machine. On
     /// failure nothing of them is in the store. Only under the lock.
     func append(_ events: [Event]) throws
+
+    /// The newest snapshot that can be read; damaged or unreadable ones are
+    /// passed over (and logged), never deleted.
+    func latestSnapshot() throws -> Snapshot?
+
+    /// Stores `snapshot` durably. Only under the lock.
+    func writeSnapshot(_ snapshot: Snapshot) throws
+
+    /// Closes the active segment (compressing it, for the file store) so that
+    /// the next append starts a new one. Only under the lock.
+    func sealActiveSegment() throws
+
+    /// Checks every record, segment and snapshot without changing anything,
+    /// reporting each problem found.
+    func verify() throws -> [JournalProblem]
+}
+
+/// A problem `verify` found in a store.
+public struct JournalProblem: Sendable, Equatable, CustomStringConvertible {
+    /// The file (or table) concerned.
+    public var file: String
+    /// What is wrong, with the sequence range it hit when known.
+    public var message: String
+    /// Whether data would be lost by repairing it (torn tails are not).
+    public var isCorruption: Bool
+
+    public init(file: String, message: String, isCorruption: Bool = true) {
+        self.file = file
+        self.message = message
+        self.isCorruption = isCorruption
+    }
+
+    public var description: String { "\(file): \(message)" }
 }

@@ -6,43 +6,75 @@ import Musl
 import Darwin
 #endif
 import Logging
+import Synchronization
 
 /// How STATE.md on disk relates to the journal.
 enum ProjectionStatus: Equatable {
-    /// Shows the journal's last event; its checksum matches.
-    case current
+    /// Intact (its checksum matches) and shows the journal at `seq`.
+    case intact(seq: UInt64)
     /// Missing: there is nothing to keep, only to regenerate.
     case missing
-    /// Intact but behind the journal (a writer stopped between appending
-    /// and replacing STATE.md).
-    case stale(seq: UInt64)
     /// Truncated, garbled or edited by hand: kept aside, then regenerated.
     case damaged(String)
 }
 
 extension StateManager {
-    /// Compares STATE.md's footer (sequence number and checksum) with the journal.
-    func projectionStatus(expectedSeq: UInt64) throws -> ProjectionStatus {
+    var projectorLockPath: String { statePath + ".journal/" + FileJournal.projectorLockName }
+
+    /// Reads STATE.md's footer (sequence number and checksum).
+    func projectionStatus() throws -> ProjectionStatus {
         guard let bytes = try fs.readFileIfExists(statePath) else { return .missing }
         switch ProjectionFooter.check(bytes) {
-        case .valid(let seq): return seq == expectedSeq ? .current : .stale(seq: seq)
+        case .valid(let seq): return .intact(seq: seq)
         case .invalid(let reason): return .damaged(reason)
         }
     }
 
-    /// Makes STATE.md show `state` (the journal at `lastSeq`); call under the
-    /// lock. A damaged file is first kept as `STATE.md.damaged-<UTC time>`.
-    func healProjection(_ state: WorkflowState, lastSeq: UInt64) throws {
-        let status = try projectionStatus(expectedSeq: lastSeq)
+    /// Rewrites STATE.md now if it does not show the journal's last event.
+    public func refreshProjection() throws {
+        let folded = try fold(makeStore())
+        guard folded.state != nil else { return }
+        try publish(folded.lastSeq, policy: .eager)
+    }
+
+    /// Makes STATE.md show event `seq` or a later one, as `policy` says.
+    ///
+    /// Projectors take their own lock (not the writers'), so writers keep
+    /// appending meanwhile; a projector renders the newest state it can read,
+    /// so one rewrite covers every writer that finished before it — the
+    /// others find STATE.md already past their event and return at once.
+    /// A damaged STATE.md is kept as `STATE.md.damaged-<UTC time>` first.
+    func publish(_ seq: UInt64, policy: ProjectionPolicy) throws {
+        let status = try projectionStatus()
+        if case .intact(let shown) = status {
+            if shown >= seq { return }
+            switch policy {
+            case .eager: break
+            case .manual: return
+            case .everyEvents(let n): if seq - shown < n { return }
+            case .interval(let ms):
+                let last = lastProjection.withLock { $0 }
+                if Timestamp.now().microseconds - last < ms * 1000 { return }
+            }
+        }
+        let lock = FileLock(path: projectorLockPath, fileSystem: fs)
+        try lock.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
+        defer { lock.release() }
+        let folded = try fold(makeStore())
+        guard let state = folded.state else { return }
         var backup: String? = backupPath
-        switch status {
-        case .current:
-            return
+        switch try projectionStatus() {
+        case .intact(let shown) where shown >= seq && shown <= folded.lastSeq:
+            return  // another projector got there first
+        case .intact(let shown) where shown > folded.lastSeq:
+            let kept = try keepDamagedCopy()
+            backup = nil
+            logger.warning("STATE.md claims a later event than the journal holds; kept it and regenerated it",
+                           metadata: ["path": "\(statePath)", "fileSeq": "\(shown)", "journalSeq": "\(folded.lastSeq)", "keptAs": "\(kept)"])
+        case .intact:
+            break
         case .missing:
-            logger.notice("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
-        case .stale(let seq):
-            logger.notice("STATE.md was behind the journal; regenerating it",
-                          metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(lastSeq)"])
+            logger.info("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
         case .damaged(let reason):
             let kept = try keepDamagedCopy()
             backup = nil  // the backup keeps the last good projection
@@ -50,6 +82,7 @@ extension StateManager {
                            metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
         }
         try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup)
+        lastProjection.withLock { $0 = Timestamp.now().microseconds }
     }
 
     /// Keeps the current STATE.md under a name never used before.

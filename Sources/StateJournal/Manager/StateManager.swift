@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Logging
+import Synchronization
 
 /// The entry point of the library: reads and changes one workflow's state.
 ///
@@ -33,19 +34,41 @@ public final class StateManager: Sendable {
         /// What the lock holder is doing, shown to writers that time out.
         public var command: String
         public var fileSystem: FileSystem
-        /// The largest event the journal accepts, in bytes.
-        public var maximumRecordSize: Int
+        /// Segment size, record size limit, compression level.
+        public var journal: FileJournal.Options
+        /// When STATE.md is rewritten after a write.
+        public var projection: ProjectionPolicy
+        /// A snapshot is written after this many events since the last one.
+        public var snapshotInterval: UInt64
 
         public init(statePath: String = "STATE.md", actor: String? = nil, lock: LockPolicy = LockPolicy(),
                     command: String = "statejournal (library)", fileSystem: FileSystem = FileSystem(),
-                    maximumRecordSize: Int = RecordFormat.defaultMaximumRecordSize) {
+                    journal: FileJournal.Options = FileJournal.Options(), projection: ProjectionPolicy = .eager,
+                    snapshotInterval: UInt64 = 1000) {
             self.statePath = statePath
             self.actor = actor ?? StateManager.defaultActor()
             self.lock = lock
             self.command = command
             self.fileSystem = fileSystem
-            self.maximumRecordSize = maximumRecordSize
+            self.journal = journal
+            self.projection = projection
+            self.snapshotInterval = max(snapshotInterval, 1)
         }
+    }
+
+    /// When a write rewrites STATE.md.
+    public enum ProjectionPolicy: Sendable, Equatable {
+        /// Before the write returns (the command line's policy): STATE.md
+        /// shows the write, or a later state. Concurrent writers coalesce:
+        /// one rewrite can cover several of them.
+        case eager
+        /// When STATE.md is this many events behind the journal.
+        case everyEvents(UInt64)
+        /// When STATE.md was last rewritten by this manager at least this
+        /// many milliseconds ago.
+        case interval(milliseconds: Int64)
+        /// Only on ``StateManager/compact()`` or ``StateManager/refreshProjection()``.
+        case manual
     }
 
     /// Conditions on a write.
@@ -75,6 +98,8 @@ public final class StateManager: Sendable {
 
     public let configuration: Configuration
     let logger: Logger
+    /// When this manager last rewrote STATE.md (µs), for ``ProjectionPolicy/interval(milliseconds:)``.
+    let lastProjection = Mutex<Int64>(0)
     let makeStore: @Sendable () -> any JournalStore
 
     public var statePath: String { configuration.statePath }
@@ -92,8 +117,7 @@ public final class StateManager: Sendable {
         self.logger = logger
         let config = configuration
         self.makeStore = store ?? {
-            FileJournal(statePath: config.statePath, fileSystem: config.fileSystem, logger: logger,
-                        maximumRecordSize: config.maximumRecordSize)
+            FileJournal(statePath: config.statePath, fileSystem: config.fileSystem, logger: logger, options: config.journal)
         }
     }
 
@@ -118,78 +142,133 @@ public final class StateManager: Sendable {
         var state: WorkflowState?
         var lastSeq: UInt64 = 0
         var lastTime = Timestamp(microseconds: 0)
-        var idempotencyKeys: [String: Event] = [:]
+        /// Idempotency keys and the sequence number of the event that carried each.
+        var idempotencyKeys: [String: UInt64] = [:]
+        /// The snapshot the fold started from (0: none).
+        var snapshotSeq: UInt64 = 0
     }
 
+    /// Folds the journal up to `limit`: from the newest readable snapshot at
+    /// or before it, then the events after it.
     func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
+        if let snapshot = try store.latestSnapshot(), snapshot.seq <= limit {
+            var folded = Folded(state: snapshot.state, lastSeq: snapshot.seq, lastTime: snapshot.lastTime,
+                                idempotencyKeys: snapshot.idempotencyKeys, snapshotSeq: snapshot.seq)
+            let last = try replay(store, after: snapshot.seq, upTo: limit, into: &folded)
+            if last >= snapshot.seq { return folded }
+            logger.warning("the newest snapshot is ahead of the journal; replaying the whole journal instead",
+                           metadata: ["snapshotSeq": "\(snapshot.seq)", "journalSeq": "\(last)"])
+        }
         var folded = Folded()
-        let last = try store.readEvents(after: 0) { event in
+        _ = try replay(store, after: 0, upTo: limit, into: &folded)
+        return folded
+    }
+
+    private func replay(_ store: any JournalStore, after seq: UInt64, upTo limit: UInt64, into folded: inout Folded) throws -> UInt64 {
+        let location = store.location
+        var result = folded
+        let last = try store.readEvents(after: seq) { event in
             guard event.seq <= limit else { return }
             do {
-                folded.state = try WorkflowState.applying(event, to: folded.state)
+                result.state = try WorkflowState.applying(event, to: result.state)
             } catch {
                 throw StateJournalError(.corruption,
-                    "event \(event.seq) (\(event.payload.typeName)) in '\(store.location)' does not apply to the state before it: \(error)",
-                    path: store.location)
+                    "event \(event.seq) (\(event.payload.typeName)) in '\(location)' does not apply to the state before it: \(error)",
+                    path: location)
             }
-            folded.lastSeq = event.seq
-            folded.lastTime = max(folded.lastTime, event.time)
-            if let key = event.idempotencyKey { folded.idempotencyKeys[key] = event }
+            result.lastSeq = event.seq
+            result.lastTime = max(result.lastTime, event.time)
+            if let key = event.idempotencyKey { result.idempotencyKeys[key] = event.seq }
         }
-        if limit == .max && last != folded.lastSeq {
-            folded.lastSeq = last
-        }
-        return folded
+        folded = result
+        return last
+    }
+
+    /// The event with sequence number `seq`.
+    func event(_ seq: UInt64, in store: any JournalStore) throws -> Event? {
+        var found: Event?
+        try store.readEvents(after: seq - 1) { if $0.seq == seq { found = $0 } }
+        return found
     }
 
     // MARK: - Writing
 
     /// Appends one event, after checking it against the current state under
-    /// the lock, and replaces STATE.md to show it.
+    /// the lock, and (by the projection policy) replaces STATE.md to show it.
     ///
     /// - Throws: ``StateJournalError`` — `.badInput` when the event does not
     ///   apply (nothing is written), `.conflict` when `expectSeq` does not
     ///   match, `.lockTimeout`, `.io`.
     @discardableResult
     public func write(_ payload: Event.Payload, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+        try writeDerived(options: options) { _, _ in payload }
+    }
+
+    /// Like ``write(_:options:)``, but the payload is made from the state
+    /// folded under the lock, so that nothing written between a read and
+    /// this write is lost (e.g. `update` appends its notes to the notes
+    /// there are *now*).
+    ///
+    /// - Parameter makePayload: gets the current state (nil before any
+    ///   workflow) and the time the event will carry.
+    func writeDerived(options: WriteOptions,
+                      _ makePayload: (_ state: WorkflowState?, _ time: Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
         if let key = options.idempotencyKey, key.isEmpty {
             throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")
         }
         let store = makeStore()
-        return try store.withWriteLock(configuration.lock, command: configuration.command) {
+        let outcome: WriteOutcome = try store.withWriteLock(configuration.lock, command: configuration.command) {
             let folded = try fold(store)
-            if let key = options.idempotencyKey, let original = folded.idempotencyKeys[key], let state = folded.state {
-                try healProjection(state, lastSeq: folded.lastSeq)
+            if let key = options.idempotencyKey, let seq = folded.idempotencyKeys[key], let state = folded.state,
+               let original = try event(seq, in: store) {
                 return WriteOutcome(event: original, state: state, wasDuplicate: true)
             }
             if let expected = options.expectSeq, expected != folded.lastSeq {
                 throw StateJournalError(.conflict,
                     "the journal is at seq \(folded.lastSeq), not \(expected) as expected; nothing was written — reread the state and retry")
             }
-            let event = Event(seq: folded.lastSeq + 1, time: max(Timestamp.now(), folded.lastTime),
-                              actor: configuration.actor, pid: getpid(), idempotencyKey: options.idempotencyKey,
-                              payload: payload)
+            let time = max(Timestamp.now(), folded.lastTime)
+            let payload = try makePayload(folded.state, time)
+            let event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
+                              idempotencyKey: options.idempotencyKey, payload: payload)
             let state = try WorkflowState.applying(event, to: folded.state)
-            // STATE.md is written (not yet visible) before the journal, so a
-            // full disk fails the write before anything is appended.
-            let pending = try fs.prepareReplacement(of: statePath, with: Array(MarkdownRenderer.render(state).utf8))
-            do {
-                try store.append([event])
-            } catch {
-                fs.discard(pending)
-                throw error
-            }
-            do {
-                try fs.commit(pending, backup: backupPath)
-            } catch {
-                // The event is durable but STATE.md could not be replaced:
-                // the next command regenerates STATE.md from the journal.
-                logger.warning("journal updated but STATE.md was not replaced; it will be regenerated",
-                               metadata: ["error": "\(error)"])
-                throw StateJournalError(.io, "seq \(event.seq) is in the journal, but replacing '\(statePath)' failed (\(error)); "
-                    + "the next statejournal command regenerates it", path: statePath)
-            }
+            try appendEvents([event], after: folded, reaching: state, to: store)
             return WriteOutcome(event: event, state: state, wasDuplicate: false)
+        }
+        try publish(outcome.state.seq, policy: configuration.projection)
+        return outcome
+    }
+
+    /// Under the lock: appends `events` (already checked against `folded`)
+    /// durably, then writes a snapshot when one is due.
+    ///
+    /// Before appending, checks that the disk has room for STATE.md to be
+    /// rewritten, so that a full disk fails the write before anything is
+    /// appended rather than after.
+    func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
+                      to store: any JournalStore) throws {
+        try checkRoomForProjection()
+        try store.append(events)
+        guard let last = events.last, last.seq - folded.snapshotSeq >= configuration.snapshotInterval else { return }
+        var keys = folded.idempotencyKeys
+        for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } }
+        do {
+            try store.writeSnapshot(Snapshot(seq: last.seq, lastTime: last.time, state: state, idempotencyKeys: keys))
+        } catch {
+            // The events are durable; a missing snapshot only makes opening slower.
+            logger.warning("could not write a snapshot; the next write retries", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Fails with ENOSPC when the state file's file system has less room
+    /// than two copies of STATE.md need (the new one and the backup's link).
+    private func checkRoomForProjection() throws {
+        let dir = FileSystem.directory(of: statePath)
+        guard case .success(let free) = fs.sys.availableSpace(dir) else { return }
+        let current = (try? fs.lstat(statePath))??.size ?? 0
+        let needed = 2 * current + 64 * 1024
+        if free < needed {
+            throw StateJournalError.system("write to", dir, .noSpace)
         }
     }
 
@@ -197,16 +276,13 @@ public final class StateManager: Sendable {
 
     /// The current state, or nil when no workflow was initialised here.
     ///
-    /// Reading does not take the lock; if STATE.md is missing, stale or
-    /// damaged, it is regenerated (under the lock), after a damaged file is
-    /// kept beside it under a new name.
+    /// Reading does not take the writers' lock; if STATE.md is missing,
+    /// stale or damaged, it is regenerated, after a damaged file is kept
+    /// beside it under a new name.
     public func loadState() throws -> WorkflowState? {
-        let store = makeStore()
-        let folded = try fold(store)
+        let folded = try fold(makeStore())
         guard let state = folded.state else { return nil }
-        if try projectionStatus(expectedSeq: folded.lastSeq) != .current {
-            try withFreshState { state, lastSeq in try healProjection(state, lastSeq: lastSeq) }
-        }
+        try publish(folded.lastSeq, policy: .eager)
         return state
     }
 
@@ -215,15 +291,5 @@ public final class StateManager: Sendable {
         var events: [Event] = []
         try makeStore().readEvents(after: 0) { events.append($0) }
         return events
-    }
-
-    /// Runs `body` under the lock with the state folded there.
-    func withFreshState<T>(_ body: (WorkflowState, UInt64) throws -> T) throws -> T? {
-        let store = makeStore()
-        return try store.withWriteLock(configuration.lock, command: configuration.command) {
-            let folded = try fold(store)
-            guard let state = folded.state else { return nil }
-            return try body(state, folded.lastSeq)
-        }
     }
 }

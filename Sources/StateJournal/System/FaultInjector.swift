@@ -14,7 +14,7 @@ import Synchronization
 public final class FaultInjector: SystemCalls, Sendable {
     public enum Operation: String, CaseIterable, Sendable {
         case open, close, read, pread, write, pwrite, fsync, fdatasync, ftruncate, fstat, lstat
-        case rename, link, unlink, mkdir, flock, listDirectory
+        case rename, link, unlink, mkdir, flock, listDirectory, availableSpace
     }
 
     private struct Plan {
@@ -130,5 +130,8 @@ public final class FaultInjector: SystemCalls, Sendable {
     }
     public func listDirectory(_ path: String) -> Result<[String], Errno> {
         run(.listDirectory) { base.listDirectory(path) }
+    }
+    public func availableSpace(_ path: String) -> Result<Int64, Errno> {
+        run(.availableSpace) { base.availableSpace(path) }
     }
 }

@@ -47,6 +47,8 @@ public protocol SystemCalls: Sendable {
     func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno>
     /// The names in a directory, without `.` and `..`.
     func listDirectory(_ path: String) -> Result<[String], Errno>
+    /// Bytes available to this user on the file system holding `path` (`statvfs`).
+    func availableSpace(_ path: String) -> Result<Int64, Errno>
 }
 
 /// Runs `body` until it returns something other than `-1`/`EINTR`.
@@ -143,6 +145,11 @@ public struct RealSystemCalls: SystemCalls {
         nothingOrErrno { sj_flock(fd, operation) }
     }
 
+    public func availableSpace(_ path: String) -> Result<Int64, Errno> {
+        var s = statvfs()
+        return nothingOrErrno { sj_statvfs(path, &s) }.map { Int64(s.f_bavail) * Int64(s.f_frsize) }
+    }
+
     public func listDirectory(_ path: String) -> Result<[String], Errno> {
         guard let dir = opendir(path) else { return .failure(.current) }
         defer { closedir(dir) }
@@ -165,3 +172,7 @@ public struct RealSystemCalls: SystemCalls {
 /// libc's `flock(2)`, under a name that the `struct flock` type does not shadow.
 @_silgen_name("flock")
 private func sj_flock(_ fd: Int32, _ operation: Int32) -> Int32
+
+/// libc's `statvfs(3)`, under a name that the `struct statvfs` type does not shadow.
+@_silgen_name("statvfs")
+private func sj_statvfs(_ path: UnsafePointer<CChar>, _ buf: UnsafeMutablePointer<statvfs>) -> Int32

@@ -1,0 +1,143 @@
+/// The folded state at a sequence number, so that opening a journal replays
+/// only the events after it.
+public struct Snapshot: Sendable, Equatable {
+    /// The last event folded in.
+    public var seq: UInt64
+    /// That event's time (the next event's time is never earlier).
+    public var lastTime: Timestamp
+    /// The state after event `seq`; nil if no workflow was initialized yet.
+    public var state: WorkflowState?
+    /// Idempotency keys seen up to `seq`, with the sequence number of the
+    /// event that carried each.
+    public var idempotencyKeys: [String: UInt64]
+
+    public init(seq: UInt64, lastTime: Timestamp, state: WorkflowState?, idempotencyKeys: [String: UInt64]) {
+        self.seq = seq
+        self.lastTime = lastTime
+        self.state = state
+        self.idempotencyKeys = idempotencyKeys
+    }
+}
+
+/// The snapshot file: a fixed header, then the snapshot as JSON.
+///
+/// ```
+/// header := "SJSNAPSH" | version u16 | 0 u16 | seq u64
+///           | segment first seq u64 | byte offset in that segment u64
+///           | payload size u64 | masked crc32c of the payload u32
+///           | masked crc32c of the preceding 48 bytes u32
+/// ```
+/// The segment and offset say where the record after `seq` starts, so a
+/// reader can seek there instead of scanning the active segment (0, 0 when
+/// unknown).
+enum SnapshotFormat {
+    static let magic: [UInt8] = Array("SJSNAPSH".utf8)
+    static let version: UInt16 = 1
+    static let headerSize = 52
+
+    struct Position: Equatable, Sendable {
+        var segmentFirstSeq: UInt64
+        var offset: UInt64
+    }
+
+    static func encode(_ snapshot: Snapshot, position: Position?) -> [UInt8] {
+        var keys = snapshot.idempotencyKeys.map { JSON.Member($0.key, .int(Int64($0.value))) }
+        keys.sort { $0.key < $1.key }
+        let payload = JSON.obj([
+            "seq": .int(Int64(snapshot.seq)),
+            "last_time": .string(snapshot.lastTime.rfc3339),
+            "state": snapshot.state.map { $0.json() } ?? .null,
+            "idempotency_keys": .object(keys),
+        ]).encoded()
+        var out = magic
+        out.appendLE(version)
+        out.appendLE(UInt16(0))
+        out.appendLE(snapshot.seq)
+        out.appendLE(position?.segmentFirstSeq ?? 0)
+        out.appendLE(position?.offset ?? 0)
+        out.appendLE(UInt64(payload.count))
+        out.appendLE(CRC32C.mask(CRC32C.checksum(payload)))
+        out.appendLE(CRC32C.mask(CRC32C.checksum(out)))
+        return out + payload
+    }
+
+    enum Problem: Error, CustomStringConvertible {
+        case header(RecordFormat.HeaderProblem)
+        case payload(String)
+        var description: String {
+            switch self {
+            case .header(let p): return "\(p)".replacingOccurrences("segment", "snapshot")
+            case .payload(let s): return s
+            }
+        }
+    }
+
+    static func decode(_ bytes: [UInt8]) -> Result<(Snapshot, Position?), Problem> {
+        bytes.withUnsafeBytes { raw in
+            guard raw.count >= headerSize else { return .failure(.header(.truncated)) }
+            guard raw[0..<8].elementsEqual(magic) else { return .failure(.header(.badMagic)) }
+            guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<48]))) == raw.loadLE(UInt32.self, at: 48) else {
+                return .failure(.header(.checksumMismatch))
+            }
+            let version = raw.loadLE(UInt16.self, at: 8)
+            guard version <= Self.version else { return .failure(.header(.unsupportedVersion(version))) }
+            let seq = raw.loadLE(UInt64.self, at: 12)
+            let position = Position(segmentFirstSeq: raw.loadLE(UInt64.self, at: 20), offset: raw.loadLE(UInt64.self, at: 28))
+            let size = raw.loadLE(UInt64.self, at: 36)
+            guard UInt64(raw.count - headerSize) == size else { return .failure(.payload("the payload is truncated")) }
+            let payload = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
+            guard CRC32C.mask(CRC32C.checksum(payload)) == raw.loadLE(UInt32.self, at: 44) else {
+                return .failure(.payload("the payload's checksum does not match"))
+            }
+            do {
+                let json = try JSON.parse(payload)
+                let r = FieldReader(json)
+                guard UInt64(try r.int("seq")) == seq, let lastTime = Timestamp(parsing: try r.string("last_time")) else {
+                    return .failure(.payload("the payload disagrees with the header"))
+                }
+                var state: WorkflowState?
+                if let s = json["state"], !s.isNull {
+                    let image = try StateImage(json: s)
+                    guard let updated = Timestamp(parsing: try FieldReader(s).string("updated")) else {
+                        return .failure(.payload("'updated' is not a time"))
+                    }
+                    state = image.state(seq: UInt64(try FieldReader(s).int("seq")), updated: updated)
+                }
+                var keys: [String: UInt64] = [:]
+                for member in json["idempotency_keys"]?.objectValue ?? [] {
+                    guard let v = member.value.intValue else { return .failure(.payload("bad idempotency key entry")) }
+                    keys[member.key] = UInt64(v)
+                }
+                let snapshot = Snapshot(seq: seq, lastTime: lastTime, state: state, idempotencyKeys: keys)
+                return .success((snapshot, position.segmentFirstSeq == 0 ? nil : position))
+            } catch {
+                return .failure(.payload("the payload cannot be decoded: \(error)"))
+            }
+        }
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Index>? {
+        guard let first = target.first else { return nil }
+        var i = startIndex
+        while let found = self[i...].firstIndex(of: first) {
+            if self[found...].hasPrefix(target) { return found..<(index(found, offsetBy: target.count)) }
+            i = index(after: found)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal compact`
+struct Compact: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fold now: seal and compress the active segment, write a snapshot, rewrite STATE.md.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let manager = global.manager(command: "compact")
+        let seq = try manager.compact()
+        if json {
+            Output.json(.obj(["seq": .int(Int64(seq))]))
+        } else {
+            Output.stderr("compacted \(manager.statePath) at seq \(seq)")
+        }
+    }
+}

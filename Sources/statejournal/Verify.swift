@@ -1,0 +1,43 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal verify`
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every record, segment, snapshot and STATE.md; exit 5 if anything is corrupt.",
+        discussion: """
+            A torn tail (an interrupted append) is cut as on any open, and a missing, stale or \
+            damaged STATE.md is regenerated (a damaged one is kept beside it first); neither is an error.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print the problems as JSON.") var json = false
+
+    func run() throws {
+        let manager = global.manager(command: "verify")
+        let report = try manager.verify()
+        var healed = false
+        if !report.hasCorruption, !report.problems.isEmpty, report.lastSeq > 0 {
+            try manager.refreshProjection()
+            healed = true
+        }
+        if json {
+            Output.json(.obj([
+                "ok": .bool(!report.hasCorruption),
+                "seq": .int(Int64(report.lastSeq)),
+                "problems": .array(report.problems.map {
+                    .obj(["file": .string($0.file), "message": .string($0.message), "corruption": .bool($0.isCorruption)])
+                }),
+                "state_md_regenerated": .bool(healed),
+            ]))
+        } else {
+            for problem in report.problems {
+                Output.stdout("\(problem.isCorruption ? "CORRUPT" : "repaired"): \(problem.file): \(problem.message)")
+            }
+            Output.stderr(report.hasCorruption
+                ? "verify: corruption found; nothing was changed — restore the named files from a backup"
+                : "verify: journal OK up to seq \(report.lastSeq)")
+        }
+        if report.hasCorruption { throw ExitCode(5) }
+    }
+}
