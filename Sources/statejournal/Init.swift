@@ -1,22 +1,26 @@
 import ArgumentParser
 import StateJournal
 
-/// `statejournal init --id ID --name NAME (--plan FILE | --waves N)`
+/// `statejournal init [--id ID] [--name NAME] (--plan FILE | --waves N)`
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a new workflow (an earlier one stays in the history).",
         discussion: """
-            The plan is JSON: {"waves": [[{"task_id": "t1", "description": "…"}, …], …], "metadata": {"k": "v"}}.
+            The plan is JSON: {"waves": [[{"task_id": "t1", "description": "…"}, …], …], "metadata": {"k": "v"}}, \
+            or the earlier tool's initialize() arguments: {"workflow_id": "…", "workflow_name": "…", \
+            "total_waves": N, "all_waves": [[…]], "metadata": {…}} — then --id and --name may be left out. \
+            A task's id is task_id, else agent_id; its description is description, else task, else the \
+            first 100 characters of prompt.
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: WriteFlags
 
-    @Option(help: ArgumentHelp("The workflow id.", valueName: "id"))
-    var id: String
+    @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))
+    var id: String?
 
-    @Option(help: ArgumentHelp("The workflow's name.", valueName: "name"))
-    var name: String
+    @Option(help: ArgumentHelp("The workflow's name (default: the plan's workflow_name).", valueName: "name"))
+    var name: String?
 
     @Option(help: ArgumentHelp("A JSON plan file, or - for stdin.", valueName: "file"))
     var plan: String?
@@ -28,14 +32,21 @@ struct Init: ParsableCommand {
         if plan != nil && waves != nil { throw ValidationError("give either --plan FILE or --waves N, not both") }
         if plan == nil && waves == nil { throw ValidationError("give --plan FILE (or - for stdin) or --waves N") }
         if let waves, waves < 0 || waves > 10_000 { throw ValidationError("--waves must be between 0 and 10000") }
+        if plan == nil && (id == nil || name == nil) { throw ValidationError("give --id ID and --name NAME") }
     }
 
     func run() throws {
-        let parsed: Plan
+        let parsed: WorkflowPlan
         if let plan {
-            parsed = try Plan.parse(try InputFile.read(plan), source: plan == "-" ? "stdin" : plan)
+            parsed = try WorkflowPlan.parse(try InputFile.read(plan), source: plan == "-" ? "stdin" : plan)
         } else {
-            parsed = Plan(waves: Array(repeating: [], count: waves ?? 0), metadata: [])
+            parsed = WorkflowPlan(waves: Array(repeating: [], count: waves ?? 0))
+        }
+        guard let id = id ?? parsed.workflowID else {
+            throw StateJournalError(.badInput, "no workflow id: give --id ID, or 'workflow_id' in the plan")
+        }
+        guard let name = name ?? parsed.name else {
+            throw StateJournalError(.badInput, "no workflow name: give --name NAME, or 'workflow_name' in the plan")
         }
         try performWrite(global, flags, command: "init",
                          .workflowInitialized(id: id, name: name, waves: parsed.waves, metadata: parsed.metadata))

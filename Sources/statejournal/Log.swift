@@ -3,7 +3,11 @@ import StateJournal
 
 /// `statejournal log [--by ACTOR] [--task ID] [--type T] [--since TIME] [--until TIME] [--json]`
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the audit trail, one event a line, oldest first.")
+    static let configuration = CommandConfiguration(abstract: "Print the audit trail, one event a line, oldest first.",
+        discussion: """
+            A table for people (local times; colour on a terminal), or JSON Lines with --json \
+            (seq, time in UTC, actor, pid, type and the payload's fields). --since and --until are inclusive.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Only events by this actor.", valueName: "actor")) var by: String?
@@ -28,13 +32,20 @@ struct Log: ParsableCommand {
         let filter = EventFilter(actor: by, taskID: task, type: type,
                                  since: since.flatMap(Timestamp.init(parsing:)), until: until.flatMap(Timestamp.init(parsing:)))
         let manager = global.manager(command: "log")
-        for event in try manager.events(matching: filter) {
-            if json {
-                Output.json(event.json())
-            } else {
-                let task = event.payload.taskIDs.count == 1 ? event.payload.taskIDs[0] : ""
-                Output.stdout("\(event.seq)\t\(event.time.localDateTime)\t\(event.actor)\t\(event.payload.typeName)\t\(task)")
-            }
+        let events = try manager.events(matching: filter)
+        if json {
+            for event in events { Output.json(event.json()) }
+            return
         }
+        guard !events.isEmpty else {
+            Output.stderr("no events match")
+            return
+        }
+        var table = TextTable("SEQ", "TIME", "ACTOR", "TYPE", "TASK / SUMMARY")
+        for event in events {
+            table.add(.init(String(event.seq), .dim), .init(event.time.localDateTime), .init(event.actor),
+                      .init(event.payload.typeName, event.typeStyle), .init(event.summary))
+        }
+        Output.stdout(table.lines().joined(separator: "\n"))
     }
 }

@@ -12,7 +12,8 @@ struct StateJournalCommand: ParsableCommand {
             """,
         subcommands: [
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
-            Show.self, Log.self, Export.self, Validate.self,
+            Update.self, Restore.self, Import.self,
+            Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self, Validate.self, Compact.self, Verify.self,
         ]
     )
 }

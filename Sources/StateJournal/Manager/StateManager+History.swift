@@ -40,29 +40,23 @@ extension StateManager {
     public func state(atSeq seq: UInt64) throws -> WorkflowState? {
         let folded = try fold(makeStore(), upTo: seq)
         guard seq >= 1, seq <= folded.lastSeq else {
-            throw StateJournalError.badInput("seq \(seq) is out of range; the journal holds events 1…\(folded.lastSeq)")
+            throw StateJournalError.badInput(folded.lastSeq == 0
+                ? "seq \(seq) is out of range: the journal is empty — run 'statejournal init' or 'statejournal import' first"
+                : "seq \(seq) is out of range; the journal holds events 1…\(folded.lastSeq) — give one of them (see 'statejournal log')")
         }
         return folded.state
     }
 
-    /// The state at `time`: after the last event at or before it.
+    /// The state at `time`: right after the last event at or before it. A
+    /// time after the last event gives the current state.
     ///
-    /// - Throws: `.badInput` when `time` is before the first event.
+    /// The time is looked up in an ``EventTimeIndex`` (binary search), then
+    /// the journal is folded up to that event.
+    /// - Throws: `.badInput` when `time` is before the first event;
+    ///   `.notInitialized` when the journal is empty.
     public func state(at time: Timestamp) throws -> WorkflowState? {
-        var folded = Folded()
-        var first: Timestamp?
-        try makeStore().readEvents(after: 0) { event in
-            if first == nil { first = event.time }
-            guard event.time <= time else { return }
-            folded.state = try WorkflowState.applying(event, to: folded.state)
-            folded.lastSeq = event.seq
-        }
-        guard let first else {
-            throw StateJournalError.badInput("the journal is empty; there is no state at \(time.rfc3339)")
-        }
-        guard folded.lastSeq > 0 else {
-            throw StateJournalError.badInput("\(time.rfc3339) is before the first event (\(first.rfc3339)); give a later time")
-        }
-        return folded.state
+        let store = makeStore()
+        let seq = try resolve(time, in: EventTimeIndex(store))
+        return try fold(store, upTo: seq).state
     }
 }

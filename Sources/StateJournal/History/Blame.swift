@@ -1,0 +1,72 @@
+/// Who last changed a task, and with which event.
+public struct BlameEntry: Sendable, Equatable {
+    public let taskID: String
+    public let seq: UInt64
+    /// The event type, e.g. `task.completed`.
+    public let type: String
+    public let actor: String
+    public let time: Timestamp
+
+    public init(taskID: String, seq: UInt64, type: String, actor: String, time: Timestamp) {
+        self.taskID = taskID
+        self.seq = seq
+        self.type = type
+        self.actor = actor
+        self.time = time
+    }
+
+    /// `{"task_id", "seq", "type", "actor", "time"}` (SPEC §6, `blame --json`).
+    public func json() -> JSON {
+        .obj([
+            "task_id": .string(taskID),
+            "seq": .int(Int64(seq)),
+            "type": .string(type),
+            "actor": .string(actor),
+            "time": .string(time.rfc3339),
+        ])
+    }
+}
+
+extension StateManager {
+    /// For each task of the current state, in plan order, the last event
+    /// that changed it.
+    ///
+    /// A task event (`task.added`, `task.started`, …) changes its task; a
+    /// `workflow.initialized` changes every task it plans; a `state.replaced`
+    /// or `state.restored` changes only the tasks it adds or makes different
+    /// (an `update` that leaves a task as it was does not take the blame).
+    ///
+    /// One pass over the journal; the per-event work is proportional to the
+    /// event's own size.
+    public func blame() throws -> [BlameEntry] {
+        var state: WorkflowState?
+        var last: [String: Event] = [:]
+        try makeStore().readEvents(after: 0) { event in
+            let before = state
+            do {
+                state = try WorkflowState.applying(event, to: before)
+            } catch {
+                throw StateJournalError(.corruption,
+                    "event \(event.seq) (\(event.payload.typeName)) does not apply to the state before it: \(error)", path: statePath)
+            }
+            switch event.payload {
+            case .workflowInitialized:
+                last = [:]
+                for id in event.payload.taskIDs { last[id] = event }
+            case .stateReplaced(let image), .stateRestored(_, let image):
+                let sameWorkflow = before?.workflowID == image.workflowID
+                for task in image.tasks where !sameWorkflow || before?.task(task.id) != task {
+                    last[task.id] = event
+                }
+            default:
+                for id in event.payload.taskIDs { last[id] = event }
+            }
+        }
+        guard let state else { return [] }
+        return state.tasks.compactMap { task in
+            last[task.id].map {
+                BlameEntry(taskID: task.id, seq: $0.seq, type: $0.payload.typeName, actor: $0.actor, time: $0.time)
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+/// One event of a replay, with the state before and after it.
+public struct ReplayStep: Sendable {
+    public let event: Event
+    /// Nil before the first workflow.
+    public let before: WorkflowState?
+    public let after: WorkflowState
+
+    /// What the event changed in STATE.md (footer line left out).
+    public var diff: LineDiff {
+        LineDiff(old: before.map(StateProjection.bodyText) ?? "", new: StateProjection.bodyText(of: after))
+    }
+}
+
+extension StateManager {
+    /// Refolds the journal from its first event, checking that every event
+    /// applies to the state before it, and calls `body` for each event up to
+    /// `limit` (all of them when nil).
+    ///
+    /// ```swift
+    /// try manager.replay(toSeq: 40) { step in print(step.event.seq, step.diff.unifiedLines) }
+    /// ```
+    /// - Returns: the state after the last event replayed.
+    /// - Throws: `.badInput` when `limit` is 0 or beyond the last event
+    ///   (checked before `body` is called); `.notInitialized` when the
+    ///   journal is empty; `.corruption` when an event does not apply.
+    @discardableResult
+    public func replay(toSeq limit: UInt64? = nil, _ body: (ReplayStep) throws -> Void = { _ in }) throws -> WorkflowState {
+        let store = makeStore()
+        if let limit {
+            // One cheap pass for the range check, so that a bad --to-seq
+            // fails before anything is printed.
+            let last = try EventTimeIndex(store).lastSeq
+            guard limit >= 1 && limit <= last else {
+                throw StateJournalError.badInput(
+                    "seq \(limit) is out of range; the journal holds events \(last == 0 ? "none" : "1…\(last)") — give one of them")
+            }
+        }
+        var state: WorkflowState?
+        let end = limit ?? .max
+        try store.readEvents(after: 0) { event in
+            guard event.seq <= end else { return }
+            let before = state
+            do {
+                state = try WorkflowState.applying(event, to: state)
+            } catch {
+                throw StateJournalError(.corruption,
+                    "event \(event.seq) (\(event.payload.typeName)) in '\(store.location)' does not apply to the state before it: \(error)",
+                    path: store.location)
+            }
+            if let after = state { try body(ReplayStep(event: event, before: before, after: after)) }
+        }
+        guard let state else {
+            throw StateJournalError(.notInitialized,
+                "the journal at '\(statePath)' is empty; there is nothing to replay — run 'statejournal init' or 'statejournal import' first")
+        }
+        return state
+    }
+}

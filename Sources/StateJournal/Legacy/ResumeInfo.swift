@@ -1,0 +1,66 @@
+/// What an orchestrator needs to resume a workflow, as the earlier tool's
+/// `get_resume_info()` gave it (SPEC §6, `resume-info --json`).
+public struct ResumeInfo: Sendable, Equatable {
+    public var workflowID: String
+    public var workflowName: String
+    public var currentWave: Int
+    /// The current wave when any task has failed, else the next one
+    /// (`current_wave + 1`, as the earlier tool computed it — past
+    /// `total_waves` when every wave is done).
+    public var resumeWave: Int
+    public var totalWaves: Int
+    public var completedTasks: [String]
+    public var failedTasks: [String]
+    public var pendingTasks: [String]
+    public var inProgressTasks: [String]
+    public var started: Timestamp
+    public var updated: Timestamp
+    /// The journal position the information reflects.
+    public var seq: UInt64
+
+    public init(_ state: WorkflowState) {
+        workflowID = state.workflowID
+        workflowName = state.name
+        currentWave = state.currentWave
+        totalWaves = state.totalWaves
+        completedTasks = state.tasks(withStatus: .completed).map(\.id)
+        failedTasks = state.tasks(withStatus: .failed).map(\.id)
+        pendingTasks = state.tasks(withStatus: .pending).map(\.id)
+        inProgressTasks = state.tasks(withStatus: .inProgress).map(\.id)
+        resumeWave = failedTasks.isEmpty ? state.currentWave + 1 : state.currentWave
+        started = state.started
+        updated = state.updated
+        seq = state.seq
+    }
+
+    /// The earlier tool's keys; `started_at` and `updated_at` in its format
+    /// (local time, ISO 8601 without a zone: `2026-11-27T02:50:27`), plus
+    /// `seq`.
+    public func json() -> JSON {
+        func ids(_ list: [String]) -> JSON { .array(list.map { .string($0) }) }
+        return .obj([
+            "workflow_id": .string(workflowID),
+            "workflow_name": .string(workflowName),
+            "current_wave": .int(Int64(currentWave)),
+            "resume_wave": .int(Int64(resumeWave)),
+            "total_waves": .int(Int64(totalWaves)),
+            "completed_tasks": ids(completedTasks),
+            "failed_tasks": ids(failedTasks),
+            "pending_tasks": ids(pendingTasks),
+            "in_progress_tasks": ids(inProgressTasks),
+            "started_at": .string(started.localISO8601),
+            "updated_at": .string(updated.localISO8601),
+            "seq": .int(Int64(seq)),
+        ])
+    }
+}
+
+extension Timestamp {
+    /// Local time to the second with a `T`: what Python's naive
+    /// `datetime.isoformat()` printed for the earlier tool.
+    public var localISO8601: String {
+        var text = localDateTime
+        if let space = text.firstIndex(of: " ") { text.replaceSubrange(space...space, with: "T") }
+        return text
+    }
+}

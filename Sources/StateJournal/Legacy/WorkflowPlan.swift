@@ -1,0 +1,74 @@
+/// The plan of a new workflow: `init --plan FILE` and
+/// ``StateManager/initialize(_:id:name:options:)``.
+///
+/// Two JSON shapes are read:
+/// - StateJournal's: `{"waves": [[{"task_id": "t1", "description": "…"}]], "metadata": {"k": "v"}}`;
+/// - the earlier tool's `initialize()` arguments: `{"workflow_id": "…",
+///   "workflow_name": "…", "total_waves": 3, "all_waves": [[…]], "metadata": {…}}`.
+///
+/// In both, a task's id is `task_id`, else `agent_id`, else `wave{W}_task{N}`
+/// (N counting every task so far, as the earlier tool did); its description
+/// is `description`, else `task`, else the first 100 characters of `prompt`.
+/// `total_waves` larger than the waves listed adds empty waves. Metadata
+/// values that are not strings are kept as text (`3`, `True`, JSON).
+public struct WorkflowPlan: Sendable, Equatable {
+    /// From the plan's `workflow_id`, if it has one.
+    public var workflowID: String?
+    /// From the plan's `workflow_name`, if it has one.
+    public var name: String?
+    public var waves: [[Event.PlannedTask]]
+    public var metadata: [MetadataEntry]
+
+    public init(workflowID: String? = nil, name: String? = nil, waves: [[Event.PlannedTask]], metadata: [MetadataEntry] = []) {
+        self.workflowID = workflowID
+        self.name = name
+        self.waves = waves
+        self.metadata = metadata
+    }
+
+    static let expected = #"expected {"waves": [[{"task_id": "…", "description": "…"}]], "metadata": {"key": "value"}} "#
+        + #"or the earlier tool's {"workflow_id": "…", "workflow_name": "…", "total_waves": N, "all_waves": [[…]], "metadata": {…}}"#
+
+    /// Parses a plan from JSON text; `source` names it in messages.
+    /// - Throws: `.badInput` saying what is wrong and what was expected.
+    public static func parse(_ bytes: [UInt8], source: String) throws(StateJournalError) -> WorkflowPlan {
+        let json: JSON
+        do {
+            json = try JSON.parse(bytes)
+        } catch {
+            throw .badInput("the plan in \(source) is not valid JSON (\(error)); \(expected)")
+        }
+        return try parse(json, source: source)
+    }
+
+    /// Reads a plan from a parsed JSON value.
+    public static func parse(_ json: JSON, source: String = "the plan") throws(StateJournalError) -> WorkflowPlan {
+        func bad(_ what: String) -> StateJournalError { .badInput("the plan in \(source): \(what); \(expected)") }
+        guard json.objectValue != nil else { throw bad("the top level must be an object") }
+        guard let wavesJSON = (json["waves"] ?? json["all_waves"])?.arrayValue else {
+            throw bad("'waves' (or 'all_waves') must be an array of waves")
+        }
+        var waves: [[Event.PlannedTask]] = []
+        var count = 0
+        for (w, wave) in wavesJSON.enumerated() {
+            guard let tasks = wave.arrayValue else { throw bad("wave \(w + 1) must be an array of tasks") }
+            var planned: [Event.PlannedTask] = []
+            for (t, task) in tasks.enumerated() {
+                guard task.objectValue != nil else { throw bad("task \(t + 1) of wave \(w + 1) must be an object") }
+                let id = LegacyFields.taskID(task) ?? "wave\(w + 1)_task\(count + 1)"
+                planned.append(Event.PlannedTask(id: id, description: LegacyFields.description(task)))
+                count += 1
+            }
+            waves.append(planned)
+        }
+        if let total = try LegacyFields.int(json["total_waves"], "'total_waves'", bad) {
+            guard total >= waves.count else {
+                throw bad("'total_waves' is \(total) but \(waves.count) waves are listed; give at least as many waves as are listed")
+            }
+            waves += Array(repeating: [], count: total - waves.count)
+        }
+        let id = LegacyFields.text(json["workflow_id"])
+        let name = LegacyFields.anyText(json["workflow_name"])
+        return WorkflowPlan(workflowID: id, name: name, waves: waves, metadata: try LegacyFields.metadata(json["metadata"], bad))
+    }
+}

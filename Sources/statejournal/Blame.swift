@@ -1,0 +1,31 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal blame [--json]`
+struct Blame: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "For each task, the event, actor and time of its last change.",
+        discussion: """
+            Tasks of the current state, in plan order. A bulk update or restore counts as a change \
+            only for the tasks it made different. --json prints an array of \
+            {"task_id", "seq", "type", "actor", "time"} (time in UTC, RFC 3339).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print a JSON array.") var json = false
+
+    func run() throws {
+        let manager = global.manager(command: "blame")
+        let entries = try manager.blame()
+        if json {
+            Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())
+            return
+        }
+        var table = TextTable("TASK", "SEQ", "TIME", "ACTOR", "TYPE")
+        for entry in entries {
+            table.add(.init(entry.taskID), .init(String(entry.seq), .dim), .init(entry.time.localDateTime),
+                      .init(entry.actor), .init(entry.type, .cyan))
+        }
+        Output.stdout(table.lines().joined(separator: "\n"))
+    }
+}

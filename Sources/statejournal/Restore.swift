@@ -1,0 +1,60 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal restore (--seq N | --at TIME) [--dry-run]`
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the state as it was after event N, or at TIME, the current state.",
+        discussion: """
+            The restore is a new state.restored event, so it can itself be undone: restore the seq \
+            before it. The last event, or a time at or after it, is the current state already and is \
+            refused (exit 2), as are seq 0, a seq beyond the last event and a time before the first. \
+            --dry-run prints the change to STATE.md as a line diff and writes nothing.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WriteFlags
+    @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
+    @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
+    var at: String?
+    @Flag(name: .customLong("dry-run"), help: "Print the change without writing.") var dryRun = false
+
+    func validate() throws {
+        if (seq == nil) == (at == nil) { throw ValidationError("give either --seq N or --at TIME") }
+        if let at, Timestamp(parsing: at) == nil {
+            throw ValidationError("--at '\(at)' is not a time; use RFC 3339 (2026-11-20T10:00:00Z) or 'YYYY-MM-DD HH:MM:SS'")
+        }
+    }
+
+    var point: HistoryPoint {
+        if let seq { return .seq(seq) }
+        return .time(at.flatMap(Timestamp.init(parsing:)) ?? Timestamp(microseconds: 0))
+    }
+
+    func run() throws {
+        let manager = global.manager(command: "restore \(point)")
+        if dryRun {
+            let plan = try manager.planRestore(point)
+            let diff = plan.diff
+            if flags.json {
+                Output.json(.obj([
+                    "dry_run": .bool(true),
+                    "restored_seq": .int(Int64(plan.targetSeq)),
+                    "current_seq": .int(Int64(plan.currentSeq)),
+                    "diff": .array(diff.unifiedLines.map { .string($0) }),
+                    "state": plan.result.json(),
+                ]))
+            } else {
+                if !diff.isEmpty { Output.stdout(diffText(diff)) }
+                let changed = diff.hunks.reduce(0) { $0 + $1.lines.count }
+                Output.stderr("dry run: restoring the state of seq \(plan.targetSeq) (\(plan.target.updated.localDateTime)) over seq \(plan.currentSeq) "
+                    + "would change \(changed) line\(changed == 1 ? "" : "s") of \(manager.statePath); nothing was written")
+            }
+            return
+        }
+        let outcome = try manager.restore(point, options: flags.options)
+        var restored = ""
+        if case .stateRestored(let from, _) = outcome.event.payload { restored = " (the state of seq \(from))" }
+        reportWrite(outcome, flags, manager, extra: restored)
+    }
+}

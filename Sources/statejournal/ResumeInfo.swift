@@ -1,0 +1,42 @@
+import ArgumentParser
+import StateJournal
+
+/// `statejournal resume-info [--json]`
+struct ResumeInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume-info",
+        abstract: "What an orchestrator needs to resume, as the earlier tool gave it.",
+        discussion: """
+            --json prints {"workflow_id", "workflow_name", "current_wave", "resume_wave" (the current \
+            wave if any task failed, else the next), "total_waves", "completed_tasks", "failed_tasks", \
+            "pending_tasks", "in_progress_tasks", "started_at", "updated_at" (local time, \
+            YYYY-MM-DDTHH:MM:SS, as the earlier tool printed), "seq"}; null when there is no workflow.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let manager = global.manager(command: "resume-info")
+        guard let info = try manager.resumeInfo() else {
+            if json { Output.stdout("null") }
+            Output.stderr("no workflow at '\(manager.statePath)'; nothing to resume")
+            return
+        }
+        if json {
+            Output.stdout(info.json().prettyString())
+            return
+        }
+        func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.joined(separator: ", ") }
+        Output.stdout("""
+            workflow:    \(info.workflowID) (\(Terminal.oneLine(info.workflowName)))
+            wave:        \(info.currentWave)/\(info.totalWaves); resume at wave \(info.resumeWave)
+            completed:   \(list(info.completedTasks))
+            in progress: \(list(info.inProgressTasks))
+            failed:      \(list(info.failedTasks))
+            pending:     \(list(info.pendingTasks))
+            started:     \(info.started.localDateTime)
+            updated:     \(info.updated.localDateTime) (seq \(info.seq))
+            """)
+    }
+}
