@@ -16,6 +16,7 @@ struct Blame: ParsableCommand {
 
     func run() throws {
         let manager = global.manager(command: "blame")
+        healBeforeReading(manager)
         let entries = try manager.blame()
         if json {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())

@@ -8,6 +8,10 @@ struct Export: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        for event in try global.manager(command: "export").events() { Output.json(event.json()) }
+        let manager = global.manager(command: "export")
+        healBeforeReading(manager)
+        var out = LineBuffer()
+        for event in try manager.events() { out.append(event.json().compactString) }
+        out.flush()
     }
 }

@@ -32,9 +32,12 @@ struct Log: ParsableCommand {
         let filter = EventFilter(actor: by, taskID: task, type: type,
                                  since: since.flatMap(Timestamp.init(parsing:)), until: until.flatMap(Timestamp.init(parsing:)))
         let manager = global.manager(command: "log")
+        healBeforeReading(manager)
         let events = try manager.events(matching: filter)
         if json {
-            for event in events { Output.json(event.json()) }
+            var out = LineBuffer()
+            for event in events { out.append(event.json().compactString) }
+            out.flush()
             return
         }
         guard !events.isEmpty else {

@@ -22,6 +22,7 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let manager = global.manager(command: "replay")
+        healBeforeReading(manager)
         var count = 0
         let state = try manager.replay(toSeq: toSeq) { replayStep in
             count += 1

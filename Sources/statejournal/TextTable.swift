@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Logging
 import StateJournal
 
 /// Output for people: aligned columns, and colour only when stdout is a
@@ -143,4 +144,34 @@ func diffText(_ diff: LineDiff) -> String {
         }
     }
     return out.joined(separator: "\n")
+}
+
+/// Read commands regenerate a missing, stale or damaged STATE.md first
+/// (SPEC §5, self-healing: any command, read or write). A failure to do so is
+/// reported but does not stop the read: the journal is what they print.
+func healBeforeReading(_ manager: StateManager) {
+    do {
+        try manager.refreshProjection()
+    } catch {
+        CLILog.logger.warning("could not regenerate STATE.md before reading", metadata: ["error": "\(error)"])
+    }
+}
+
+/// Collects output lines and writes them to stdout in large pieces, so that
+/// printing a long history is not one system call a line.
+struct LineBuffer {
+    private var text = ""
+    private let limit = 64 * 1024
+
+    mutating func append(_ line: String) {
+        text += line
+        text += "\n"
+        if text.utf8.count >= limit { flush() }
+    }
+
+    mutating func flush() {
+        guard !text.isEmpty else { return }
+        Output.stdout(text)
+        text = ""
+    }
 }

@@ -380,6 +380,22 @@ import StateJournal
         #expect(md.stdout.contains("- [x] **w1_t1**") && md.stdout.contains("seq=4 "))
     }
 
+    /// Read commands regenerate a missing or hand-edited STATE.md before
+    /// reading, keeping an edited one under a new name.
+    @Test(arguments: [["log"], ["log", "--json"], ["blame"], ["replay", "--step"], ["show", "--seq", "2"],
+                      ["show", "--at", "2999-01-01T00:00:00Z"], ["export"], ["resume-info", "--json"]])
+    func readCommandsRegenerateTheStateFile(_ args: [String]) throws {
+        try severalActors()
+        let good = try String(contentsOfFile: ws.state, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: ws.state)
+        #expect(try CLI.run(args + ["--state", ws.state]).status == 0)
+        #expect(try String(contentsOfFile: ws.state, encoding: .utf8) == good, "\(args) after a delete")
+        ws.write("STATE.md", good.replacingOccurrences(of: "flaky test", with: "edited by hand"))
+        #expect(try CLI.run(args + ["--state", ws.state]).status == 0)
+        #expect(try String(contentsOfFile: ws.state, encoding: .utf8) == good, "\(args) after an edit")
+        #expect(ws.snapshot().keys.contains { $0.hasPrefix("STATE.md.damaged-") })
+    }
+
     // MARK: The earlier tool's shapes
 
     @Test func initReadsTheInitializeShape() throws {
