@@ -42,3 +42,46 @@ func sampleEvent(_ seq: UInt64, _ payload: Event.Payload? = nil) -> Event {
             ? .workflowInitialized(id: "wf", name: "Journal test", waves: [[.init(id: "t1", description: "one")]], metadata: [])
             : .noteAdded(text: "note \(seq)")))
 }
+
+/// A manager on `dir` with small segments so tests exercise rotation.
+func smallManager(_ statePath: String, segmentSize: Int = 2048, snapshotInterval: UInt64 = 1000,
+                  system: any SystemCalls = RealSystemCalls(), projection: StateManager.ProjectionPolicy = .eager) -> StateManager {
+    var journal = FileJournal.Options()
+    journal.segmentSize = segmentSize
+    return StateManager(configuration: .init(statePath: statePath, actor: "tester", lock: LockPolicy(timeout: 5),
+                                             fileSystem: FileSystem(system), journal: journal,
+                                             projection: projection, snapshotInterval: snapshotInterval))
+}
+
+func initPayload(tasks: Int = 4, waves: Int = 2) -> Event.Payload {
+    .workflowInitialized(id: "wf", name: "Test flow",
+                         waves: (1...waves).map { w in (1...tasks).map { Event.PlannedTask(id: "w\(w)t\($0)", description: "Task \($0) of wave \(w)") } },
+                         metadata: [MetadataEntry(key: "owner", value: "tests")])
+}
+
+/// The names in a directory (empty when it does not exist).
+func listDirectory(_ path: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+}
+
+/// Runs a program and returns its exit status.
+@discardableResult
+func runProgram(_ path: String, _ args: [String]) throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+    return p.terminationStatus
+}
+
+/// A full replay of the journal from seq 1, ignoring snapshots.
+func fullReplay(_ statePath: String, upTo limit: UInt64 = .max) throws -> WorkflowState? {
+    var state: WorkflowState?
+    try FileJournal(statePath: statePath).readEvents(after: 0) { event in
+        if event.seq <= limit { state = try WorkflowState.applying(event, to: state) }
+    }
+    return state
+}

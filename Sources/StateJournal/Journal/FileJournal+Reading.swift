@@ -224,6 +224,7 @@ extension FileJournal {
         var assembler = RecordAssembler(startingAt: RecordFormat.headerSize, maximumSize: maximumRecordSize)
         var segmentHeader: [UInt8] = []
         var crc: UInt32 = 0
+        var compressedCRC: UInt32 = 0
         var rawSize: UInt64 = 0
         var clean = true
         var buffer = [UInt8](repeating: 0, count: Self.readChunkSize)
@@ -232,6 +233,7 @@ extension FileJournal {
             let n = try buffer.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: fileOffset).get("read", file) }
             if n == 0 { break }
             fileOffset += Int64(n)
+            compressedCRC = buffer.withUnsafeBytes { CRC32C.update(compressedCRC, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             do {
                 try buffer.withUnsafeBytes { input in
                     try decompressor.decompress(UnsafeRawBufferPointer(rebasing: input[0..<n])) { out in
@@ -251,6 +253,7 @@ extension FileJournal {
             }
         }
         if decompressor.expectingMore { throw damaged("the compressed data is truncated") }
+        guard compressedCRC == header.compressedChecksum else { throw damaged("the checksum of its compressed bytes does not match") }
         guard segmentHeader.count == RecordFormat.headerSize,
               case .success(let inner) = segmentHeader.withUnsafeBytes({ RecordFormat.decodeHeader($0) }),
               inner.firstSeq == firstSeq else { throw damaged("its segment header is damaged") }

@@ -86,6 +86,7 @@ extension FileJournal {
                     }
                 }
                 try compressor.compress(chunk, last: readOffset >= segment.end) { compressed in
+                    header.compressedChecksum = CRC32C.update(header.compressedChecksum, compressed)
                     try fs.writeAll(out, compressed, at: writeOffset, outPath)
                     writeOffset += Int64(compressed.count)
                 }

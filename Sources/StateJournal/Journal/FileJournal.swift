@@ -192,8 +192,9 @@ public final class FileJournal: JournalStore {
 
     // MARK: Appending
 
-    public func append(_ events: [Event]) throws {
-        guard let first = events.first else { return }
+    @discardableResult
+    public func append(_ events: [Event]) throws -> Bool {
+        guard let first = events.first else { return false }
         guard locked else {
             throw StateJournalError(.io, "append to '\(directory)' without holding the lock; call it inside withWriteLock")
         }
@@ -201,11 +202,13 @@ public final class FileJournal: JournalStore {
             let last = try readEvents(after: UInt64.max) { _ in }
             if tail == nil { try createSegment(firstSeq: last + 1) }
         }
+        var rotated = false
         if let current = tail, current.end >= Int64(options.segmentSize), current.lastSeq >= current.firstSeq {
             try sealActiveSegment()
             try createSegment(firstSeq: current.lastSeq + 1)
+            rotated = true
         }
-        guard var current = tail else { return }
+        guard var current = tail else { return rotated }
         guard first.seq == current.lastSeq + 1 else {
             throw StateJournalError(.io, "append of seq \(first.seq) to '\(directory)' whose last seq is \(current.lastSeq)")
         }
@@ -232,6 +235,7 @@ public final class FileJournal: JournalStore {
         current.lastSeq = events[events.count - 1].seq
         current.lastTime = events[events.count - 1].time
         tail = current
+        return rotated
     }
 
     /// Creates an empty segment atomically: temporary file, fsync, rename,

@@ -32,7 +32,12 @@ public protocol JournalStore: AnyObject {
     /// Appends `events` (which continue the store's sequence) durably: when
     /// this returns they survive a crash of the process or the machine. On
     /// failure nothing of them is in the store. Only under the lock.
-    func append(_ events: [Event]) throws
+    ///
+    /// - Returns: true when the store started a new segment (or the like)
+    ///   for them: a good moment for a snapshot, so that readers need not
+    ///   read what was sealed.
+    @discardableResult
+    func append(_ events: [Event]) throws -> Bool
 
     /// The newest snapshot that can be read; damaged or unreadable ones are
     /// passed over (and logged), never deleted.

@@ -7,17 +7,18 @@
 /// decompressing it.
 ///
 /// ```
-/// skippable frame := magic 0x184D2A5E u32 | size u32 (68) | content
+/// skippable frame := magic 0x184D2A5E u32 | size u32 (72) | content
 /// content := "SJSEALED" | version u16 | 0 u16 | first seq u64 | last seq u64
 ///            | record count u64 | raw size u64 | masked crc32c of the raw segment u32
 ///            | first event time µs i64 | last event time µs i64
-///            | masked crc32c of the preceding 64 bytes u32
+///            | masked crc32c of the zstd frame's bytes u32
+///            | masked crc32c of the preceding 68 bytes u32
 /// ```
 struct SealedSegmentHeader: Equatable, Sendable {
     static let skippableMagic: UInt32 = 0x184D_2A5E
     static let magic: [UInt8] = Array("SJSEALED".utf8)
     static let version: UInt16 = 1
-    static let contentSize = 68
+    static let contentSize = 72
     static let frameSize = 8 + contentSize
 
     var firstSeq: UInt64
@@ -27,6 +28,9 @@ struct SealedSegmentHeader: Equatable, Sendable {
     var rawChecksum: UInt32
     var firstTime: Timestamp
     var lastTime: Timestamp
+    /// CRC-32C of the compressed bytes after the header frame, so that any
+    /// changed byte is caught, even one zstd itself would not notice.
+    var compressedChecksum: UInt32 = 0
 
     func encoded() -> [UInt8] {
         var content = Self.magic
@@ -39,6 +43,7 @@ struct SealedSegmentHeader: Equatable, Sendable {
         content.appendLE(CRC32C.mask(rawChecksum))
         content.appendLE(UInt64(bitPattern: firstTime.microseconds))
         content.appendLE(UInt64(bitPattern: lastTime.microseconds))
+        content.appendLE(CRC32C.mask(compressedChecksum))
         content.appendLE(CRC32C.mask(CRC32C.checksum(content)))
         var frame: [UInt8] = []
         frame.appendLE(Self.skippableMagic)
@@ -51,7 +56,7 @@ struct SealedSegmentHeader: Equatable, Sendable {
         guard bytes.loadLE(UInt32.self, at: 0) == skippableMagic, bytes.loadLE(UInt32.self, at: 4) == UInt32(contentSize),
               bytes[8..<16].elementsEqual(magic) else { return .failure(.badMagic) }
         let c = UnsafeRawBufferPointer(rebasing: bytes[8..<frameSize])
-        guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: c[0..<64]))) == c.loadLE(UInt32.self, at: 64) else {
+        guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: c[0..<68]))) == c.loadLE(UInt32.self, at: 68) else {
             return .failure(.checksumMismatch)
         }
         let version = c.loadLE(UInt16.self, at: 8)
@@ -61,6 +66,7 @@ struct SealedSegmentHeader: Equatable, Sendable {
             count: c.loadLE(UInt64.self, at: 28), rawSize: c.loadLE(UInt64.self, at: 36),
             rawChecksum: CRC32C.unmask(c.loadLE(UInt32.self, at: 44)),
             firstTime: Timestamp(microseconds: Int64(bitPattern: c.loadLE(UInt64.self, at: 48))),
-            lastTime: Timestamp(microseconds: Int64(bitPattern: c.loadLE(UInt64.self, at: 56)))))
+            lastTime: Timestamp(microseconds: Int64(bitPattern: c.loadLE(UInt64.self, at: 56))),
+            compressedChecksum: CRC32C.unmask(c.loadLE(UInt32.self, at: 64))))
     }
 }

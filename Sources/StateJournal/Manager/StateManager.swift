@@ -248,8 +248,8 @@ public final class StateManager: Sendable {
     func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
                       to store: any JournalStore) throws {
         try checkRoomForProjection()
-        try store.append(events)
-        guard let last = events.last, last.seq - folded.snapshotSeq >= configuration.snapshotInterval else { return }
+        let rotated = try store.append(events)
+        guard let last = events.last, rotated || last.seq - folded.snapshotSeq >= configuration.snapshotInterval else { return }
         var keys = folded.idempotencyKeys
         for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } }
         do {

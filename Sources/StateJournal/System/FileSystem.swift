@@ -238,6 +238,9 @@ public struct FileSystem: Sendable {
         }
         if replacing {
             do throws(StateJournalError) { try rename(target, copy) } catch { _ = sys.unlink(target); throw error }
+            // rename(2) does nothing when both names are links to one file
+            // (a backup that already is this file): the temporary name remains.
+            _ = sys.unlink(target)
         }
     }
 }
