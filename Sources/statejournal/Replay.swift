@@ -23,17 +23,21 @@ struct Replay: ParsableCommand {
     func run() throws {
         let manager = global.manager(command: "replay")
         healBeforeReading(manager)
-        var count = 0
-        let state = try manager.replay(toSeq: toSeq) { replayStep in
-            count += 1
-            guard step else { return }
-            let event = replayStep.event
-            var block = [Terminal.paint("seq \(event.seq)", .bold) + "  \(event.time.localDateTime)  \(event.actor)  "
-                + Terminal.paint(event.payload.typeName, event.typeStyle) + "  \(event.summary)"]
-            let diff = replayStep.diff
-            block.append(diff.isEmpty ? Terminal.paint("(STATE.md unchanged)", .dim) : diffText(diff))
-            Output.stdout(block.joined(separator: "\n") + "\n")
+        let state: WorkflowState
+        if step {
+            state = try manager.replay(toSeq: toSeq) { replayStep in
+                let event = replayStep.event
+                var block = [Terminal.paint("seq \(event.seq)", .bold) + "  \(event.time.localDateTime)  \(event.actor)  "
+                    + Terminal.paint(event.payload.typeName, event.typeStyle) + "  \(event.summary)"]
+                let diff = replayStep.diff
+                block.append(diff.isEmpty ? Terminal.paint("(STATE.md unchanged)", .dim) : diffText(diff))
+                Output.stdout(block.joined(separator: "\n") + "\n")
+            }
+        } else {
+            state = try manager.replay(toSeq: toSeq)
         }
+        // Sequence numbers run 1, 2, 3… without gaps: the last one is the count.
+        let count = state.seq
         if !step {
             if json {
                 Output.stdout(state.json().prettyString())

@@ -129,6 +129,45 @@ import Testing
         }
     }
 
+    // MARK: Folding in place
+
+    @Test func applyInPlaceMatchesApplyingAndLeavesTheStateOnError() throws {
+        try history()
+        var inPlace: WorkflowState?
+        var copied: WorkflowState?
+        for event in try manager().events() {
+            try WorkflowState.apply(event, to: &inPlace)
+            copied = try WorkflowState.applying(event, to: copied)
+            #expect(inPlace == copied)
+        }
+        let before = inPlace
+        let refused = Event(seq: 6, time: .now(), actor: "x", pid: 1, payload: .taskStarted(taskID: "a"))  // a is completed
+        #expect(throws: StateJournalError.self) { try WorkflowState.apply(refused, to: &inPlace) }
+        #expect(inPlace == before)
+        var none: WorkflowState?
+        #expect(throws: StateJournalError.self) { try WorkflowState.apply(refused, to: &none) }
+        #expect(none == nil)
+    }
+
+    /// A replay costs the events, not events × tasks: applying in place does
+    /// not copy the task list (5 000 tasks × 20 000 events took 5 s copying,
+    /// 0.02 s in place).
+    @Test func replayingManyEventsOverManyTasksIsNotQuadratic() throws {
+        let waves = [(0..<5000).map { Event.PlannedTask(id: "t\($0)", description: "task \($0)") }]
+        var state: WorkflowState?
+        try WorkflowState.apply(Event(seq: 1, time: .now(), actor: "a", pid: 1,
+            payload: .workflowInitialized(id: "wf", name: "n", waves: waves, metadata: [])), to: &state)
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure {
+            for i in 0..<20_000 {
+                let payload: Event.Payload = i % 2 == 0 ? .taskFailed(taskID: "t1", error: "e") : .taskStarted(taskID: "t1")
+                try WorkflowState.apply(Event(seq: UInt64(i + 2), time: .now(), actor: "a", pid: 1, payload: payload), to: &state)
+            }
+        }
+        #expect(state?.seq == 20_001)
+        #expect(elapsed < .seconds(2), "\(elapsed)")
+    }
+
     // MARK: Restore
 
     @Test func restoreRoundTrips() throws {

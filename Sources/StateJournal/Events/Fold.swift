@@ -4,10 +4,44 @@
 /// Writers call ``WorkflowState/applying(_:to:)`` under the lock *before* the
 /// event is appended, so an event that would be refused is never written;
 /// readers call it again while replaying.
+///
+/// Replaying many events should use ``WorkflowState/apply(_:to:)``, which
+/// changes the state in place: `applying` returns a new value, so a task
+/// event copies the whole task list (the caller still holds the old one),
+/// making a replay cost events × tasks instead of events.
 extension WorkflowState {
     /// The state after `event`, or a ``StateJournalError/Code/badInput`` error
     /// that says why `event` cannot apply to `state` (`nil`: no workflow yet).
     public static func applying(_ event: Event, to state: WorkflowState?) throws(StateJournalError) -> WorkflowState {
+        var next = state
+        try apply(event, to: &next)
+        guard let next else { throw StateJournalError(.notInitialized, "no workflow is initialized here") }  // apply sets one
+        return next
+    }
+
+    /// Applies `event` to `state` in place, without copying it: the cost is
+    /// the event's, not the state's. On error `state` is left as it was.
+    public static func apply(_ event: Event, to state: inout WorkflowState?) throws(StateJournalError) {
+        if let replacement = try replacement(for: event) {
+            state = replacement
+            return
+        }
+        guard var next = state.take() else {
+            throw StateJournalError(.notInitialized,
+                "no workflow is initialized here; run 'statejournal init --id ID --name NAME --plan FILE' first")
+        }
+        do {
+            try next.change(by: event)
+        } catch {
+            state = next  // every check comes before any change
+            throw error
+        }
+        state = next
+    }
+
+    /// The new state of an event that starts over (initialise, replace,
+    /// restore); nil for the other events.
+    private static func replacement(for event: Event) throws(StateJournalError) -> WorkflowState? {
         if case .workflowInitialized(let id, let name, let waves, let metadata) = event.payload {
             try Identifier.check(id, as: "workflow id")
             var tasks: [WorkflowTask] = []
@@ -34,55 +68,56 @@ extension WorkflowState {
             try check(image)
             return image.state(seq: event.seq, updated: event.time)
         }
-        guard var next = state else {
-            throw StateJournalError(.notInitialized,
-                "no workflow is initialized here; run 'statejournal init --id ID --name NAME --plan FILE' first")
-        }
-        next.seq = event.seq
-        next.updated = event.time
+        return nil
+    }
+
+    /// Checks `event` against this state, then applies it; nothing changes
+    /// when a check fails.
+    private mutating func change(by event: Event) throws(StateJournalError) {
         switch event.payload {
         case .taskAdded(let taskID, let wave, let description):
             try Identifier.check(taskID, as: "task id")
-            if next.task(taskID) != nil {
+            if task(taskID) != nil {
                 throw .badInput("task '\(taskID)' exists already; choose another id")
             }
-            try checkWave(wave, in: next, allowZero: false)
-            next.insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
+            try Self.checkWave(wave, in: self, allowZero: false)
+            insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
         case .taskStarted(let taskID):
-            let task = try existingTask(taskID, in: next)
+            let task = try Self.existingTask(taskID, in: self)
             guard task.status == .pending || task.status == .failed else {
-                throw refusedTransition(task, to: .inProgress)
+                throw Self.refusedTransition(task, to: .inProgress)
             }
-            next.updateTask(taskID) { $0.status = .inProgress; $0.error = nil }
+            updateTask(taskID) { $0.status = .inProgress; $0.error = nil }
         case .taskCompleted(let taskID, let commit, let files):
-            let task = try existingTask(taskID, in: next)
-            guard task.status != .completed else { throw refusedTransition(task, to: .completed) }
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
             if let commit { try Identifier.check(commit, as: "commit") }
-            next.updateTask(taskID) {
+            updateTask(taskID) {
                 $0.status = .completed
                 $0.commit = commit
                 $0.files = files
                 $0.error = nil
             }
         case .taskFailed(let taskID, let error):
-            let task = try existingTask(taskID, in: next)
+            let task = try Self.existingTask(taskID, in: self)
             guard task.status == .pending || task.status == .inProgress else {
-                throw refusedTransition(task, to: .failed)
+                throw Self.refusedTransition(task, to: .failed)
             }
-            next.updateTask(taskID) { $0.status = .failed; $0.error = error }
+            updateTask(taskID) { $0.status = .failed; $0.error = error }
         case .waveSet(let wave):
-            try checkWave(wave, in: next, allowZero: true)
-            next.currentWave = wave
+            try Self.checkWave(wave, in: self, allowZero: true)
+            currentWave = wave
         case .noteAdded(let text):
             guard !text.isEmpty else { throw .badInput("the note is empty; give the text to record") }
-            next.notes.append(text)
+            notes.append(text)
         case .metadataSet(let key, let value):
-            try checkMetadata([MetadataEntry(key: key, value: value)])
-            next.setMetadata(key, value)
+            try Self.checkMetadata([MetadataEntry(key: key, value: value)])
+            setMetadata(key, value)
         case .workflowInitialized, .stateReplaced, .stateRestored:
-            break // handled above
+            break // replacements, handled by apply(_:to:)
         }
-        return next
+        seq = event.seq
+        updated = event.time
     }
 
     private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {

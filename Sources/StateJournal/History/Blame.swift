@@ -42,9 +42,15 @@ extension StateManager {
         var state: WorkflowState?
         var last: [String: Event] = [:]
         try makeStore().readEvents(after: 0) { event in
-            let before = state
+            // Only a replacement needs the state before it (kept by reference:
+            // a replacement does not change it); other events apply in place.
+            let before: WorkflowState?
+            switch event.payload {
+            case .stateReplaced, .stateRestored: before = state
+            default: before = nil
+            }
             do {
-                state = try WorkflowState.applying(event, to: before)
+                try WorkflowState.apply(event, to: &state)
             } catch {
                 throw StateJournalError(.corruption,
                     "event \(event.seq) (\(event.payload.typeName)) does not apply to the state before it: \(error)", path: statePath)

@@ -14,7 +14,8 @@ public struct ReplayStep: Sendable {
 extension StateManager {
     /// Refolds the journal from its first event, checking that every event
     /// applies to the state before it, and calls `body` for each event up to
-    /// `limit` (all of them when nil).
+    /// `limit` (all of them when nil). Without `body` this is a plain refold
+    /// that costs the events' size, not events × state.
     ///
     /// ```swift
     /// try manager.replay(toSeq: 40) { step in print(step.event.seq, step.diff.unifiedLines) }
@@ -24,7 +25,7 @@ extension StateManager {
     ///   (checked before `body` is called); `.notInitialized` when the
     ///   journal is empty; `.corruption` when an event does not apply.
     @discardableResult
-    public func replay(toSeq limit: UInt64? = nil, _ body: (ReplayStep) throws -> Void = { _ in }) throws -> WorkflowState {
+    public func replay(toSeq limit: UInt64? = nil, _ body: ((ReplayStep) throws -> Void)? = nil) throws -> WorkflowState {
         let store = makeStore()
         if let limit {
             // One cheap pass for the range check, so that a bad --to-seq
@@ -39,15 +40,17 @@ extension StateManager {
         let end = limit ?? .max
         try store.readEvents(after: 0) { event in
             guard event.seq <= end else { return }
-            let before = state
+            // Without a body nothing keeps the previous state, so each event
+            // changes the state in place.
+            let before = body == nil ? nil : state
             do {
-                state = try WorkflowState.applying(event, to: state)
+                try WorkflowState.apply(event, to: &state)
             } catch {
                 throw StateJournalError(.corruption,
                     "event \(event.seq) (\(event.payload.typeName)) in '\(store.location)' does not apply to the state before it: \(error)",
                     path: store.location)
             }
-            if let after = state { try body(ReplayStep(event: event, before: before, after: after)) }
+            if let body, let after = state { try body(ReplayStep(event: event, before: before, after: after)) }
         }
         guard let state else {
             throw StateJournalError(.notInitialized,

@@ -26,7 +26,7 @@ extension StateManager {
                     "\(source): event \(i + 1) has seq \(event.seq); an import needs seq 1, 2, 3… without gaps, oldest first")
             }
             do {
-                state = try WorkflowState.applying(event, to: state)
+                try WorkflowState.apply(event, to: &state)
             } catch {
                 throw StateJournalError.badInput("\(source): event \(event.seq) (\(event.payload.typeName)) does not apply to the state before it: \(error.message)")
             }
