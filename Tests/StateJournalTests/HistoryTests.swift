@@ -318,6 +318,11 @@ import Testing
         let empty = TemporaryDirectory()
         let fresh = StateManager(configuration: .init(statePath: empty.file("STATE.md"), actor: "x"))
         refuses(containing: "neither a STATE.md") { try fresh.importHistory(Array("hello\n".utf8), source: "f") }
+        let spaced = "# Workflow: X\n\n**Workflow ID:** `wf`\n**Status:** Wave 1/1\n**Started:** 2026-11-27 02:50:27\n"
+            + "**Updated:** 2026-11-27 02:50:27\n\n---\n\n## 🔄 In Progress (1 tasks)\n\n- [~] **Task 1**: d\n"
+        refuses(containing: "cannot be imported: task id 'Task 1' contains white space") {
+            try fresh.importHistory(Array(spaced.utf8), source: "f")
+        }
         refuses(containing: "no workflow ID") { try fresh.importHistory(Array("# Workflow: X\n\nnothing\n".utf8), source: "f") }
         refuses(containing: "f:3: not valid JSON") {
             try fresh.importHistory(Array((sampleEvent(1).json().compactString + "\n\n{oops\n").utf8), source: "f")

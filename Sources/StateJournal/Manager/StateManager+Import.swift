@@ -69,6 +69,11 @@ extension StateManager {
         }
         let event = Event(seq: 1, time: state.updated, actor: configuration.actor, pid: getpid(),
                           payload: .stateReplaced(StateImage(state)))
+        do {
+            _ = try WorkflowState.applying(event, to: nil)
+        } catch {
+            throw StateJournalError.badInput("\(source) cannot be imported: \(error.message); fix the file and import it again")
+        }
         let final = try appendHistory([event], source: source)
         return ImportOutcome(kind: .stateFile, events: [event], state: final)
     }
