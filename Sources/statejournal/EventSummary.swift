@@ -1,0 +1,48 @@
+import StateJournal
+
+extension Event {
+    /// A short description of the payload for `log`: the task and what changed.
+    var summary: String {
+        switch payload {
+        case .workflowInitialized(let id, let name, let waves, _):
+            let tasks = waves.reduce(0) { $0 + $1.count }
+            return "\(id) “\(Terminal.oneLine(name, limit: 40))”: \(tasks) task\(tasks == 1 ? "" : "s") in \(waves.count) wave\(waves.count == 1 ? "" : "s")"
+        case .taskAdded(let id, let wave, let description):
+            return "\(id) → wave \(wave)" + (description.isEmpty ? "" : ": " + Terminal.oneLine(description, limit: 60))
+        case .taskStarted(let id):
+            return id
+        case .taskCompleted(let id, let commit, let files):
+            var parts: [String] = []
+            if let commit { parts.append("commit \(commit)") }
+            if !files.isEmpty { parts.append("\(files.count) file\(files.count == 1 ? "" : "s")") }
+            return id + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
+        case .taskFailed(let id, let error):
+            return "\(id): " + Terminal.oneLine(error, limit: 60)
+        case .waveSet(let wave):
+            return "wave \(wave)"
+        case .noteAdded(let text):
+            return Terminal.oneLine(text)
+        case .metadataSet(let key, let value):
+            return Terminal.oneLine(key, limit: 30) + " = " + Terminal.oneLine(value, limit: 50)
+        case .stateReplaced(let image):
+            return Self.imageSummary(image)
+        case .stateRestored(let seq, let image):
+            return "state of seq \(seq): " + Self.imageSummary(image)
+        }
+    }
+
+    private static func imageSummary(_ image: StateImage) -> String {
+        "\(image.workflowID), wave \(image.currentWave)/\(image.totalWaves), \(image.tasks.count) task\(image.tasks.count == 1 ? "" : "s")"
+    }
+
+    /// The colour of the event type in tables.
+    var typeStyle: Terminal.Style {
+        switch payload {
+        case .taskCompleted: return .green
+        case .taskFailed: return .red
+        case .taskStarted: return .yellow
+        case .stateReplaced, .stateRestored, .workflowInitialized: return .blue
+        default: return .cyan
+        }
+    }
+}
