@@ -308,6 +308,35 @@ import StateJournal
         #expect(try ws.sj("log", "--by", "nobody").stdout.isEmpty)
     }
 
+    /// Colour only on a terminal: under a pseudo-terminal (`script`) the
+    /// table is coloured; piped (every other test) it is not.
+    @Test func logIsColouredOnlyOnATerminal() throws {
+        try severalActors()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
+        let command = "'\(CLI.binary)' log --state '\(ws.state)'"
+        func underTerminal(noColour: String) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            p.arguments = ["-qec", command, "/dev/null"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["TERM"] = "xterm"
+            environment["NO_COLOR"] = noColour
+            p.environment = environment
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let coloured = try underTerminal(noColour: "")
+        #expect(coloured.contains("\u{1B}[32mtask.completed\u{1B}[0m"), "\(coloured)")
+        let plain = try underTerminal(noColour: "1")
+        #expect(!plain.contains("\u{1B}["))
+        #expect(plain.contains("task.completed"))
+    }
+
     @Test func blameNamesTheLastChangeOfEachTask() throws {
         try severalActors()
         let r = try ws.sj("blame", "--json")
