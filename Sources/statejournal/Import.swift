@@ -11,31 +11,33 @@ struct Import: ParsableCommand {
             (JSON Lines, as 'statejournal export' prints) is written event for event: the same seq, \
             time, actor, pid and payload, so history and state are the same. A journal that exists \
             already at --state is never touched (exit 2). An existing STATE.md at --state is kept as \
-            STATE.md.backup.
+            STATE.md.backup. --expect-seq 0 requires an empty journal (exit 4 otherwise); with \
+            --idempotency-key a retry of an import that was written succeeds and writes nothing.
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WriteFlags
     @Argument(help: "The STATE.md or export file (- for stdin).") var file: String
-    @Flag(help: "Print what was imported as JSON.") var json = false
 
     func run() throws {
         let bytes = try InputFile.read(file)
         let manager = global.manager(command: "import")
-        let outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'")
+        let outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
         let last = outcome.events.last?.seq ?? 0
-        if json {
+        if flags.json {
             Output.json(.obj([
                 "kind": .string(outcome.kind.rawValue),
                 "events": .int(Int64(outcome.events.count)),
                 "seq": .int(Int64(last)),
                 "workflow_id": .string(outcome.state.workflowID),
                 "tasks": .int(Int64(outcome.state.tasks.count)),
+                "duplicate": .bool(outcome.wasDuplicate),
             ]))
         } else {
             let what = outcome.kind == .export
                 ? "\(outcome.events.count) event\(outcome.events.count == 1 ? "" : "s") (seq 1…\(last)) from an export"
                 : "a STATE.md file as seq 1 (state.replaced)"
-            Output.stderr("imported \(what) into \(manager.statePath): workflow \(outcome.state.workflowID), "
+            Output.stderr((outcome.wasDuplicate ? "already imported: " : "imported ") + "\(what) into \(manager.statePath): workflow \(outcome.state.workflowID), "
                 + "\(outcome.state.tasks.count) task\(outcome.state.tasks.count == 1 ? "" : "s")")
         }
     }

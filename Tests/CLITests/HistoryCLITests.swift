@@ -105,6 +105,21 @@ import StateJournal
         #expect(try CLI.run(["export", "--state", third.state]).stdout == export)
     }
 
+    @Test func importTakesExpectSeqAndIdempotencyKeysLikeEveryWrite() throws {
+        let source = Self.fixtureRoot + "/01-initialized/STATE.md"
+        let first = try ws.sj("import", source, "--expect-seq", "0", "--idempotency-key", "adopt-1", "--json")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try JSON.parse(first.stdout)["duplicate"]?.boolValue == false)
+        let before = ws.snapshot()
+        let retry = try ws.sj("import", source, "--idempotency-key", "adopt-1", "--json")
+        #expect(retry.status == 0, "\(retry.stderr)")
+        #expect(try JSON.parse(retry.stdout)["duplicate"]?.boolValue == true)
+        let conflict = try ws.sj("import", source, "--expect-seq", "0")
+        #expect(conflict.status == 4)
+        #expect(ws.snapshot() == before)
+        #expect(try logJSON().first?["idempotency_key"]?.stringValue == "adopt-1")
+    }
+
     @Test func importRefusesAJournalThatExistsAndFilesThatAreNotStateFiles() throws {
         try severalActors()
         let before = ws.snapshot()

@@ -308,6 +308,25 @@ import Testing
         #expect(readText(other.file("STATE.md")) == readText(path))
     }
 
+    @Test func importHonoursExpectSeqAndRecognisesRetries() throws {
+        let text = Array(try #require(readText(packageRoot + "/Fixtures/seed-format/06-complete/STATE.md")).utf8)
+        let first = try manager().importHistory(text, source: "f", options: .init(expectSeq: 0, idempotencyKey: "imp-1"))
+        #expect(!first.wasDuplicate && first.events[0].idempotencyKey == "imp-1")
+        try manager("bob").addNote("after the import")
+        let retry = try manager().importHistory(text, source: "f", options: .init(idempotencyKey: "imp-1"))
+        #expect(retry.wasDuplicate && retry.events == first.events)
+        #expect(retry.state.notes == ["after the import"])
+        refuses(.conflict, containing: "--expect-seq 0") { try manager().importHistory(text, source: "f", options: .init(expectSeq: 0)) }
+        refuses(containing: "a journal already exists") { try manager().importHistory(text, source: "f", options: .init(idempotencyKey: "other")) }
+
+        let export = try manager().events().map { $0.json().compactString }.joined(separator: "\n")
+        let other = TemporaryDirectory()
+        let copy = StateManager(configuration: .init(statePath: other.file("STATE.md"), actor: "zed"))
+        #expect(try !copy.importHistory(Array(export.utf8), source: "e", options: .init(idempotencyKey: "k")).wasDuplicate)
+        #expect(try copy.importHistory(Array(export.utf8), source: "e", options: .init(idempotencyKey: "k")).wasDuplicate)
+        #expect(try copy.events().count == 2)
+    }
+
     @Test func importRefusesAnExistingJournalAndBadInputAndWritesNothing() throws {
         try history()
         let before = files()

@@ -12,10 +12,20 @@ extension StateManager {
     /// Every event is checked first (sequence numbers 1, 2, 3… without gaps;
     /// each applies to the state before it); on any problem nothing is
     /// written.
-    /// - Throws: `.badInput` when the journal already holds events, or when
-    ///   an event does not apply (the message names its sequence number).
-    /// - Returns: the state after the last event.
-    func appendHistory(_ events: [Event], source: String) throws -> WorkflowState {
+    ///
+    /// With an idempotency key, a retry is recognised: when the journal
+    /// already holds what this import writes (`isRetry` says so, given the
+    /// journal's events), nothing is written and that history is returned
+    /// with `wasDuplicate`.
+    /// - Throws: `.conflict` when `expectSeq` is not the journal's last
+    ///   sequence number (0: no journal); `.badInput` when the journal
+    ///   already holds events, or when an event does not apply (the message
+    ///   names its sequence number).
+    func appendHistory(_ events: [Event], source: String, options: WriteOptions = WriteOptions(),
+                       isRetry: ([Event]) -> Bool = { _ in false }) throws -> (state: WorkflowState, wasDuplicate: Bool) {
+        if let key = options.idempotencyKey, key.isEmpty {
+            throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")
+        }
         guard !events.isEmpty else {
             throw StateJournalError.badInput("\(source) holds no events; nothing to import")
         }
@@ -35,8 +45,18 @@ extension StateManager {
             throw StateJournalError.badInput("\(source) holds no workflow; nothing to import")
         }
         let store = makeStore()
-        try store.withWriteLock(configuration.lock, command: configuration.command) {
-            let last = try store.readEvents(after: 0) { _ in }
+        return try store.withWriteLock(configuration.lock, command: configuration.command) {
+            // The journal's events are kept only when a retry is to be recognised.
+            var existing: [Event] = []
+            let keep = options.idempotencyKey != nil
+            let last = try store.readEvents(after: 0) { if keep { existing.append($0) } }
+            if last > 0, keep, isRetry(existing), let state = try fold(store).state {
+                return (state, true)
+            }
+            if let expected = options.expectSeq, expected != last {
+                throw StateJournalError(.conflict,
+                    "the journal is at seq \(last), not \(expected) as expected; nothing was imported — an import needs an empty journal (--expect-seq 0)")
+            }
             guard last == 0 else {
                 throw StateJournalError.badInput(
                     "a journal already exists at '\(store.location)' (its last event is seq \(last)); import only starts a new journal — "
@@ -58,7 +78,7 @@ extension StateManager {
                 throw StateJournalError(.io, "the import is in the journal (seq 1…\(final.seq)), but replacing '\(statePath)' failed (\(error)); "
                     + "the next statejournal command regenerates it", path: statePath)
             }
+            return (final, false)
         }
-        return final
     }
 }

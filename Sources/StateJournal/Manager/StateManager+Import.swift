@@ -22,6 +22,9 @@ public struct ImportOutcome: Sendable {
     public let events: [Event]
     /// The state after the last of them.
     public let state: WorkflowState
+    /// True when this was a retry (same idempotency key) of an import that
+    /// had been written, and nothing was written now.
+    public let wasDuplicate: Bool
 }
 
 extension StateManager {
@@ -41,16 +44,23 @@ extension StateManager {
     /// Everything is checked before anything is written, and the events go
     /// in one durable append: a failed import leaves no journal.
     ///
+    /// `options` work as on every write: `expectSeq` must be 0 (no journal
+    /// yet) when given; an `idempotencyKey` makes a retry succeed without
+    /// writing — for a STATE.md the key is recorded on its event, and a
+    /// journal holding that key is the earlier try; for an export, a journal
+    /// holding exactly the export's events is.
+    ///
     /// - Parameter source: names the input in messages, e.g. the file name.
     /// - Throws: `.badInput` when a journal already exists at this path, or
     ///   when the input is neither a STATE.md nor an export, or is malformed
-    ///   (the message names the line and what was expected).
+    ///   (the message names the line and what was expected); `.conflict`
+    ///   when `expectSeq` does not match.
     @discardableResult
-    public func importHistory(_ bytes: [UInt8], source: String) throws -> ImportOutcome {
+    public func importHistory(_ bytes: [UInt8], source: String, options: WriteOptions = WriteOptions()) throws -> ImportOutcome {
         if Self.looksLikeExport(bytes) {
             let events = try Self.parseExport(bytes, source: source)
-            let state = try appendHistory(events, source: source)
-            return ImportOutcome(kind: .export, events: events, state: state)
+            let (state, duplicate) = try appendHistory(events, source: source, options: options) { $0 == events }
+            return ImportOutcome(kind: .export, events: events, state: state, wasDuplicate: duplicate)
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StateJournalError.badInput("\(source) is not UTF-8 text; expected a STATE.md file or an export (JSON Lines)")
@@ -68,14 +78,19 @@ extension StateManager {
                           metadata: ["task": "\(task)", "notShown": "\(hidden)"])
         }
         let event = Event(seq: 1, time: state.updated, actor: configuration.actor, pid: getpid(),
-                          payload: .stateReplaced(StateImage(state)))
+                          idempotencyKey: options.idempotencyKey, payload: .stateReplaced(StateImage(state)))
         do {
             _ = try WorkflowState.applying(event, to: nil)
         } catch {
             throw StateJournalError.badInput("\(source) cannot be imported: \(error.message); fix the file and import it again")
         }
-        let final = try appendHistory([event], source: source)
-        return ImportOutcome(kind: .stateFile, events: [event], state: final)
+        var original = event
+        let (final, duplicate) = try appendHistory([event], source: source, options: options) { existing in
+            guard let earlier = existing.first(where: { $0.idempotencyKey == options.idempotencyKey }) else { return false }
+            original = earlier
+            return true
+        }
+        return ImportOutcome(kind: .stateFile, events: [original], state: final, wasDuplicate: duplicate)
     }
 
     /// Whether the first non-blank byte is `{`.
