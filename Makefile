@@ -24,6 +24,16 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(SWIFT) run torture --small
 
 clean:
 	rm -rf .build
+
+# The torture harness (Tools/torture, issue 5): ≥1,000 SIGKILLs across ≥8
+# writers, lost-write mode, failing syscalls, 16 threads × 1,000 events.
+# Exits non-zero if any acknowledged event is lost or duplicated or any read
+# is torn. `make test` runs its small configuration (`torture --small`).
+TORTURE_FLAGS ?= --long
+torture: deps
+	$(SWIFT) build -c release
+	"$$($(SWIFT) build -c release --show-bin-path)/torture" $(TORTURE_FLAGS)

@@ -38,6 +38,15 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .executableTarget(
+            name: "torture",
+            dependencies: [
+                "StateJournal",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/torture",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "StateJournalTests",
             dependencies: ["StateJournal"],

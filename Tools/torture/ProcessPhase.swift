@@ -1,0 +1,294 @@
+import Foundation
+import StateJournal
+import Synchronization
+
+/// Contention and the crash loop: real `statejournal` processes and
+/// library-writer processes (this binary re-executed) writing to one
+/// workflow at once, reader processes validating STATE.md as fast as they
+/// can, and — in the crash loop — SIGKILL at random instants. After each
+/// round every writer is stopped and the workspace is reopened and checked.
+struct ProcessPhase {
+    struct Settings {
+        var cliWriters: Int
+        var libraryWriters: Int
+        /// Intended writes per CLI writer in a round.
+        var opsPerWriter: Int
+        /// Writes per library writer in a round (in processes of up to `libraryBatch`).
+        var libraryOps: Int
+        var libraryBatch = 12
+        var readers: Int
+        /// Chance that a CLI process is killed at a random instant.
+        var killChance: Double
+        /// Chance that a library-writer process is killed at a random instant.
+        var libraryKillChance: Double
+        /// Keep running rounds until this many kills (0: one round per `minimumRounds`).
+        var targetKills: Int
+        var minimumRounds: Int
+        var maximumRounds: Int
+        /// Lock deadlines a CLI writer picks from at random (seconds).
+        var lockTimeouts: [String] = ["0.02", "0.1", "0.5", "2", "10"]
+        /// Chance that a CLI writer runs `compact` instead of a write (when the CLI has it).
+        var compactChance = 0.05
+    }
+
+    let name: String
+    let settings: Settings
+    let cli: CLIRunner
+    let features: Features
+    let root: String
+    let seed: UInt64
+    let keep: Bool
+    let recorder: Recorder
+
+    func run() {
+        let start = Clock.now
+        var round = 0
+        while round < settings.maximumRounds
+                && (round < settings.minimumRounds || recorder.figures.kills < settings.targetKills) {
+            round += 1
+            runRound(round)
+            let f = recorder.figures
+            recorder.log("round \(round): kills \(f.kills), acked \(f.acknowledged), reads \(f.reads), lost \(f.lost), dup \(f.duplicated), torn \(f.tornReads), problems \(f.problems)")
+        }
+        recorder.add { $0.seconds += Clock.now - start }
+    }
+
+    private func runRound(_ round: Int) {
+        recorder.add { $0.runs += 1 }
+        let ws = Workspace(root + "/\(name)-\(round)")
+        let ledger = Ledger()
+        let plan = ##"{"waves": [[{"task_id": "s1", "description": "shared one"}, {"task_id": "s2", "description": "shared - [x] two"}, {"task_id": "s3", "description": "**shared** three"}, {"task_id": "s4", "description": "# shared four"}], []], "metadata": {"round": "\##(round)"}}"##
+        let planPath = ws.directory + "/plan.json"
+        _ = FileManager.default.createFile(atPath: planPath, contents: Data(plan.utf8))
+        let initialized = cli.run(["init", "--id", "wf_\(name)_\(round)", "--name", "Torture \(name) \(round)", "--plan", planPath,
+                                   "--state", ws.statePath, "--json", "--idempotency-key", "init"])
+        guard initialized.status == 0, let event = try? JSON.parse(initialized.stdout), let seq = event["seq"]?.intValue else {
+            recorder.problem("\(name) round \(round): init failed: \(firstLines(initialized.stderr))")
+            return
+        }
+        ledger.acknowledge("init", seq: UInt64(seq))
+
+        let readers = (0..<settings.readers).compactMap { _ in
+            try? Child(selfExecutable, ["reader", "--state", ws.statePath], outputIn: ws.directory, stdinPipe: true)
+        }
+        let total = settings.cliWriters + settings.libraryWriters
+        let roundSeed = seed &+ UInt64(round) &* 7919
+        onThreads(total) { [self] w in
+            var rng = SeededRandom(seed: roundSeed &+ UInt64(w) &* 104_729)
+            if w < settings.cliWriters {
+                cliWriter(w, ws, ledger, &rng)
+            } else {
+                libraryWriter(w, ws, ledger, &rng)
+            }
+        }
+        for reader in readers { reader.closeStdin() }
+        for reader in readers { collect(reader, context: "\(name) round \(round)") }
+
+        let before = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated
+        Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "\(name) round \(round)")
+        let failed = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated > before
+        if failed || keep {
+            recorder.log("workspace kept: \(ws.directory)")
+        } else {
+            ws.remove()
+        }
+    }
+
+    // MARK: Readers
+
+    private func collect(_ reader: Child, context: String) {
+        let exit = reader.wait()
+        let lines = String(decoding: reader.stdout, as: UTF8.self).split(separator: "\n")
+        var reads = 0, torn = 0
+        for line in lines {
+            let words = line.split(separator: " ", maxSplits: 1)
+            if words.first == "reads", let n = Int(words.last ?? "") { reads = n }
+            if words.first == "torn", let n = Int(words.last ?? "") { torn = n }
+            if words.first == "problem" { recorder.problem("\(context): reader: \(words.last ?? "")", torn: 0) }
+        }
+        if exit.status != 0 { recorder.problem("\(context): a reader exited \(exit.status.map(String.init) ?? "by a signal"): \(firstLines(reader.stderr))") }
+        recorder.add { $0.reads += reads; $0.tornReads += torn }
+    }
+
+    // MARK: CLI writers
+
+    /// One intended write: the same arguments and key on every retry.
+    struct Intent {
+        var key: String
+        var args: [String]
+    }
+
+    private func intents(_ w: Int, _ i: Int, _ rng: inout SeededRandom) -> [Intent] {
+        var out: [Intent] = []
+        let prefix = "c\(w)"
+        if rng.chance(0.25) {
+            let task = "s\(Int.random(in: 1...4, using: &rng))"
+            let args: [String]
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: args = ["task", "start", task]
+            case 1: args = ["task", "complete", task, "--commit", "sha\(w)x\(i)"]
+            default: args = ["task", "fail", task, "--error", "shared failure by \(w)\n- [x] **not** a task"]
+            }
+            out.append(Intent(key: "\(prefix)-\(i)-s", args: args))
+        }
+        let cycle = i / 5, task = "\(prefix)-t\(cycle)"
+        let args: [String]
+        switch i % 5 {
+        case 0: args = ["task", "add", task, "--wave", "\(cycle % 2 + 1)", "--description", "writer \(w) task \(cycle): # not a heading, - [ ] not a box"]
+        case 1: args = ["task", "start", task]
+        case 2:
+            if rng.chance(0.8) {
+                let files = (0..<Int.random(in: 0...5, using: &rng)).flatMap { ["--file", "src/f\($0).swift"] }
+                args = ["task", "complete", task, "--commit", "c0ffee\(w)\(cycle)"] + files
+            } else {
+                args = ["task", "fail", task, "--error", "boom \(w)/\(cycle)\nsecond line"]
+            }
+        case 3: args = ["note", "note \(i) from writer \(w): **bold** `code` \\ backslash"]
+        default: args = ["meta", "set", "writer-\(w)", "op \(i)"]
+        }
+        out.append(Intent(key: "\(prefix)-\(i)", args: args))
+        return out
+    }
+
+    private func cliWriter(_ w: Int, _ ws: Workspace, _ ledger: Ledger, _ rng: inout SeededRandom) {
+        var typical = 0.04  // seconds a CLI write takes; learnt as we go
+        for i in 0..<settings.opsPerWriter {
+            if features.compact && rng.chance(settings.compactChance) {
+                compact(w, ws, &rng, &typical)
+            }
+            for intent in intents(w, i, &rng) {
+                perform(intent, w, ws, ledger, &rng, &typical)
+            }
+        }
+    }
+
+    private func perform(_ intent: Intent, _ w: Int, _ ws: Workspace, _ ledger: Ledger,
+                         _ rng: inout SeededRandom, _ typical: inout Double) {
+        for _ in 0..<40 {
+            let timeout = settings.lockTimeouts.randomElement(using: &rng) ?? "10"
+            let args = intent.args + ["--state", ws.statePath, "--actor", "cli-\(w)", "--lock-timeout", timeout,
+                                      "--json", "--idempotency-key", intent.key]
+            let killAfter: Double? = rng.chance(settings.killChance) ? Double.random(in: 0...(1.3 * typical), using: &rng) : nil
+            let child: Child
+            do { child = try Child(cli.binary, args, outputIn: ws.directory) } catch {
+                recorder.problem("cannot start the CLI: \(error)")
+                return
+            }
+            recorder.add { $0.attempts += 1 }
+            if let killAfter {
+                Clock.sleep(killAfter)
+                child.kill()
+            }
+            let exit = child.wait()
+            let elapsed = Clock.now - child.started
+            if !exit.killed { typical = 0.8 * typical + 0.2 * elapsed }
+            // Acknowledged = the writer printed the event (even if killed right after).
+            if let line = child.stdout.split(separator: UInt8(ascii: "\n")).first,
+               let event = try? JSON.parse(Array(line)), let seq = event["seq"]?.intValue {
+                ledger.acknowledge(intent.key, seq: UInt64(seq))
+                let replay = event["duplicate"]?.boolValue == true
+                recorder.add { $0.acknowledged += 1; if replay { $0.idempotentReplays += 1 }; if exit.killed { $0.kills += 1 } }
+                checkVisible(ws, seq: UInt64(seq), key: intent.key)
+                recorder.add { $0.repairs += countRepairs(child.stderr) }
+                return
+            }
+            recorder.add { $0.repairs += countRepairs(child.stderr) }
+            if exit.killed {
+                recorder.add { $0.kills += 1 }
+                ledger.uncertain(intent.key)
+                continue  // an orchestrator retries with the same key
+            }
+            switch exit.status {
+            case 2:
+                recorder.add { $0.refused += 1 }
+                ledger.refused(intent.key)
+                return
+            case 3:
+                recorder.add { $0.timeouts += 1 }
+                ledger.refused(intent.key)
+                continue
+            default:
+                ledger.uncertain(intent.key)
+                recorder.problem("\(name): `statejournal \(intent.args.joined(separator: " "))` exited \(exit.status.map(String.init) ?? "?") without killing: \(firstLines(child.stderr))")
+                return
+            }
+        }
+    }
+
+    /// Visible (SPEC §5): when a write returns, STATE.md shows it or a later state.
+    private func checkVisible(_ ws: Workspace, seq: UInt64, key: String) {
+        guard let bytes = FileManager.default.contents(atPath: ws.statePath).map({ [UInt8]($0) }) else {
+            recorder.problem("\(name): STATE.md missing right after \(key) was acknowledged")
+            return
+        }
+        switch ProjectionFooter.check(bytes) {
+        case .valid(let shown) where shown >= seq: break
+        case .valid(let shown): recorder.problem("\(name): STATE.md shows seq \(shown) right after \(key) was acknowledged as seq \(seq)")
+        case .invalid(let why): recorder.problem("\(name): STATE.md invalid right after \(key) was acknowledged: \(why)", torn: 1)
+        }
+    }
+
+    private func compact(_ w: Int, _ ws: Workspace, _ rng: inout SeededRandom, _ typical: inout Double) {
+        guard let child = try? Child(cli.binary, ["compact", "--state", ws.statePath, "--actor", "cli-\(w)"], outputIn: ws.directory) else { return }
+        if rng.chance(settings.killChance) {
+            Clock.sleep(Double.random(in: 0...(1.5 * typical), using: &rng))
+            child.kill()
+        }
+        let exit = child.wait()
+        recorder.add { $0.repairs += countRepairs(child.stderr) }
+        if exit.killed { recorder.add { $0.kills += 1 }; return }
+        if exit.status != 0 && exit.status != 3 {
+            recorder.problem("\(name): compact exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
+        }
+    }
+
+    // MARK: Library writers
+
+    private func libraryWriter(_ w: Int, _ ws: Workspace, _ ledger: Ledger, _ rng: inout SeededRandom) {
+        var next = 0
+        var typical = 0.3
+        var restarts = 0
+        while next < settings.libraryOps && restarts < 200 {
+            restarts += 1
+            let to = min(next + settings.libraryBatch, settings.libraryOps)
+            let child: Child
+            do {
+                child = try Child(selfExecutable, ["lib-writer", "--state", ws.statePath, "--writer", "\(w)",
+                                                   "--from", "\(next)", "--to", "\(to)"], outputIn: ws.directory)
+            } catch {
+                recorder.problem("cannot start a library writer: \(error)")
+                return
+            }
+            let kill = rng.chance(settings.libraryKillChance)
+            if kill {
+                Clock.sleep(Double.random(in: 0...typical, using: &rng))
+                child.kill()
+            }
+            let exit = child.wait()
+            if !exit.killed { typical = 0.7 * typical + 0.3 * (Clock.now - child.started) }
+            let output = String(decoding: child.stdout, as: UTF8.self)
+            // Only whole lines count: a line cut by the kill was never printed.
+            var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            if !output.hasSuffix("\n") { lines.removeLast() }
+            for line in lines where !line.isEmpty {
+                let words = line.split(separator: " ")
+                if words.count == 5, words[0] == "ack", let seq = UInt64(words[2]), let index = Int(words[4]) {
+                    ledger.acknowledge(String(words[1]), seq: seq)
+                    recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
+                    next = max(next, index + 1)
+                    checkVisible(ws, seq: seq, key: String(words[1]))
+                } else {
+                    recorder.problem("\(name): library writer \(w): \(line)")
+                }
+            }
+            recorder.add { $0.repairs += countRepairs(child.stderr) }
+            if exit.killed {
+                recorder.add { $0.kills += 1; $0.attempts += 1 }
+                if next < settings.libraryOps { ledger.uncertain(LibraryWriter.key(w, next)) }
+            } else if exit.status != 0 {
+                recorder.problem("\(name): library writer \(w) exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Synchronization
+
+/// What one phase counted. Every field only grows; phases add into one
+/// value under a lock.
+struct Figures: Sendable {
+    /// Rounds (processes phases), simulated crash cycles, thread runs.
+    var runs = 0
+    /// Processes ended by SIGKILL while working.
+    var kills = 0
+    /// Simulated machine crashes (lost-write mode).
+    var crashes = 0
+    /// Faults injected (EIO, ENOSPC, torn writes, short writes).
+    var faults = 0
+    /// Write attempts: one CLI process or one library call.
+    var attempts = 0
+    /// Writes whose writer was told "success".
+    var acknowledged = 0
+    /// Of those, retries answered with the original event (idempotency key seen).
+    var idempotentReplays = 0
+    /// Exit 2: a transition the state does not allow (expected on shared tasks).
+    var refused = 0
+    /// Exit 3: the lock deadline passed.
+    var timeouts = 0
+    /// Writes that failed because of an injected fault.
+    var failedByFault = 0
+    /// Writes that failed after their event became durable (see FaultPhase).
+    var landedOnError = 0
+    /// Acknowledged events missing from the journal (must be 0).
+    var lost = 0
+    /// Events present more than once, by idempotency key (must be 0).
+    var duplicated = 0
+    /// STATE.md reads by the reader processes.
+    var reads = 0
+    /// Reads that saw a partial, missing or invalid STATE.md (must be 0).
+    var tornReads = 0
+    /// Repairs the library reported: torn tails cut, STATE.md regenerated.
+    var repairs = 0
+    /// Consistency checks run after a round (verify, projection, gap-free).
+    var checks = 0
+    /// Every other violated property: gaps, failed verify, STATE.md not
+    /// equal to the journal's projection, unexpected exit codes, writes that
+    /// were refused yet landed, stale STATE.md after an acknowledged write.
+    var problems = 0
+    /// Wall-clock seconds.
+    var seconds = 0.0
+    /// Events a second, where a phase measures a rate.
+    var rate: Double?
+
+    static func + (a: Figures, b: Figures) -> Figures {
+        var r = a
+        r.runs += b.runs; r.kills += b.kills; r.crashes += b.crashes; r.faults += b.faults
+        r.attempts += b.attempts; r.acknowledged += b.acknowledged; r.idempotentReplays += b.idempotentReplays
+        r.refused += b.refused; r.timeouts += b.timeouts; r.failedByFault += b.failedByFault
+        r.landedOnError += b.landedOnError
+        r.lost += b.lost; r.duplicated += b.duplicated; r.reads += b.reads; r.tornReads += b.tornReads
+        r.repairs += b.repairs; r.checks += b.checks; r.problems += b.problems; r.seconds += b.seconds
+        r.rate = nil
+        return r
+    }
+
+    var failed: Bool { lost > 0 || duplicated > 0 || tornReads > 0 || problems > 0 }
+}
+
+/// Collects figures and the first problems found, from any thread.
+final class Recorder: Sendable {
+    private struct State {
+        var figures = Figures()
+        var problems: [String] = []
+        var notes: [String] = []
+    }
+    private let state = Mutex(State())
+    let phase: String
+
+    init(phase: String) { self.phase = phase }
+
+    func add(_ body: (inout Figures) -> Void) { state.withLock { body(&$0.figures) } }
+
+    /// Records a violated property; the first ones are printed at the end.
+    func problem(_ message: String, lost: Int = 0, duplicated: Int = 0, torn: Int = 0) {
+        state.withLock {
+            if lost == 0 && duplicated == 0 && torn == 0 { $0.figures.problems += 1 }
+            $0.figures.lost += lost
+            $0.figures.duplicated += duplicated
+            $0.figures.tornReads += torn
+            if $0.problems.count < 50 { $0.problems.append(message) }
+        }
+        log("PROBLEM: \(message)")
+    }
+
+    /// Something worth telling that is not a violation (e.g. litter left by a crash).
+    func note(_ message: String) {
+        state.withLock { s in
+            if !s.notes.contains(where: { $0.prefix(60) == message.prefix(60) }) && s.notes.count < 20 { s.notes.append(message) }
+        }
+    }
+
+    var figures: Figures { state.withLock { $0.figures } }
+    var problems: [String] { state.withLock { $0.problems } }
+    var notes: [String] { state.withLock { $0.notes } }
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data("[torture \(phase)] \(message)\n".utf8))
+    }
+}
+
+enum Report {
+    static let columns: [(String, @Sendable (Figures) -> String)] = [
+        ("runs", { "\($0.runs)" }),
+        ("kills", { "\($0.kills)" }),
+        ("crashes", { "\($0.crashes)" }),
+        ("faults", { "\($0.faults)" }),
+        ("attempts", { "\($0.attempts)" }),
+        ("acked", { "\($0.acknowledged)" }),
+        ("replays", { "\($0.idempotentReplays)" }),
+        ("refused", { "\($0.refused)" }),
+        ("timeouts", { "\($0.timeouts)" }),
+        ("landed on error", { "\($0.landedOnError)" }),
+        ("lost", { "\($0.lost)" }),
+        ("duplicated", { "\($0.duplicated)" }),
+        ("reads", { "\($0.reads)" }),
+        ("torn reads", { "\($0.tornReads)" }),
+        ("repairs", { "\($0.repairs)" }),
+        ("checks", { "\($0.checks)" }),
+        ("problems", { "\($0.problems)" }),
+        ("seconds", { String(format: "%.0f", $0.seconds) }),
+    ]
+
+    /// A markdown table: one row a phase, then the total.
+    static func table(_ rows: [(String, Figures)]) -> String {
+        let total = rows.map(\.1).reduce(Figures(), +)
+        let all = rows + [("**total**", total)]
+        let header = ["phase"] + columns.map(\.0)
+        let lines = all.map { name, f in [name] + columns.map { $0.1(f) } }
+        let widths = (0..<header.count).map { c in ([header[c]] + lines.map { $0[c] }).map(\.count).max() ?? 0 }
+        func row(_ cells: [String]) -> String {
+            "| " + cells.enumerated().map { i, s in
+                i == 0 ? s.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                       : String(repeating: " ", count: widths[i] - s.count) + s
+            }.joined(separator: " | ") + " |"
+        }
+        var out = [row(header)]
+        out.append("|" + widths.enumerated().map { i, w in i == 0 ? " " + String(repeating: "-", count: w) + " " : " " + String(repeating: "-", count: w - 1) + ": " }.joined(separator: "|") + "|")
+        out += lines.map(row)
+        return out.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,345 @@
+import Foundation
+import StateJournal
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A ``SystemCalls`` that behaves like a page cache over a real directory
+/// and can simulate a machine crash, LazyFS-style.
+///
+/// Every call really happens on the directory below `root` (so the library
+/// reads back what it wrote, as from a page cache), while the simulator
+/// keeps, in memory, what a disk would hold:
+/// - a file's contents become durable only at `fsync`/`fdatasync` of that
+///   file (a snapshot of its bytes at that moment);
+/// - directory entries (create, rename, unlink, link, mkdir) become durable
+///   only at `fsync` of the directory (a snapshot of its names at that moment).
+///
+/// ``crash()`` (or the countdown of ``crash(afterCalls:)``) freezes the
+/// durable image; from then on every call fails with `EIO`, as if the
+/// process died there. ``materialize(_:)`` then replaces the directory with
+/// the durable image — un-synced data and un-synced directory changes are
+/// gone — and recovery runs with real system calls on what is left.
+///
+/// Files are tracked by a logical id, not by inode number, so an inode
+/// number reused after an unlink does not alias the old file's durable
+/// contents. Real `fsync` is never called: durability is simulated.
+final class SimulatedDisk: SystemCalls, Sendable {
+    static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
+    static func trace(_ text: @autoclosure () -> String) {
+        if trace { FileHandle.standardError.write(Data("[disk] \(text())\n".utf8)) }
+    }
+    /// What a crash keeps of data written but not synced.
+    enum CrashMode: String, CaseIterable, Sendable {
+        /// Nothing: all un-synced data and directory changes are lost.
+        case dropAll
+        /// For each file, a random prefix of the un-synced bytes appended
+        /// after its durable contents also reached the disk (a torn write).
+        case tornTail
+    }
+
+    private struct Node: Equatable {
+        var id: Int
+        var isDirectory: Bool
+    }
+
+    private struct Descriptor {
+        var id: Int
+        var isDirectory: Bool
+        var path: String
+    }
+
+    private struct State {
+        var nextID = 1
+        var idOfInode: [UInt64: Int] = [:]
+        var descriptors: [Int32: Descriptor] = [:]
+        var durableData: [Int: [UInt8]] = [:]
+        var durableEntries: [Int: [String: Node]] = [:]
+        var rootID = 0
+        var crashed = false
+        var countdown: Int?
+        var calls = 0
+        var syncs = 0
+        var shortWrites = 0
+        var rng = SeededRandom(seed: 1)
+        var shortWriteChance = 0.0
+    }
+
+    let root: String
+    private let real = RealSystemCalls()
+    private let state = Mutex(State())
+
+    /// Starts with everything under `root` durable.
+    init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
+        self.root = root
+        state.withLock { s in
+            s.rng = SeededRandom(seed: seed)
+            s.shortWriteChance = shortWriteChance
+            s.rootID = Self.snapshotTree(root, &s)
+        }
+    }
+
+    // MARK: Crash control
+
+    /// Crashes when the `calls`-th system call from now is made.
+    func crash(afterCalls calls: Int) { state.withLock { $0.countdown = calls } }
+
+    /// Crashes now (if not crashed yet).
+    func crash() { state.withLock { $0.crashed = true } }
+
+    var hasCrashed: Bool { state.withLock { $0.crashed } }
+    var callCount: Int { state.withLock { $0.calls } }
+    var shortWriteCount: Int { state.withLock { $0.shortWrites } }
+
+    /// Replaces the directory with the durable image. Call after ``crash()``.
+    func materialize(_ mode: CrashMode) {
+        Self.trace("materialize \(ObjectIdentifier(self)) \(mode) on \(Thread.current)")
+        defer { Self.trace("materialized \(ObjectIdentifier(self))") }
+        state.withLock { s in
+            s.crashed = true
+            // The page cache's contents per logical file, for torn tails.
+            var live: [Int: [UInt8]] = [:]
+            if mode == .tornTail { Self.readLive(root, &s, into: &live) }
+            try? FileManager.default.removeItem(atPath: root)
+            Glibc.mkdir(root, 0o755)
+            Self.recreate(s.rootID, isDirectory: true, at: root, &s, live: live, mode: mode)
+        }
+    }
+
+    // MARK: Bookkeeping
+
+    private static func inode(_ path: String) -> (UInt64, Bool)? {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_ino), st.st_mode & S_IFMT == S_IFDIR)
+    }
+
+    private static func id(ofInode ino: UInt64, _ s: inout State) -> Int {
+        if let id = s.idOfInode[ino] { return id }
+        let id = s.nextID
+        s.nextID += 1
+        s.idOfInode[ino] = id
+        return id
+    }
+
+    private static func newID(forInode ino: UInt64, _ s: inout State) -> Int {
+        let id = s.nextID
+        s.nextID += 1
+        s.idOfInode[ino] = id
+        return id
+    }
+
+    /// Makes everything under `path` durable as it is now; returns its id.
+    private static func snapshotTree(_ path: String, _ s: inout State) -> Int {
+        guard let (ino, isDir) = inode(path) else { return 0 }
+        let id = id(ofInode: ino, &s)
+        if isDir {
+            s.durableEntries[id] = entries(of: path, &s)
+            for name in (s.durableEntries[id] ?? [:]).keys {
+                _ = snapshotTree(path + "/" + name, &s)
+            }
+        } else {
+            s.durableData[id] = (FileManager.default.contents(atPath: path)).map { [UInt8]($0) } ?? []
+        }
+        return id
+    }
+
+    private static func entries(of dir: String, _ s: inout State) -> [String: Node] {
+        var out: [String: Node] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let (ino, isDir) = inode(dir + "/" + name) else { continue }
+            out[name] = Node(id: id(ofInode: ino, &s), isDirectory: isDir)
+        }
+        return out
+    }
+
+    private static func readLive(_ dir: String, _ s: inout State, into live: inout [Int: [UInt8]]) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            let path = dir + "/" + name
+            guard let (ino, isDir) = inode(path), let id = s.idOfInode[ino] else { continue }
+            if isDir { readLive(path, &s, into: &live) } else {
+                live[id] = (FileManager.default.contents(atPath: path)).map { [UInt8]($0) } ?? []
+            }
+        }
+    }
+
+    private static func recreate(_ id: Int, isDirectory: Bool, at path: String, _ s: inout State,
+                              live: [Int: [UInt8]], mode: CrashMode) {
+        if isDirectory {
+            for (name, node) in s.durableEntries[id] ?? [:] {
+                let child = path + "/" + name
+                if node.isDirectory { Glibc.mkdir(child, 0o755) }
+                recreate(node.id, isDirectory: node.isDirectory, at: child, &s, live: live, mode: mode)
+            }
+            return
+        }
+        var bytes = s.durableData[id] ?? []
+        if mode == .tornTail, let now = live[id], now.count > bytes.count, now.starts(with: bytes) {
+            let extra = Int.random(in: 0...(now.count - bytes.count), using: &s.rng)
+            bytes += now[bytes.count..<(bytes.count + extra)]
+        }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        trace("recreate \(path) id \(id): \(bytes.count) bytes (durable \(s.durableData[id]?.count ?? -1))")
+    }
+
+    /// Counts a call; false when the machine has crashed (now or before).
+    private func alive(_ s: inout State) -> Bool {
+        if s.crashed { return false }
+        s.calls += 1
+        if let n = s.countdown {
+            if n <= 1 { s.crashed = true; s.countdown = nil; return false }
+            s.countdown = n - 1
+        }
+        return true
+    }
+
+    private func gated<T>(_ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
+        state.withLock { s in alive(&s) ? body(&s) : .failure(.ioError) }
+    }
+
+    // MARK: SystemCalls
+
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+        gated { s in
+            let existed = Self.inode(path) != nil
+            let result = real.open(path, flags: flags, mode: mode)
+            if case .success(let fd) = result {
+                var st = stat()
+                Glibc.fstat(fd, &st)
+                let ino = UInt64(st.st_ino)
+                let id = existed ? Self.id(ofInode: ino, &s) : Self.newID(forInode: ino, &s)
+                s.descriptors[fd] = Descriptor(id: id, isDirectory: st.st_mode & S_IFMT == S_IFDIR, path: path)
+                Self.trace("\(ObjectIdentifier(self)) open \(path) fd \(fd) id \(id) existed \(existed) flags \(flags)")
+            }
+            return result
+        }
+    }
+
+    func close(_ fd: Int32) -> Result<Void, Errno> {
+        state.withLock { s in
+            s.descriptors[fd] = nil
+            // A dead process's descriptors are closed by the kernel too.
+            return real.close(fd)
+        }
+    }
+
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        gated { _ in real.read(fd, into: buffer) }
+    }
+
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        gated { _ in real.pread(fd, into: buffer, offset: offset) }
+    }
+
+    /// A short write: a legal, partial success the caller must loop over.
+    private func shortened(_ buffer: UnsafeRawBufferPointer, _ s: inout State) -> UnsafeRawBufferPointer {
+        guard buffer.count > 1, s.shortWriteChance > 0, s.rng.chance(s.shortWriteChance) else { return buffer }
+        s.shortWrites += 1
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<Int.random(in: 1..<buffer.count, using: &s.rng)])
+    }
+
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+        gated { s in real.write(fd, from: shortened(buffer, &s)) }
+    }
+
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        gated { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
+    }
+
+    private func sync(_ fd: Int32) -> Result<Void, Errno> {
+        gated { s in
+            guard let d = s.descriptors[fd] else { return .failure(Errno(rawValue: EBADF)) }
+            s.syncs += 1
+            if d.isDirectory {
+                s.durableEntries[d.id] = Self.entries(of: d.path, &s)
+                Self.trace("sync dir \(d.path) id \(d.id): \(s.durableEntries[d.id]!.map { "\($0.key)=\($0.value.id)" }.sorted())")
+            } else {
+                // The descriptor may be write-only: read the same file through /proc.
+                guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
+                s.durableData[d.id] = [UInt8](bytes)
+                Self.trace("sync fd \(fd) \(d.path) id \(d.id): \(bytes.count) bytes")
+            }
+            return .success(())
+        }
+    }
+
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
+        gated { _ in real.ftruncate(fd, length: length) }
+    }
+
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { _ in real.rename(from, to) } }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { _ in real.link(from, to) } }
+    func unlink(_ path: String) -> Result<Void, Errno> { gated { _ in real.unlink(path) } }
+
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
+        gated { s in
+            let result = real.mkdir(path, mode: mode)
+            if case .success = result, let (ino, _) = Self.inode(path) {
+                _ = Self.newID(forInode: ino, &s)
+            }
+            return result
+        }
+    }
+
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+        // Unlocking is what the kernel does when a process dies, so it always works.
+        if operation & LOCK_UN != 0 { return real.flock(fd, operation: operation) }
+        return gated { _ in real.flock(fd, operation: operation) }
+    }
+
+    func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
+}
+
+/// A deliberately broken layer for the harness's self-test (`--sabotage`):
+/// it reports success for `fsync`/`fdatasync` of files or of directories
+/// without passing them on, like a library that forgot to sync. The
+/// lost-write phase must then report lost events — proof that it can.
+final class Sabotage: SystemCalls, Sendable {
+    enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
+
+    private let base: any SystemCalls
+    let mode: Mode
+
+    init(_ base: any SystemCalls, mode: Mode) {
+        self.base = base
+        self.mode = mode
+    }
+
+    private func skipped(_ fd: Int32) -> Bool {
+        var st = stat()
+        guard Glibc.fstat(fd, &st) == 0 else { return false }
+        let isDirectory = st.st_mode & S_IFMT == S_IFDIR
+        return isDirectory == (mode == .directorySync)
+    }
+
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
+
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
+    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        base.pread(fd, into: buffer, offset: offset)
+    }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        base.pwrite(fd, from: buffer, offset: offset)
+    }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+}

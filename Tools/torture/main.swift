@@ -1,0 +1,166 @@
+import Foundation
+import StateJournal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The torture harness (issue 5): real processes, SIGKILL, torn and lost
+// writes, failing system calls, many threads — then checks that SPEC §5 holds
+// and prints a table. Exits 1 when any acknowledged event is lost or
+// duplicated, any read is torn, or any other property is violated.
+
+let usage = """
+    usage: torture [--small | --long] [options]
+      --small            the CI configuration (about a minute)
+      --long             the release configuration (≥1,000 kills, ≥8 writers, lost-write mode)
+      --cli PATH         the statejournal binary (default: beside this one)
+      --phases LIST      comma-separated: contention,crash,lost,faults,group (default: all)
+      --seed N           replay a run
+      --work DIR         where workspaces go (default: a new directory under /tmp)
+      --keep             keep every workspace (failed ones are always kept)
+      --writers N --readers N --ops N --kills N --crashes N --faults N --threads N --events N
+                         override the configuration
+      --markdown FILE    also write the table (and command) to FILE
+      --sabotage MODE    self-test: skip file-sync or dir-sync in lost-write mode; the run must fail
+    child modes (used by the harness itself):
+      torture reader --state PATH
+      torture lib-writer --state PATH --writer W --from I --to J
+    """
+
+/// `--name value` pairs and bare `--flag`s.
+func parseOptions(_ args: ArraySlice<String>) -> (options: [String: String], flags: Set<String>)? {
+    var options: [String: String] = [:], flags: Set<String> = []
+    var i = args.startIndex
+    while i < args.endIndex {
+        let arg = args[i]
+        guard arg.hasPrefix("--") else { return nil }
+        let name = String(arg.dropFirst(2))
+        if ["small", "long", "keep", "help"].contains(name) {
+            flags.insert(name)
+            i += 1
+        } else {
+            guard i + 1 < args.endIndex else { return nil }
+            options[name] = args[i + 1]
+            i += 2
+        }
+    }
+    return (options, flags)
+}
+
+let arguments = CommandLine.arguments
+switch arguments.dropFirst().first {
+case "reader":
+    exit(Reader.run(parseOptions(arguments.dropFirst(2))?.options ?? [:]))
+case "lib-writer":
+    exit(LibraryWriter.run(parseOptions(arguments.dropFirst(2))?.options ?? [:]))
+default:
+    break
+}
+
+guard let (options, flags) = parseOptions(arguments.dropFirst()), !flags.contains("help") else {
+    FileHandle.standardError.write(Data((usage + "\n").utf8))
+    exit(arguments.contains("--help") ? 0 : 2)
+}
+
+func int(_ name: String, _ fallback: Int) -> Int { options[name].flatMap(Int.init) ?? fallback }
+
+let long = flags.contains("long")
+let small = flags.contains("small") || !long
+let seed = options["seed"].flatMap(UInt64.init) ?? UInt64(Date().timeIntervalSince1970 * 1000) & 0xFFFF_FFFF
+let cliPath = options["cli"] ?? (URL(fileURLWithPath: selfExecutable).deletingLastPathComponent().appendingPathComponent("statejournal").path)
+guard FileManager.default.isExecutableFile(atPath: cliPath) else {
+    FileHandle.standardError.write(Data("torture: no statejournal binary at \(cliPath); build it or pass --cli PATH\n".utf8))
+    exit(2)
+}
+let work = options["work"] ?? (NSTemporaryDirectory() + "statejournal-torture-\(getpid())")
+try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+let scratch = work + "/scratch"
+try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+let keep = flags.contains("keep")
+let phases = Set((options["phases"] ?? "contention,crash,lost,faults,group").split(separator: ",").map(String.init))
+let cli = CLIRunner(binary: cliPath, scratch: scratch)
+let features = Features.detect(cli: cliPath, scratch: scratch)
+
+let command = (["torture"] + arguments.dropFirst()).joined(separator: " ")
+FileHandle.standardError.write(Data("""
+    torture: \(long ? "long" : "small") run, seed \(seed), cli \(cliPath)
+    torture: optional commands found: \(features.available.isEmpty ? "none" : features.available.sorted().joined(separator: ", "))
+    torture: workspaces under \(work)\n
+    """.utf8))
+
+var rows: [(String, Figures)] = []
+var allProblems: [String] = []
+var allNotes: [String] = []
+
+@MainActor func record(_ recorder: Recorder) {
+    rows.append((recorder.phase, recorder.figures))
+    allProblems += recorder.problems.map { "[\(recorder.phase)] \($0)" }
+    allNotes += recorder.notes.map { "[\(recorder.phase)] \($0)" }
+}
+
+if phases.contains("contention") {
+    let recorder = Recorder(phase: "contention")
+    let settings = ProcessPhase.Settings(
+        cliWriters: int("writers", long ? 8 : 4), libraryWriters: long ? 2 : 1, opsPerWriter: int("ops", long ? 60 : 15),
+        libraryOps: long ? 60 : 16, readers: int("readers", long ? 3 : 2), killChance: 0, libraryKillChance: 0,
+        targetKills: 0, minimumRounds: long ? 2 : 1, maximumRounds: long ? 2 : 1)
+    ProcessPhase(name: "contention", settings: settings, cli: cli, features: features, root: work, seed: seed,
+                 keep: keep, recorder: recorder).run()
+    record(recorder)
+}
+
+if phases.contains("crash") {
+    let recorder = Recorder(phase: "crash loop")
+    let settings = ProcessPhase.Settings(
+        cliWriters: int("writers", long ? 8 : 6), libraryWriters: long ? 4 : 2, opsPerWriter: int("ops", long ? 25 : 12),
+        libraryOps: long ? 48 : 24, readers: int("readers", 2), killChance: 0.3, libraryKillChance: 0.8,
+        targetKills: int("kills", long ? 1_200 : 60), minimumRounds: long ? 10 : 2, maximumRounds: long ? 200 : 20)
+    ProcessPhase(name: "crash", settings: settings, cli: cli, features: features, root: work, seed: seed &+ 1,
+                 keep: keep, recorder: recorder).run()
+    record(recorder)
+}
+
+if phases.contains("lost") {
+    let recorder = Recorder(phase: "lost writes")
+    var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 30))
+    settings.threads = int("threads", 3)
+    settings.sabotage = options["sabotage"].flatMap(Sabotage.Mode.init(rawValue:))
+    LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
+                   recorder: recorder).run()
+    record(recorder)
+}
+
+if phases.contains("faults") {
+    let recorder = Recorder(phase: "faults")
+    FaultPhase(settings: .init(writes: int("faults", long ? 1_000 : 100)), cli: cli, features: features, root: work,
+               seed: seed &+ 3, keep: keep, recorder: recorder).run()
+    record(recorder)
+}
+
+if phases.contains("group") {
+    let recorder = Recorder(phase: "group commit")
+    GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 20), cli: cli,
+                     features: features, root: work, keep: keep, recorder: recorder).run()
+    record(recorder)
+}
+
+let table = Report.table(rows)
+let failed = rows.contains { $0.1.failed }
+var text = "\n" + table + "\n"
+if let rate = rows.first(where: { $0.1.rate != nil })?.1.rate {
+    text += String(format: "\ngroup commit rate: %.0f events/s\n", rate)
+}
+if !allNotes.isEmpty { text += "\nnotes:\n" + allNotes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+if !allProblems.isEmpty { text += "\nproblems (first \(allProblems.count)):\n" + allProblems.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+text += "\ncommand: \(command) (seed \(seed))\n"
+text += failed ? "RESULT: FAILED — acknowledged events lost or duplicated, torn reads, or other violations\n"
+               : "RESULT: OK — 0 lost, 0 duplicated, 0 torn reads, 0 problems\n"
+// A closing line CI reads as a test summary: one check a phase.
+let failedPhases = rows.filter { $0.1.failed }.count
+text += "torture: \(rows.count - failedPhases) passed, \(failedPhases) failed\n"
+print(text)
+if let path = options["markdown"] {
+    _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+}
+if !failed && !keep && options["work"] == nil { try? FileManager.default.removeItem(atPath: work) }
+exit(failed ? 1 : 0)
