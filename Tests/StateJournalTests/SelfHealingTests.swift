@@ -85,16 +85,11 @@ import Testing
         let projector = FileLock(path: path + ".journal/" + FileJournal.projectorLockName, fileSystem: FileSystem())
         try projector.acquire(LockPolicy(timeout: 5), command: "test")
         let renamesBefore = counter.counts[.rename] ?? 0
-        let group = DispatchGroup()
-        for i in 1...8 {
-            DispatchQueue.global().async(group: group) {
-                _ = try? manager.write(.taskStarted(taskID: "w1t\(i)"))
-            }
-        }
+        let join = startThreads(8) { i in _ = try? manager.write(.taskStarted(taskID: "w1t\(i + 1)")) }
         // Handshake: wait until all 8 events are in the journal.
         while (try? FileJournal(statePath: path).readEvents(after: 0) { _ in }) != 9 { sched_yield() }
         projector.release()
-        group.wait()
+        join()
         let projections = ((counter.counts[.rename] ?? 0) - renamesBefore) / 2  // backup rename + STATE.md rename
         #expect(projections == 1, "STATE.md was rewritten \(projections) times for 8 writes")
         #expect(try manager.loadState()?.tasks.allSatisfy { $0.status == .inProgress } == true)

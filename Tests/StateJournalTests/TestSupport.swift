@@ -85,3 +85,19 @@ func fullReplay(_ statePath: String, upTo limit: UInt64 = .max) throws -> Workfl
     }
     return state
 }
+
+/// Starts `count` real threads running `body(i)` and returns a function
+/// that waits for all of them. (Dispatch's pool adds threads for blocked
+/// work only slowly; these tests need all of them running at once.)
+func startThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> () -> Void {
+    let group = DispatchGroup()
+    for i in 0..<count {
+        group.enter()
+        let thread = Thread {
+            body(i)
+            group.leave()
+        }
+        thread.start()
+    }
+    return { group.wait() }
+}

@@ -45,7 +45,7 @@ extension StateManager {
                 // A full replay from seq 1 (no snapshot) checks every event's meaning.
                 var state: WorkflowState?
                 full.lastSeq = try store.readEvents(after: 0) { event in
-                    state = try WorkflowState.applying(event, to: state)
+                    try WorkflowState.apply(event, to: &state)
                     full.lastTime = event.time
                     if let key = event.idempotencyKey { full.idempotencyKeys[key] = event.seq }
                 }
@@ -88,7 +88,7 @@ extension StateManager {
     private func replayOnly(_ store: any JournalStore, upTo limit: UInt64) throws -> WorkflowState? {
         var state: WorkflowState?
         try store.readEvents(after: 0) { event in
-            if event.seq <= limit { state = try WorkflowState.applying(event, to: state) }
+            if event.seq <= limit { try WorkflowState.apply(event, to: &state) }
         }
         return state
     }

@@ -74,7 +74,7 @@ extension StateManager {
         case .intact:
             break
         case .missing:
-            logger.info("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
+            logger.debug("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
         case .damaged(let reason):
             let kept = try keepDamagedCopy()
             backup = nil  // the backup keeps the last good projection

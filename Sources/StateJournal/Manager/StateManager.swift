@@ -100,6 +100,8 @@ public final class StateManager: Sendable {
     let logger: Logger
     /// When this manager last rewrote STATE.md (µs), for ``ProjectionPolicy/interval(milliseconds:)``.
     let lastProjection = Mutex<Int64>(0)
+    /// Writes from this process's threads, committed in groups.
+    let writeQueue = WriteQueue()
     let makeStore: @Sendable () -> any JournalStore
 
     public var statePath: String { configuration.statePath }
@@ -170,7 +172,7 @@ public final class StateManager: Sendable {
         let last = try store.readEvents(after: seq) { event in
             guard event.seq <= limit else { return }
             do {
-                result.state = try WorkflowState.applying(event, to: result.state)
+                try WorkflowState.apply(event, to: &result.state)
             } catch {
                 throw StateJournalError(.corruption,
                     "event \(event.seq) (\(event.payload.typeName)) in '\(location)' does not apply to the state before it: \(error)",
@@ -216,27 +218,7 @@ public final class StateManager: Sendable {
         if let key = options.idempotencyKey, key.isEmpty {
             throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")
         }
-        let store = makeStore()
-        let outcome: WriteOutcome = try store.withWriteLock(configuration.lock, command: configuration.command) {
-            let folded = try fold(store)
-            if let key = options.idempotencyKey, let seq = folded.idempotencyKeys[key], let state = folded.state,
-               let original = try event(seq, in: store) {
-                return WriteOutcome(event: original, state: state, wasDuplicate: true)
-            }
-            if let expected = options.expectSeq, expected != folded.lastSeq {
-                throw StateJournalError(.conflict,
-                    "the journal is at seq \(folded.lastSeq), not \(expected) as expected; nothing was written — reread the state and retry")
-            }
-            let time = max(Timestamp.now(), folded.lastTime)
-            let payload = try makePayload(folded.state, time)
-            let event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
-                              idempotencyKey: options.idempotencyKey, payload: payload)
-            let state = try WorkflowState.applying(event, to: folded.state)
-            try appendEvents([event], after: folded, reaching: state, to: store)
-            return WriteOutcome(event: event, state: state, wasDuplicate: false)
-        }
-        try publish(outcome.state.seq, policy: configuration.projection)
-        return outcome
+        return try commitThroughQueue(options: options, makePayload)
     }
 
     /// Under the lock: appends `events` (already checked against `folded`)

@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// Group commit: writes from many threads of one process share a lock
+/// acquisition, one append and one `fdatasync`, instead of queuing for one
+/// each.
+///
+/// A writer enqueues its request. If no thread is committing, it becomes the
+/// *leader*: it takes every queued request, checks each against the state the
+/// ones before it produced, appends the accepted events in one write, rewrites
+/// STATE.md once, and wakes their threads. Requests that arrive meanwhile
+/// form the next batch, led by the first of them, so no thread commits for
+/// others indefinitely.
+///
+/// ```
+/// thread A ─ enqueue ─ lead: lock · fold · check A,B,C · append+fdatasync · unlock · publish ─ wake B,C
+/// thread B ─ enqueue ─ wait ──────────────────────────────────────────────────────────────── ─ return
+/// thread C ─ enqueue ─ wait ──────────────────────────────────────────────────────────────── ─ return
+/// ```
+final class WriteQueue: Sendable {
+    /// One thread's write, waiting to be committed.
+    final class Request: @unchecked Sendable {
+        // Set by the enqueuing thread before it is queued; read by the leader
+        // while that thread waits; the semaphore orders the hand-over.
+        let options: StateManager.WriteOptions
+        /// Dropped by the leader before the request's thread is woken: the
+        /// closure must not outlive the call that made it.
+        var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
+        var result: Result<StateManager.WriteOutcome, any Error>?
+        var promoted = false
+        let done = DispatchSemaphore(value: 0)
+
+        init(options: StateManager.WriteOptions, makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
+            self.options = options
+            self.makePayload = makePayload
+        }
+    }
+
+    private struct State {
+        var pending: [Request] = []
+        var leaderActive = false
+        var enqueued = 0
+    }
+
+    /// How many requests were ever queued (for tests' handshakes).
+    var enqueuedCount: Int { state.withLock { $0.enqueued } }
+
+    private let state = Mutex(State())
+
+    /// Queues `request`; returns true when the caller must lead a batch now.
+    func enqueue(_ request: Request) -> Bool {
+        state.withLock { s in
+            s.pending.append(request)
+            s.enqueued += 1
+            if s.leaderActive { return false }
+            s.leaderActive = true
+            return true
+        }
+    }
+
+    /// Takes every queued request (the next batch).
+    func takeBatch() -> [Request] {
+        state.withLock { s in
+            let batch = s.pending
+            s.pending = []
+            return batch
+        }
+    }
+
+    /// After a batch: hands leadership to the first queued request, or ends it.
+    func handOff() {
+        let next: Request? = state.withLock { s in
+            guard let first = s.pending.first else {
+                s.leaderActive = false
+                return nil
+            }
+            return first
+        }
+        if let next {
+            next.promoted = true
+            next.done.signal()
+        }
+    }
+}
+
+extension StateManager {
+    /// Runs one write through the group commit queue.
+    func commitThroughQueue(options: WriteOptions,
+                            _ makePayload: (WorkflowState?, Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
+        try withoutActuallyEscaping(makePayload) { makePayload in
+            let request = WriteQueue.Request(options: options, makePayload: makePayload)
+            var lead = writeQueue.enqueue(request)
+            while true {
+                if lead {
+                    commit(writeQueue.takeBatch())
+                    writeQueue.handOff()
+                }
+                request.done.wait()
+                if let result = request.result { return try result.get() }
+                // Woken without a result: promoted to lead the next batch.
+                lead = request.promoted
+                request.promoted = false
+            }
+        }
+    }
+
+    /// Commits one batch: one lock, one fold, one append, one STATE.md
+    /// rewrite; then wakes every request's thread.
+    private func commit(_ batch: [WriteQueue.Request]) {
+        guard !batch.isEmpty else { return }
+        var accepted: [WriteQueue.Request] = []
+        var lastSeq: UInt64 = 0
+        do {
+            let store = makeStore()
+            try store.withWriteLock(configuration.lock, command: configuration.command) {
+                let start = try fold(store)
+                var folded = start
+                var events: [Event] = []
+                var outcomes: [WriteOutcome] = []
+                for request in batch {
+                    do {
+                        guard let makePayload = request.makePayload else { continue }
+                        let outcome = try prepare(request.options, makePayload, on: &folded, pending: events, store: store)
+                        if outcome.wasDuplicate {
+                            request.result = .success(outcome)
+                        } else {
+                            events.append(outcome.event)
+                            outcomes.append(outcome)
+                            accepted.append(request)
+                        }
+                    } catch {
+                        request.result = .failure(error)
+                    }
+                }
+                if let state = folded.state, !events.isEmpty {
+                    try appendEvents(events, after: start, reaching: state, to: store)
+                }
+                for (request, outcome) in zip(accepted, outcomes) { request.result = .success(outcome) }
+                lastSeq = folded.lastSeq
+            }
+            if batch.contains(where: { if case .success = $0.result { return true } else { return false } }) {
+                try publish(lastSeq, policy: configuration.projection)
+            }
+        } catch {
+            // The lock, the fold, the append or STATE.md failed: every request
+            // not already answered gets the error.
+            for request in batch {
+                if request.result == nil || accepted.contains(where: { $0 === request }) { request.result = .failure(error) }
+            }
+        }
+        for request in batch {
+            request.makePayload = nil
+            request.done.signal()
+        }
+    }
+
+    /// Checks one request against the state the batch has reached, and
+    /// advances that state by its event.
+    private func prepare(_ options: WriteOptions, _ makePayload: (WorkflowState?, Timestamp) throws -> Event.Payload,
+                         on folded: inout Folded, pending: [Event], store: any JournalStore) throws -> WriteOutcome {
+        if let key = options.idempotencyKey, let seq = folded.idempotencyKeys[key], let state = folded.state {
+            let original = try pending.first(where: { $0.seq == seq }) ?? event(seq, in: store)
+            if let original { return WriteOutcome(event: original, state: state, wasDuplicate: true) }
+        }
+        if let expected = options.expectSeq, expected != folded.lastSeq {
+            throw StateJournalError(.conflict,
+                "the journal is at seq \(folded.lastSeq), not \(expected) as expected; nothing was written — reread the state and retry")
+        }
+        let time = max(Timestamp.now(), folded.lastTime)
+        let payload = try makePayload(folded.state, time)
+        let event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
+                          idempotencyKey: options.idempotencyKey, payload: payload)
+        try WorkflowState.apply(event, to: &folded.state)
+        guard let state = folded.state else { throw StateJournalError(.io, "internal: the fold produced no state") }
+        folded.lastSeq = event.seq
+        folded.lastTime = time
+        if let key = options.idempotencyKey { folded.idempotencyKeys[key] = event.seq }
+        return WriteOutcome(event: event, state: state, wasDuplicate: false)
+    }
+}
