@@ -72,14 +72,6 @@ extension ParsableCommand {
     func performWrite(_ global: GlobalOptions, _ flags: WriteFlags, command: String,
                       _ payload: Event.Payload) throws {
         let manager = global.manager(command: command)
-        let outcome = try manager.write(payload, options: flags.options)
-        if flags.json {
-            var members = outcome.event.json().objectValue ?? []
-            members.append(JSON.Member("duplicate", .bool(outcome.wasDuplicate)))
-            Output.json(.object(members))
-        } else {
-            let what = outcome.wasDuplicate ? "already recorded as" : "recorded"
-            Output.stderr("\(outcome.event.payload.typeName) \(what) seq \(outcome.event.seq) in \(manager.statePath)")
-        }
+        reportWrite(try manager.write(payload, options: flags.options), flags, manager)
     }
 }

@@ -219,19 +219,12 @@ extension StateImage {
 }
 
 extension WorkflowState {
-    /// The `show --json` shape (SPEC §6).
+    /// The `show --json` shape (SPEC §6): the state image's fields with
+    /// `seq` after `total_waves` and `updated` after `started`.
     public func json() -> JSON {
-        .obj([
-            "workflow_id": .string(workflowID),
-            "workflow_name": .string(name),
-            "current_wave": .int(Int64(currentWave)),
-            "total_waves": .int(Int64(totalWaves)),
-            "seq": .int(Int64(seq)),
-            "started": .string(started.rfc3339),
-            "updated": .string(updated.rfc3339),
-            "tasks": .array(tasks.map { $0.json() }),
-            "notes": .array(notes.map { .string($0) }),
-            "metadata": metadataJSON(metadata),
-        ])
+        var members = StateImage(self).json().objectValue ?? []
+        members.insert(JSON.Member("seq", .int(Int64(seq))), at: 4)
+        members.insert(JSON.Member("updated", .string(updated.rfc3339)), at: 6)
+        return .object(members)
     }
 }

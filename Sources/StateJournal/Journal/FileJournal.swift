@@ -243,15 +243,7 @@ public final class FileJournal: JournalStore {
     func createSegment(firstSeq: UInt64) throws(StateJournalError) {
         try fs.ensureDirectory(directory)
         let path = path(Self.segmentName(firstSeq: firstSeq))
-        let temp = FileSystem.temporaryName(for: path)
-        try fs.writeNewFile(temp, RecordFormat.encodeHeader(.init(firstSeq: firstSeq, created: .now())))
-        do throws(StateJournalError) {
-            try fs.rename(temp, path)
-            try fs.fsyncDirectory(directory)
-        } catch {
-            _ = fs.sys.unlink(temp)
-            throw error
-        }
+        try fs.atomicReplace(path, with: RecordFormat.encodeHeader(.init(firstSeq: firstSeq, created: .now())), backup: nil)
         let fd = try fs.open(path, O_RDWR)
         tail = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
     }
@@ -287,16 +279,8 @@ public final class FileJournal: JournalStore {
         if let tail, tail.lastSeq == snapshot.seq {
             position = SnapshotFormat.Position(segmentFirstSeq: tail.firstSeq, offset: UInt64(tail.end))
         }
-        let file = path(Self.snapshotName(seq: snapshot.seq))
-        let temp = FileSystem.temporaryName(for: file)
-        try fs.writeNewFile(temp, SnapshotFormat.encode(snapshot, position: position))
-        do throws(StateJournalError) {
-            try fs.rename(temp, file)
-            try fs.fsyncDirectory(directory)
-        } catch {
-            _ = fs.sys.unlink(temp)
-            throw error
-        }
+        try fs.atomicReplace(path(Self.snapshotName(seq: snapshot.seq)),
+                             with: SnapshotFormat.encode(snapshot, position: position), backup: nil)
         // Older snapshots beyond the ones kept are no longer needed.
         let snapshots = try listing().snapshots.filter { $0.seq < snapshot.seq }
         for old in snapshots.dropLast(max(options.snapshotsKept - 1, 0)) {
