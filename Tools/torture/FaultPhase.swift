@@ -104,7 +104,7 @@ struct FaultPhase {
             return
         }
         recorder.add { $0.landedOnError += 1 }
-        if !error.message.contains("journal") || error.message.contains("nothing was written") {
+        if !error.message.contains("in the journal") || error.message.contains("nothing was written") {
             recorder.note("a write whose event is durably in the journal failed with a message that does not say so: \"\(error)\" "
                 + "(SPEC §5: a failing write leaves the journal as it was, or must tell the caller its event was written)")
         }
