@@ -126,7 +126,7 @@ import Testing
         try manager.write(initPayload())
         for i in 1...35 { try manager.write(.noteAdded(text: "n\(i)")) }
         let snapshots = listDirectory(journalDir).filter { $0.hasSuffix(".snap") }
-        #expect(snapshots.count == 2)  // two kept
+        #expect(snapshots.count >= 2)  // the two newest, and a checkpoint per segment
         let expected = try fullReplay(statePath)
         #expect(try manager.loadState() == expected)
         // Damage the newest snapshot: the older one (or a full replay) is used.
@@ -141,7 +141,7 @@ import Testing
         newer[8] = 9
         writeBytes(journalDir + "/" + snapshots.first!, newer)
         #expect(try manager.loadState() == expected)
-        #expect(listDirectory(journalDir).filter { $0.hasSuffix(".snap") }.count == 2)
+        #expect(listDirectory(journalDir).filter { $0.hasSuffix(".snap") } == snapshots)
         // And the next write still works.
         try manager.write(.noteAdded(text: "after"))
         #expect(try manager.loadState()?.notes.last == "after")
@@ -169,6 +169,39 @@ import Testing
         try manager.write(.noteAdded(text: "next"))
         #expect(!FileManager.default.fileExists(atPath: raw))
         #expect(try manager.verify().problems.isEmpty)
+    }
+}
+
+/// Reading the past: the per-segment time index and checkpoint snapshots.
+@Suite struct TimeIndexTests {
+    @Test func timeLookupsMatchAFullScanAcrossSegments() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let manager = smallManager(path, segmentSize: 1500)
+        try manager.write(initPayload())
+        for i in 1...150 { try manager.write(.noteAdded(text: "note \(i)")) }
+        let events = try manager.events()
+        let journal = listDirectory(path + ".journal")
+        #expect(journal.filter { $0.hasSuffix(".zst") }.count >= 5)
+        // Checkpoints (snapshots at segment boundaries) are kept.
+        let snapshots = journal.filter { $0.hasSuffix(".snap") }
+        #expect(snapshots.count >= 5)
+        let store = FileJournal(statePath: path)
+        for probe in stride(from: 0, to: events.count, by: 7) {
+            let time = events[probe].time
+            let expected = events.last { $0.time <= time }?.seq
+            #expect(try store.lastSeq(atOrBefore: time) == expected)
+            let between = Timestamp(microseconds: time.microseconds + 1)
+            #expect(try store.lastSeq(atOrBefore: between) == events.last { $0.time <= between }?.seq)
+            #expect(try manager.state(at: time) == (try fullReplay(path, upTo: expected ?? 0)))
+        }
+        #expect(try store.lastSeq(atOrBefore: Timestamp(microseconds: events[0].time.microseconds - 1)) == nil)
+        let bounds = try #require(try store.bounds())
+        #expect(bounds.firstSeq == 1 && bounds.lastSeq == 151)
+        #expect(bounds.lastTime == events.last?.time)
+        // log --since starts at the right event.
+        let since = events[100].time
+        #expect(try manager.events(matching: EventFilter(since: since)).map(\.seq) == events.filter { $0.time >= since }.map(\.seq))
     }
 }
 

@@ -78,3 +78,29 @@ final class ZstdDecompressor {
         }
     }
 }
+
+/// Whole-buffer helpers over the streaming API.
+enum Zstd {
+    /// One zstd frame holding `bytes` (content checksum on).
+    static func compress(_ bytes: [UInt8], level: Int32 = 3) throws -> [UInt8] {
+        let compressor = try ZstdCompressor(level: level)
+        var out: [UInt8] = []
+        try bytes.withUnsafeBytes { raw in
+            try compressor.compress(raw, last: true) { out.append(contentsOf: $0) }
+        }
+        return out
+    }
+
+    /// The content of the zstd frame(s) in `bytes`.
+    /// - Throws: ``ZstdError`` on damage, truncation, or output beyond `limit` bytes.
+    static func decompress(_ bytes: UnsafeRawBufferPointer, limit: Int) throws -> [UInt8] {
+        let decompressor = try ZstdDecompressor()
+        var out: [UInt8] = []
+        try decompressor.decompress(bytes) { chunk in
+            guard out.count + chunk.count <= limit else { throw ZstdError(message: "content larger than \(limit) bytes") }
+            out.append(contentsOf: chunk)
+        }
+        if decompressor.expectingMore { throw ZstdError(message: "the compressed data is truncated") }
+        return out
+    }
+}

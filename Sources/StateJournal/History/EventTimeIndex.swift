@@ -1,10 +1,7 @@
 /// Sequence numbers by time: which event was the last one at a given time.
 ///
-/// Built by one pass over the journal that keeps only each event's sequence
-/// number and time, then answered by binary search, so `show --at`,
-/// `restore --at` and `log --since` cost one read of the history and no
-/// refold. (A journal store that keeps a per-segment sequence ↔ time index
-/// can build this without decoding events; the lookups stay the same.)
+/// Built from the events of one segment (the store's per-segment index
+/// finds the segment a time falls in), then answered by binary search.
 ///
 /// Writers stamp events with `max(now, last event's time)`, so times never
 /// go backwards. An imported history might; the index therefore works on the
@@ -16,11 +13,6 @@ struct EventTimeIndex {
     private(set) var times: [Timestamp] = []
 
     init() {}
-
-    /// Reads every event of `store` once.
-    init(_ store: any JournalStore) throws {
-        try store.readEvents(after: 0) { event in add(event) }
-    }
 
     mutating func add(_ event: Event) {
         seqs.append(event.seq)
@@ -59,23 +51,25 @@ struct EventTimeIndex {
 }
 
 extension StateManager {
-    /// The sequence number of the last event at or before `time`.
+    /// The sequence number of the last event at or before `time`, from the
+    /// store's sequence ↔ time index (it decodes at most one segment).
     ///
     /// - Throws: `.notInitialized` when the journal is empty; `.badInput`
     ///   when `time` is before the first event (the message names that
     ///   event's time).
     public func lastSeq(atOrBefore time: Timestamp) throws -> UInt64 {
-        try resolve(time, in: EventTimeIndex(makeStore()))
+        try resolve(time, in: makeStore())
     }
 
-    func resolve(_ time: Timestamp, in index: EventTimeIndex) throws -> UInt64 {
-        guard let first = index.firstTime else {
+    func resolve(_ time: Timestamp, in store: any JournalStore) throws -> UInt64 {
+        guard let bounds = try store.bounds() else {
             throw StateJournalError(.notInitialized,
                 "the journal at '\(statePath)' is empty; there is no state at \(time.rfc3339) — run 'statejournal init' or 'statejournal import' first")
         }
-        guard let seq = index.lastSeq(atOrBefore: time) else {
+        guard let seq = try store.lastSeq(atOrBefore: time) else {
             throw StateJournalError.badInput(
-                "\(time.rfc3339) is before the first event (seq 1 at \(first.rfc3339), \(first.localDateTime) local); give a time at or after it")
+                "\(time.rfc3339) is before the first event (seq \(bounds.firstSeq) at \(bounds.firstTime.rfc3339), "
+                + "\(bounds.firstTime.localDateTime) local); give a time at or after it")
         }
         return seq
     }

@@ -30,7 +30,7 @@ extension StateManager {
         if let limit {
             // One cheap pass for the range check, so that a bad --to-seq
             // fails before anything is printed.
-            let last = try EventTimeIndex(store).lastSeq
+            let last = try store.bounds()?.lastSeq ?? 0
             guard limit >= 1 && limit <= last else {
                 throw StateJournalError.badInput(
                     "seq \(limit) is out of range; the journal holds events \(last == 0 ? "none" : "1…\(last)") — give one of them")

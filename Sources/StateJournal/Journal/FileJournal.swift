@@ -250,8 +250,8 @@ public final class FileJournal: JournalStore {
 
     // MARK: Snapshots
 
-    public func latestSnapshot() throws -> Snapshot? {
-        for entry in try listing().snapshots.reversed() {
+    public func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
+        for entry in try listing().snapshots.reversed() where entry.seq <= seq {
             let file = path(entry.name)
             guard let bytes = try fs.readFileIfExists(file) else { continue }
             switch SnapshotFormat.decode(bytes) {
@@ -281,9 +281,21 @@ public final class FileJournal: JournalStore {
         }
         try fs.atomicReplace(path(Self.snapshotName(seq: snapshot.seq)),
                              with: SnapshotFormat.encode(snapshot, position: position), backup: nil)
-        // Older snapshots beyond the ones kept are no longer needed.
-        let snapshots = try listing().snapshots.filter { $0.seq < snapshot.seq }
-        for old in snapshots.dropLast(max(options.snapshotsKept - 1, 0)) {
+        // Older snapshots beyond the ones kept are no longer needed, except
+        // checkpoints — the first snapshot within each segment — which let
+        // reads of the past (`show --seq`, `--at`, `restore`) start near
+        // their point instead of at seq 1.
+        let list = try listing()
+        let starts = list.segments.map(\.firstSeq)
+        var segmentsWithCheckpoint = Set<UInt64>()
+        var checkpoints = Set<UInt64>()
+        for entry in list.snapshots {
+            // The segment where replay from this snapshot starts.
+            guard let segment = starts.last(where: { $0 <= entry.seq + 1 }) else { continue }
+            if segmentsWithCheckpoint.insert(segment).inserted { checkpoints.insert(entry.seq) }
+        }
+        let older = list.snapshots.filter { $0.seq < snapshot.seq }
+        for old in older.dropLast(max(options.snapshotsKept - 1, 0)) where !checkpoints.contains(old.seq) {
             try fs.unlinkIfExists(path(old.name))
         }
     }

@@ -39,9 +39,18 @@ public protocol JournalStore: AnyObject {
     @discardableResult
     func append(_ events: [Event]) throws -> Bool
 
-    /// The newest snapshot that can be read; damaged or unreadable ones are
-    /// passed over (and logged), never deleted.
-    func latestSnapshot() throws -> Snapshot?
+    /// The newest readable snapshot at or before `seq`; damaged or
+    /// unreadable ones are passed over (and logged), never deleted.
+    func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot?
+
+    /// The first and last event's sequence number and time; nil when the
+    /// store holds no event.
+    func bounds() throws -> JournalBounds?
+
+    /// The sequence number of the last event at or before `time`; nil when
+    /// `time` is before the first event. Uses the store's own sequence ↔
+    /// time index, so it does not decode all history.
+    func lastSeq(atOrBefore time: Timestamp) throws -> UInt64?
 
     /// Stores `snapshot` durably. Only under the lock.
     func writeSnapshot(_ snapshot: Snapshot) throws
@@ -53,6 +62,19 @@ public protocol JournalStore: AnyObject {
     /// Checks every record, segment and snapshot without changing anything,
     /// reporting each problem found.
     func verify() throws -> [JournalProblem]
+}
+
+extension JournalStore {
+    /// The newest readable snapshot.
+    public func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
+}
+
+/// The ends of a journal.
+public struct JournalBounds: Sendable, Equatable {
+    public var firstSeq: UInt64
+    public var firstTime: Timestamp
+    public var lastSeq: UInt64
+    public var lastTime: Timestamp
 }
 
 /// A problem `verify` found in a store.

@@ -22,18 +22,21 @@ public struct Snapshot: Sendable, Equatable {
 /// The snapshot file: a fixed header, then the snapshot as JSON.
 ///
 /// ```
-/// header := "SJSNAPSH" | version u16 | 0 u16 | seq u64
+/// header := "SJSNAPSH" | version u16 | flags u16 (bit 0: payload is a zstd frame) | seq u64
 ///           | segment first seq u64 | byte offset in that segment u64
 ///           | payload size u64 | masked crc32c of the payload u32
 ///           | masked crc32c of the preceding 48 bytes u32
 /// ```
 /// The segment and offset say where the record after `seq` starts, so a
 /// reader can seek there instead of scanning the active segment (0, 0 when
-/// unknown).
+/// unknown). The payload checksum covers the stored (compressed) bytes.
 enum SnapshotFormat {
     static let magic: [UInt8] = Array("SJSNAPSH".utf8)
     static let version: UInt16 = 1
     static let headerSize = 52
+    static let compressedFlag: UInt16 = 1
+    /// The largest decompressed payload accepted (a guard against a damaged size).
+    static let maximumPayload = 1 << 30
 
     struct Position: Equatable, Sendable {
         var segmentFirstSeq: UInt64
@@ -43,15 +46,19 @@ enum SnapshotFormat {
     static func encode(_ snapshot: Snapshot, position: Position?) -> [UInt8] {
         var keys = snapshot.idempotencyKeys.map { JSON.Member($0.key, .int(Int64($0.value))) }
         keys.sort { $0.key < $1.key }
-        let payload = JSON.obj([
+        let json = JSON.obj([
             "seq": .int(Int64(snapshot.seq)),
             "last_time": .string(snapshot.lastTime.rfc3339),
             "state": snapshot.state.map { $0.json() } ?? .null,
             "idempotency_keys": .object(keys),
         ]).encoded()
+        // State JSON compresses about tenfold; checkpoints are kept for good.
+        let compressed = try? Zstd.compress(json)
+        let payload = compressed ?? json
+        let flags = compressed == nil ? 0 : compressedFlag
         var out = magic
         out.appendLE(version)
-        out.appendLE(UInt16(0))
+        out.appendLE(flags)
         out.appendLE(snapshot.seq)
         out.appendLE(position?.segmentFirstSeq ?? 0)
         out.appendLE(position?.offset ?? 0)
@@ -61,7 +68,7 @@ enum SnapshotFormat {
         return out + payload
     }
 
-    enum Problem: Error, CustomStringConvertible {
+    enum Problem: Error, Equatable, CustomStringConvertible {
         case header(RecordFormat.HeaderProblem)
         case payload(String)
         var description: String {
@@ -85,12 +92,17 @@ enum SnapshotFormat {
             let position = Position(segmentFirstSeq: raw.loadLE(UInt64.self, at: 20), offset: raw.loadLE(UInt64.self, at: 28))
             let size = raw.loadLE(UInt64.self, at: 36)
             guard UInt64(raw.count - headerSize) == size else { return .failure(.payload("the payload is truncated")) }
-            let payload = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
-            guard CRC32C.mask(CRC32C.checksum(payload)) == raw.loadLE(UInt32.self, at: 44) else {
+            let stored = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
+            guard CRC32C.mask(CRC32C.checksum(stored)) == raw.loadLE(UInt32.self, at: 44) else {
                 return .failure(.payload("the payload's checksum does not match"))
             }
             do {
-                let json = try JSON.parse(payload)
+                let json: JSON
+                if raw.loadLE(UInt16.self, at: 10) & compressedFlag != 0 {
+                    json = try JSON.parse(try Zstd.decompress(stored, limit: maximumPayload))
+                } else {
+                    json = try JSON.parse(stored)
+                }
                 let r = FieldReader(json)
                 guard UInt64(try r.int("seq")) == seq, let lastTime = Timestamp(parsing: try r.string("last_time")) else {
                     return .failure(.payload("the payload disagrees with the header"))

@@ -30,8 +30,21 @@ extension StateManager {
     /// The events that match `filter`, oldest first.
     public func events(matching filter: EventFilter) throws -> [Event] {
         var events: [Event] = []
-        try makeStore().readEvents(after: 0) { if filter.matches($0) { events.append($0) } }
+        try forEachEvent(matching: filter) { events.append($0) }
         return events
+    }
+
+    /// Calls `body` with each event that matches `filter`, oldest first,
+    /// without holding them all. With `since`, reading starts at the first
+    /// event at or after that time (found in the store's time index), so
+    /// older history is not decoded.
+    public func forEachEvent(matching filter: EventFilter, _ body: (Event) throws -> Void) throws {
+        let store = makeStore()
+        var start: UInt64 = 0
+        if let since = filter.since {
+            start = try store.lastSeq(atOrBefore: Timestamp(microseconds: since.microseconds - 1)) ?? 0
+        }
+        try store.readEvents(after: start) { if filter.matches($0) { try body($0) } }
     }
 
     /// The state right after event `seq`.
@@ -50,13 +63,13 @@ extension StateManager {
     /// The state at `time`: right after the last event at or before it. A
     /// time after the last event gives the current state.
     ///
-    /// The time is looked up in an ``EventTimeIndex`` (binary search), then
-    /// the journal is folded up to that event.
+    /// The time is looked up in the store's sequence ↔ time index, then the
+    /// journal is folded up to that event from the nearest snapshot.
     /// - Throws: `.badInput` when `time` is before the first event;
     ///   `.notInitialized` when the journal is empty.
     public func state(at time: Timestamp) throws -> WorkflowState? {
         let store = makeStore()
-        let seq = try resolve(time, in: EventTimeIndex(store))
+        let seq = try resolve(time, in: store)
         return try fold(store, upTo: seq).state
     }
 }

@@ -74,10 +74,9 @@ extension StateManager {
             }
             seq = wanted
         case .time(let time):
-            let index = try EventTimeIndex(store)
-            seq = try resolve(time, in: index)
+            seq = try resolve(time, in: store)
             guard seq < now.lastSeq else {
-                let last = index.lastTime.map { "\($0.rfc3339), \($0.localDateTime) local" } ?? "?"
+                let last = try store.bounds().map { "\($0.lastTime.rfc3339), \($0.lastTime.localDateTime) local" } ?? "?"
                 throw StateJournalError.badInput(
                     "\(time.rfc3339) is at or after the last event (seq \(now.lastSeq) at \(last)): the state then is the current state, "
                     + "so there is nothing to restore — give an earlier time")

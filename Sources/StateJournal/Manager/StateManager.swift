@@ -153,7 +153,7 @@ public final class StateManager: Sendable {
     /// Folds the journal up to `limit`: from the newest readable snapshot at
     /// or before it, then the events after it.
     func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
-        if let snapshot = try store.latestSnapshot(), snapshot.seq <= limit {
+        if let snapshot = try store.latestSnapshot(atOrBefore: limit) {
             var folded = Folded(state: snapshot.state, lastSeq: snapshot.seq, lastTime: snapshot.lastTime,
                                 idempotencyKeys: snapshot.idempotencyKeys, snapshotSeq: snapshot.seq)
             let last = try replay(store, after: snapshot.seq, upTo: limit, into: &folded)
