@@ -7,7 +7,7 @@
 /// removed and added — still correct, never quadratic.
 ///
 /// ```swift
-/// for hunk in LineDiff(old: before, new: after).hunks { print(hunk.header) }
+/// let headers = LineDiff(old: before, new: after).hunks.map(\.header)
 /// ```
 public struct LineDiff: Sendable, Equatable {
     /// One line of the diff.

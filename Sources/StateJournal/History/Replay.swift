@@ -18,7 +18,7 @@ extension StateManager {
     /// that costs the events' size, not events × state.
     ///
     /// ```swift
-    /// try manager.replay(toSeq: 40) { step in print(step.event.seq, step.diff.unifiedLines) }
+    /// try manager.replay(toSeq: 40) { step in lines += step.diff.unifiedLines }
     /// ```
     /// - Returns: the state after the last event replayed.
     /// - Throws: `.badInput` when `limit` is 0 or beyond the last event
