@@ -38,3 +38,23 @@ TORTURE_FLAGS ?= --long
 torture: deps
 	$(SWIFT) build -c release
 	"$$($(SWIFT) build -c release --show-bin-path)/torture" $(TORTURE_FLAGS)
+
+# Benchmarks against peers (Tools/bench, issue 6): raw fdatasync, SQLite, the
+# earlier tool's approach and the earlier tool itself (python3), one writer,
+# 16 threads, 4 and 8 processes, the CLI, replay/open/size of 1M events of
+# history, STATE.md for 10k tasks — one run, one directory, one table with
+# ratios and targets. Docs/PERFORMANCE.md holds a run's table. Needs
+# libsqlite3-dev and python3. BENCH_FLAGS go to the bench (e.g. `--rounds 1
+# --events 100000` for a quick look, `--keep --dir DIR` to inspect the files);
+# BENCH_BUILD_FLAGS to swift build (e.g. `--scratch-path .build-bench`).
+BENCH_FLAGS ?=
+BENCH_BUILD_FLAGS ?=
+bench: deps
+	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
+		echo "make: installing libsqlite3-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev; \
+	fi
+	@command -v python3 >/dev/null 2>&1 || { echo "make: bench needs python3 (the earlier tool's runtime)"; exit 1; }
+	$(SWIFT) build -c release $(BENCH_BUILD_FLAGS) --product statejournal
+	$(SWIFT) build -c release $(BENCH_BUILD_FLAGS) --product bench
+	"$$($(SWIFT) build -c release $(BENCH_BUILD_FLAGS) --show-bin-path)/bench" $(BENCH_FLAGS)

@@ -47,6 +47,23 @@ let package = Package(
             path: "Tools/torture",
             swiftSettings: upcoming
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Tools/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .executableTarget(
+            name: "bench",
+            dependencies: [
+                "StateJournal",
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/bench",
+            exclude: ["legacy_tool.py"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "StateJournalTests",
             dependencies: ["StateJournal"],
