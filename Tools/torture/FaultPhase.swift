@@ -110,12 +110,14 @@ struct FaultPhase {
         }
     }
 
-    /// STATE.md and every journal file, byte for byte.
+    /// STATE.md and every journal segment, byte for byte. (Snapshots and
+    /// indexes are caches derived from the segments; temporaries are litter.)
     private func snapshot(_ ws: Workspace) -> [String: Data] {
         var out: [String: Data] = [:]
         out["STATE.md"] = FileManager.default.contents(atPath: ws.statePath)
         let journal = ws.statePath + ".journal"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: journal)) ?? [] where !name.contains(".tmp-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: journal)) ?? []
+        where name.hasPrefix("segment-") && (name.hasSuffix(".log") || name.hasSuffix(".log.zst")) {
             out["STATE.md.journal/" + name] = FileManager.default.contents(atPath: journal + "/" + name)
         }
         return out

@@ -55,6 +55,7 @@ struct ProcessPhase {
 
     private func runRound(_ round: Int) {
         recorder.add { $0.runs += 1 }
+        let violationsBefore = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated + recorder.figures.tornReads
         let ws = Workspace(root + "/\(name)-\(round)")
         let ledger = Ledger()
         let plan = ##"{"waves": [[{"task_id": "s1", "description": "shared one"}, {"task_id": "s2", "description": "shared - [x] two"}, {"task_id": "s3", "description": "**shared** three"}, {"task_id": "s4", "description": "# shared four"}], []], "metadata": {"round": "\##(round)"}}"##
@@ -84,9 +85,8 @@ struct ProcessPhase {
         for reader in readers { reader.closeStdin() }
         for reader in readers { collect(reader, context: "\(name) round \(round)") }
 
-        let before = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated
         Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "\(name) round \(round)")
-        let failed = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated > before
+        let failed = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated + recorder.figures.tornReads > violationsBefore
         if failed || keep {
             recorder.log("workspace kept: \(ws.directory)")
         } else {

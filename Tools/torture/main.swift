@@ -19,6 +19,7 @@ let usage = """
       --work DIR         where workspaces go (default: a new directory under /tmp)
       --keep             keep every workspace (failed ones are always kept)
       --writers N --readers N --ops N --kills N --crashes N --faults N --threads N --events N
+      --lock-timeouts A,B,...   lock deadlines (seconds) of the small run's writers
                          override the configuration
       --markdown FILE    also write the table (and command) to FILE
       --sabotage MODE    self-test: skip file-sync or dir-sync in lost-write mode; the run must fail
@@ -98,12 +99,19 @@ var allNotes: [String] = []
     allNotes += recorder.notes.map { "[\(recorder.phase)] \($0)" }
 }
 
+/// The CI configuration keeps lock deadlines long enough that a timeout is
+/// rare: deadlines of 20–100 ms reach a known library bug (a retried write
+/// can report success before STATE.md shows it; Docs/GUARANTEES.md, "Known
+/// gaps") that only the long run is meant to report until it is fixed.
+let smallLockTimeouts = options["lock-timeouts"].map { $0.split(separator: ",").map(String.init) } ?? ["0.5", "2", "10"]
+
 if phases.contains("contention") {
     let recorder = Recorder(phase: "contention")
-    let settings = ProcessPhase.Settings(
+    var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 4), libraryWriters: long ? 2 : 1, opsPerWriter: int("ops", long ? 60 : 15),
         libraryOps: long ? 60 : 16, readers: int("readers", long ? 3 : 2), killChance: 0, libraryKillChance: 0,
         targetKills: 0, minimumRounds: long ? 2 : 1, maximumRounds: long ? 2 : 1)
+    if !long { settings.lockTimeouts = smallLockTimeouts }
     ProcessPhase(name: "contention", settings: settings, cli: cli, features: features, root: work, seed: seed,
                  keep: keep, recorder: recorder).run()
     record(recorder)
@@ -111,10 +119,11 @@ if phases.contains("contention") {
 
 if phases.contains("crash") {
     let recorder = Recorder(phase: "crash loop")
-    let settings = ProcessPhase.Settings(
+    var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 6), libraryWriters: long ? 4 : 2, opsPerWriter: int("ops", long ? 25 : 12),
         libraryOps: long ? 48 : 24, readers: int("readers", 2), killChance: 0.3, libraryKillChance: 0.8,
-        targetKills: int("kills", long ? 1_200 : 60), minimumRounds: long ? 10 : 2, maximumRounds: long ? 200 : 20)
+        targetKills: int("kills", long ? 1_200 : 150), minimumRounds: long ? 10 : 2, maximumRounds: long ? 200 : 6)
+    if !long { settings.lockTimeouts = smallLockTimeouts }
     ProcessPhase(name: "crash", settings: settings, cli: cli, features: features, root: work, seed: seed &+ 1,
                  keep: keep, recorder: recorder).run()
     record(recorder)
@@ -122,7 +131,7 @@ if phases.contains("crash") {
 
 if phases.contains("lost") {
     let recorder = Recorder(phase: "lost writes")
-    var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 30))
+    var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 80))
     settings.threads = int("threads", 3)
     settings.sabotage = options["sabotage"].flatMap(Sabotage.Mode.init(rawValue:))
     LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
@@ -132,14 +141,14 @@ if phases.contains("lost") {
 
 if phases.contains("faults") {
     let recorder = Recorder(phase: "faults")
-    FaultPhase(settings: .init(writes: int("faults", long ? 1_000 : 100)), cli: cli, features: features, root: work,
+    FaultPhase(settings: .init(writes: int("faults", long ? 1_000 : 200)), cli: cli, features: features, root: work,
                seed: seed &+ 3, keep: keep, recorder: recorder).run()
     record(recorder)
 }
 
 if phases.contains("group") {
     let recorder = Recorder(phase: "group commit")
-    GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 20), cli: cli,
+    GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 50), cli: cli,
                      features: features, root: work, keep: keep, recorder: recorder).run()
     record(recorder)
 }
