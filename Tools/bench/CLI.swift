@@ -14,6 +14,7 @@ struct CLIResult {
     var python: [Double]
     var pythonNoFsync: [Double]
     var trueFloor: [Double]
+    var ourFloor: [Double]
     var pythonFloor: [Double]
     var python3: String
 }
@@ -67,7 +68,8 @@ enum CLIBench {
         let ids = Workload.plan(tasks: tasks, waves: waves).flatMap { $0.map(\.id) }
         let warmup = 3
         guard samples + warmup <= ids.count else { throw BenchError("at most \(ids.count - warmup) CLI samples") }
-        var result = CLIResult(ours: [], python: [], pythonNoFsync: [], trueFloor: [], pythonFloor: [], python3: python3)
+        var result = CLIResult(ours: [], python: [], pythonNoFsync: [], trueFloor: [], ourFloor: [],
+                               pythonFloor: [], python3: python3)
         for i in 0..<(samples + warmup) {
             let id = ids[i]
             let (tOurs, eOurs) = try Child.run([ours, "--state", ourState, "task", "complete", id])
@@ -78,12 +80,14 @@ enum CLIBench {
                                              environment: ["LEGACY_STATE_FILE": legacyStateNoFsync, "LEGACY_FSYNC": "0"])
             guard ePyN.status == 0 else { throw BenchError("legacy_tool.py complete \(id) exited with \(ePyN.status)") }
             let (tTrue, _) = try Child.run(["/bin/true"])
+            let (tHelp, _) = try Child.run([ours, "--help"])
             let (tPass, _) = try Child.run([python3, "-c", "pass"])
             guard i >= warmup else { continue }
             result.ours.append(tOurs)
             result.python.append(tPy)
             result.pythonNoFsync.append(tPyN)
             result.trueFloor.append(tTrue)
+            result.ourFloor.append(tHelp)
             result.pythonFloor.append(tPass)
         }
         // Both tools must have done the same thing.
