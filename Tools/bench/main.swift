@@ -13,7 +13,7 @@ import StateJournal
 //         [--only peers,threads,processes,cli,history,render] [--keep]
 //   bench worker append --state P --seconds S --actor A --result FILE   (child of the process scenario)
 //   bench worker replay --state P                                        (child of the replay scenario)
-//   bench profile writes --state P --count N [--projection manual|eager] (for callgrind)
+//   bench profile writes|history|open|render --state P --count N         (reduced workloads for callgrind)
 
 struct Options {
     var directory: String?
@@ -336,11 +336,14 @@ do {
         case "history":
             let h = try History.generate(statePath: state, events: max(count, 20_000))
             print("generated \(h.events) events")
+        case "open":
+            let t = try History.openTime(statePath: state, runs: count)
+            print("open median \(Format.ms(t.median)) at seq \(t.seq)")
         case "render":
             let s = Workload.bigState(tasks: count, waves: 10)
             print(MarkdownRenderer.render(s).utf8.count)
         default:
-            throw BenchError("unknown profile; use 'profile writes', 'profile history' or 'profile render'")
+            throw BenchError("unknown profile; use 'profile writes', 'profile history', 'profile open' or 'profile render'")
         }
     default:
         throw BenchError("unknown command '\(options.positional[0])'")
