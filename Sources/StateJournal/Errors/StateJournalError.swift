@@ -81,7 +81,7 @@ public struct StateJournalError: Error, CustomStringConvertible, Sendable {
     static func system(_ operation: String, _ path: String, _ errno: Errno) -> StateJournalError {
         var message = "\(operation) '\(path)' failed"
         switch errno {
-        case .noSpace: message += " — the disk is full; free space and retry (nothing was written)"
+        case .noSpace: message += " — the disk is full; free space and retry"
         case Errno(rawValue: 13), Errno(rawValue: 1): message += " — check the permissions of the file and its directory"
         default: break
         }

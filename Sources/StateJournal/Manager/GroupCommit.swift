@@ -145,14 +145,25 @@ extension StateManager {
                 for (request, outcome) in zip(accepted, outcomes) { request.result = .success(outcome) }
                 lastSeq = folded.lastSeq
             }
-            if batch.contains(where: { if case .success = $0.result { return true } else { return false } }) {
-                try publish(lastSeq, policy: configuration.projection)
-            }
         } catch {
-            // The lock, the fold, the append or STATE.md failed: every request
-            // not already answered gets the error.
-            for request in batch {
-                if request.result == nil || accepted.contains(where: { $0 === request }) { request.result = .failure(error) }
+            // The lock, the fold or the append failed: nothing of the batch
+            // was written, and every request not already answered says so.
+            for request in batch where request.result == nil || accepted.contains(where: { $0 === request }) {
+                request.result = .failure(error)
+            }
+            accepted = []
+        }
+        // A write — also a repeated one, found by its idempotency key —
+        // returns only once STATE.md shows it (SPEC §5, Visible).
+        let succeeded = batch.filter { if case .success = $0.result { return true } else { return false } }
+        if !succeeded.isEmpty {
+            do {
+                try publish(lastSeq, policy: configuration.projection)
+            } catch {
+                let failure = StateJournalError(.io,
+                    "the write is durable in the journal (seq \(lastSeq)), but rewriting '\(statePath)' failed: \(error); "
+                    + "the next command regenerates it — retry with the same --idempotency-key to confirm", path: statePath)
+                for request in succeeded { request.result = .failure(failure) }
             }
         }
         for request in batch {
