@@ -94,15 +94,24 @@ func runBench(_ options: Options) throws {
         try Files.mkdirs(dir)
         directory = dir
     } else {
-        var template = Array(((getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/statejournal-bench.XXXXXX").utf8CString)
+        // In the current directory (the package root under make), on the disk
+        // the project lives on: /tmp is often a tmpfs, where fsync is free.
+        // `.build-*` is ignored by git.
+        var template = Array("./.build-bench-data.XXXXXX".utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw BenchError("mkdtemp: \(String(cString: strerror(errno)))")
         }
-        directory = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let relative = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        directory = realpath(relative, &resolved) != nil
+            ? String(decoding: resolved.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : relative
     }
     defer { if !options.keep && options.directory == nil { Files.removeTree(directory) } }
     let machine = Machine.describe(directory: directory)
     for line in machine { progress(line) }
+    if Machine.mount(of: directory).contains(" tmpfs ") {
+        progress("warning: \(directory) is on a tmpfs, where fsync costs nothing: the durable figures mean nothing; give --dir on a real disk")
+    }
 
     var report = Report()
     let only = options.only
