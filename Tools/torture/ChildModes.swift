@@ -49,8 +49,9 @@ enum LibraryWriter {
                 } catch let error as StateJournalError where error.code == .lockTimeout && attempts < 10 {
                     continue
                 } catch {
+                    // Reported, then retried with the same key (the write may have landed).
                     emit("error \(key): \(error)".replacingOccurrences(of: "\n", with: " "))
-                    return 1
+                    if attempts >= 5 { return 1 }
                 }
             }
         }

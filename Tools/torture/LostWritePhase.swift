@@ -20,6 +20,8 @@ struct LostWritePhase {
         var cyclesPerWorkspace = 25
         /// Self-test: a layer that skips some syncs (the run must then fail).
         var sabotage: Sabotage.Mode?
+        /// The operations a fault may hit.
+        var faultable = LostWritePhase.faultable
     }
 
     let settings: Settings
@@ -49,7 +51,7 @@ struct LostWritePhase {
             let disk = SimulatedDisk(root: ws.directory, seed: rng.next(), shortWriteChance: settings.shortWriteChance)
             let faults = FaultInjector(settings.sabotage.map { Sabotage(disk, mode: $0) } ?? disk)
             if rng.chance(settings.faultChance) {
-                let op = Self.faultable.randomElement(using: &rng) ?? .pwrite
+                let op = settings.faultable.randomElement(using: &rng) ?? .pwrite
                 let errno: Errno = rng.chance(0.5) ? .ioError : .noSpace
                 let after = Int.random(in: 0..<(settings.threads * settings.writesPerThread * 3), using: &rng)
                 if op == .pwrite && rng.chance(0.5) {
@@ -110,7 +112,22 @@ struct LostWritePhase {
             disk.materialize(mode)
             let injected = faults.injectedCount + disk.shortWriteCount
             recorder.add { $0.crashes += 1; $0.attempts += attempts.value; $0.faults += injected; $0.repairs += repairs.take() }
+            // Keep what the crash left (before recovery touches it) and what
+            // the disk saw, for a post-mortem if the checks fail.
+            let crashed = ws.directory + ".crashed"
+            try? FileManager.default.removeItem(atPath: crashed)
+            try? FileManager.default.copyItem(atPath: ws.directory, toPath: crashed)
+            let violations = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated
             Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "lost-write cycle \(cycle) (\(mode.rawValue))")
+            if recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated > violations {
+                let kept = root + "/lost-cycle-\(cycle)"
+                try? FileManager.default.moveItem(atPath: crashed, toPath: kept + ".crashed")
+                _ = FileManager.default.createFile(atPath: kept + ".operations.txt",
+                                                   contents: Data(disk.operations.joined(separator: "\n").utf8))
+                recorder.log("post-mortem: \(kept).crashed (the disk after the crash) and \(kept).operations.txt")
+            } else {
+                try? FileManager.default.removeItem(atPath: crashed)
+            }
             recorder.add { $0.repairs += checkRepairs.take() }
             if (cycle + 1) % 50 == 0 {
                 let f = recorder.figures

@@ -209,8 +209,8 @@ struct ProcessPhase {
                 continue
             default:
                 ledger.uncertain(intent.key)
-                recorder.problem("\(name): `statejournal \(intent.args.joined(separator: " "))` exited \(exit.status.map(String.init) ?? "?") without killing: \(firstLines(child.stderr))")
-                return
+                recorder.error("\(name): `statejournal \(intent.args.joined(separator: " "))` exited \(exit.status.map(String.init) ?? "?") without being killed: \(firstLines(child.stderr))")
+                continue  // retried with the same key, as an orchestrator would
             }
         }
     }
@@ -277,6 +277,8 @@ struct ProcessPhase {
                     recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
                     next = max(next, index + 1)
                     checkVisible(ws, seq: seq, key: String(words[1]))
+                } else if words.first == "error" {
+                    recorder.error("\(name): library writer \(w): \(line)")
                 } else {
                     recorder.problem("\(name): library writer \(w): \(line)")
                 }
@@ -288,6 +290,9 @@ struct ProcessPhase {
             } else if exit.status != 0 {
                 recorder.problem("\(name): library writer \(w) exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
                 return
+            }
+            if lines.contains(where: { $0.hasPrefix("error") }), next < settings.libraryOps {
+                ledger.uncertain(LibraryWriter.key(w, next))
             }
         }
     }

@@ -24,6 +24,9 @@ struct Figures: Sendable {
     var timeouts = 0
     /// Writes that failed because of an injected fault.
     var failedByFault = 0
+    /// Writes that failed with nothing injected and nothing killed (e.g. a
+    /// reader racing a seal). A problem under `--strict` (the long run).
+    var errors = 0
     /// Writes that failed after their event became durable (see FaultPhase).
     var landedOnError = 0
     /// Acknowledged events missing from the journal (must be 0).
@@ -53,6 +56,7 @@ struct Figures: Sendable {
         r.attempts += b.attempts; r.acknowledged += b.acknowledged; r.idempotentReplays += b.idempotentReplays
         r.refused += b.refused; r.timeouts += b.timeouts; r.failedByFault += b.failedByFault
         r.landedOnError += b.landedOnError
+        r.errors += b.errors
         r.lost += b.lost; r.duplicated += b.duplicated; r.reads += b.reads; r.tornReads += b.tornReads
         r.repairs += b.repairs; r.checks += b.checks; r.problems += b.problems; r.seconds += b.seconds
         r.rate = nil
@@ -71,8 +75,20 @@ final class Recorder: Sendable {
     }
     private let state = Mutex(State())
     let phase: String
+    /// Whether unexplained write errors count as problems.
+    let strict: Bool
 
-    init(phase: String) { self.phase = phase }
+    init(phase: String, strict: Bool = false) {
+        self.phase = phase
+        self.strict = strict
+    }
+
+    /// A write that failed with no fault injected and no kill: a problem
+    /// under `--strict`, otherwise counted and noted.
+    func error(_ message: String) {
+        add { $0.errors += 1 }
+        if strict { problem(message) } else { note("unexplained write error: " + message); log("error: \(message)") }
+    }
 
     func add(_ body: (inout Figures) -> Void) { state.withLock { body(&$0.figures) } }
 
@@ -116,6 +132,7 @@ enum Report {
         ("refused", { "\($0.refused)" }),
         ("timeouts", { "\($0.timeouts)" }),
         ("landed on error", { "\($0.landedOnError)" }),
+        ("errors", { "\($0.errors)" }),
         ("lost", { "\($0.lost)" }),
         ("duplicated", { "\($0.duplicated)" }),
         ("reads", { "\($0.reads)" }),

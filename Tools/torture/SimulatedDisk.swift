@@ -64,6 +64,8 @@ final class SimulatedDisk: SystemCalls, Sendable {
         var shortWrites = 0
         var rng = SeededRandom(seed: 1)
         var shortWriteChance = 0.0
+        /// What happened, for a post-mortem when a check fails.
+        var journal: [String] = []
     }
 
     let root: String
@@ -198,10 +200,26 @@ final class SimulatedDisk: SystemCalls, Sendable {
         state.withLock { s in alive(&s) ? body(&s) : .failure(.ioError) }
     }
 
+    /// Like ``gated(_:)``, and records the call and its outcome.
+    private func logged<T>(_ what: @autoclosure () -> String, _ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
+        state.withLock { s in
+            guard alive(&s) else { s.journal.append("CRASHED at \(what())"); return .failure(.ioError) }
+            let result = body(&s)
+            switch result {
+            case .success(let value): s.journal.append("\(what()) -> \(value)")
+            case .failure(let e): s.journal.append("\(what()) -> \(e)")
+            }
+            return result
+        }
+    }
+
+    /// Every mutating call made through this disk, in order.
+    var operations: [String] { state.withLock { $0.journal } }
+
     // MARK: SystemCalls
 
     func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
-        gated { s in
+        logged("open \(path) flags \(String(flags, radix: 8))") { s in
             let existed = Self.inode(path) != nil
             let result = real.open(path, flags: flags, mode: mode)
             if case .success(let fd) = result {
@@ -210,6 +228,7 @@ final class SimulatedDisk: SystemCalls, Sendable {
                 let ino = UInt64(st.st_ino)
                 let id = existed ? Self.id(ofInode: ino, &s) : Self.newID(forInode: ino, &s)
                 s.descriptors[fd] = Descriptor(id: id, isDirectory: st.st_mode & S_IFMT == S_IFDIR, path: path)
+                s.journal.append("  fd \(fd) = \(path) (id \(id), \(existed ? "existing" : "created"))")
                 Self.trace("\(ObjectIdentifier(self)) open \(path) fd \(fd) id \(id) existed \(existed) flags \(flags)")
             }
             return result
@@ -219,6 +238,7 @@ final class SimulatedDisk: SystemCalls, Sendable {
     func close(_ fd: Int32) -> Result<Void, Errno> {
         state.withLock { s in
             s.descriptors[fd] = nil
+            s.journal.append("close fd \(fd)")
             // A dead process's descriptors are closed by the kernel too.
             return real.close(fd)
         }
@@ -240,24 +260,26 @@ final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
-        gated { s in real.write(fd, from: shortened(buffer, &s)) }
+        logged("write fd \(fd) \(buffer.count) bytes") { s in real.write(fd, from: shortened(buffer, &s)) }
     }
 
     func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        gated { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
+        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
     }
 
     private func sync(_ fd: Int32) -> Result<Void, Errno> {
-        gated { s in
+        logged("sync fd \(fd)") { s in
             guard let d = s.descriptors[fd] else { return .failure(Errno(rawValue: EBADF)) }
             s.syncs += 1
             if d.isDirectory {
                 s.durableEntries[d.id] = Self.entries(of: d.path, &s)
+                s.journal.append("  durable: \(d.path)/ = \((s.durableEntries[d.id] ?? [:]).map { "\($0.key)#\($0.value.id)" }.sorted())")
                 Self.trace("sync dir \(d.path) id \(d.id): \(s.durableEntries[d.id]!.map { "\($0.key)=\($0.value.id)" }.sorted())")
             } else {
                 // The descriptor may be write-only: read the same file through /proc.
                 guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
                 s.durableData[d.id] = [UInt8](bytes)
+                s.journal.append("  durable: \(d.path) (id \(d.id)) = \(bytes.count) bytes")
                 Self.trace("sync fd \(fd) \(d.path) id \(d.id): \(bytes.count) bytes")
             }
             return .success(())
@@ -268,17 +290,17 @@ final class SimulatedDisk: SystemCalls, Sendable {
     func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
 
     func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
-        gated { _ in real.ftruncate(fd, length: length) }
+        logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
     }
 
     func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
     func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
-    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { _ in real.rename(from, to) } }
-    func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { _ in real.link(from, to) } }
-    func unlink(_ path: String) -> Result<Void, Errno> { gated { _ in real.unlink(path) } }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
+    func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
 
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
-        gated { s in
+        logged("mkdir \(path)") { s in
             let result = real.mkdir(path, mode: mode)
             if case .success = result, let (ino, _) = Self.inode(path) {
                 _ = Self.newID(forInode: ino, &s)
