@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal blame [--json]`
 struct Blame: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "blame",
         abstract: "For each task, the event, actor and time of its last change.",
         discussion: """
             Tasks of the current state, in plan order. A bulk update or restore counts as a change \

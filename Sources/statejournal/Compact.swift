@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal compact`
 struct Compact: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compact",
         abstract: "Fold now: seal and compress the active segment, write a snapshot, rewrite STATE.md.")
 
     @OptionGroup var global: GlobalOptions

@@ -3,7 +3,8 @@ import StateJournal
 
 /// `statejournal export`
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print every event as JSON Lines, oldest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Print every event as JSON Lines, oldest first.")
 
     @OptionGroup var global: GlobalOptions
 

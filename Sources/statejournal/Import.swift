@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal import FILE`
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Start a new journal from a STATE.md file or an export.",
         discussion: """
             FILE (- for stdin) is told apart by content. A STATE.md (StateJournal's or the earlier \

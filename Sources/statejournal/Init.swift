@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal init [--id ID] [--name NAME] (--plan FILE | --waves N)`
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Start a new workflow (an earlier one stays in the history).",
         discussion: """
             The plan is JSON: {"waves": [[{"task_id": "t1", "description": "…"}, …], …], "metadata": {"k": "v"}}, \

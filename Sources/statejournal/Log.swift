@@ -3,7 +3,8 @@ import StateJournal
 
 /// `statejournal log [--by ACTOR] [--task ID] [--type T] [--since TIME] [--until TIME] [--json]`
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the audit trail, one event a line, oldest first.",
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "Print the audit trail, one event a line, oldest first.",
         discussion: """
             A table for people (local times; colour on a terminal), or JSON Lines with --json \
             (seq, time in UTC, actor, pid, type and the payload's fields). --since and --until are inclusive.

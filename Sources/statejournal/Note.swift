@@ -3,7 +3,8 @@ import StateJournal
 
 /// `statejournal note TEXT`
 struct Note: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Append a note.")
+    static let configuration = CommandConfiguration(
+        commandName: "note", abstract: "Append a note.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var flags: WriteFlags

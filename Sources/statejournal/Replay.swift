@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal replay [--to-seq N] [--step] [--json]`
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Refold the journal from its first event and show the state it gives.",
         discussion: """
             Every event is checked to apply to the state before it. Without --step, prints the \

@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal restore (--seq N | --at TIME) [--dry-run]`
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Make the state as it was after event N, or at TIME, the current state.",
         discussion: """
             The restore is a new state.restored event, so it can itself be undone: restore the seq \

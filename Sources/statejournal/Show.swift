@@ -3,7 +3,8 @@ import StateJournal
 
 /// `statejournal show [--seq N | --at TIME] [--json]`
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the state now, or as it was after event N or at a time.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print the state now, or as it was after event N or at a time.")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?

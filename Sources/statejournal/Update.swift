@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal update --from FILE`
 struct Update: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "update",
         abstract: "Replace the whole state at once, from the earlier tool's update() JSON.",
         discussion: """
             FILE (- for stdin) holds {"workflow_id", "workflow_name", "wave_id", "total_waves", \

@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal validate FILE`
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check a markdown file against the STATE.md format; exit 2 if it has problems.")
 
     @OptionGroup var global: GlobalOptions

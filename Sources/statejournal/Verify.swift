@@ -4,6 +4,7 @@ import StateJournal
 /// `statejournal verify`
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check every record, segment, snapshot and STATE.md; exit 5 if anything is corrupt.",
         discussion: """
             A torn tail (an interrupted append) is cut as on any open, and a missing, stale or \

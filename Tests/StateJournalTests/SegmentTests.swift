@@ -166,7 +166,8 @@ import Testing
         #expect(try runProgram("/usr/bin/zstd", ["-q", "-d", "-f", journalDir + "/" + sealed, "-o", raw]) == 0)
         let expected = try fullReplay(statePath)
         #expect(try StateManager(statePath: statePath).loadState() == expected)
-        try manager.write(.noteAdded(text: "next"))
+        // The next writer process (a manager without this one's cached fold).
+        try smallManager(statePath).write(.noteAdded(text: "next"))
         #expect(!FileManager.default.fileExists(atPath: raw))
         #expect(try manager.verify().problems.isEmpty)
     }

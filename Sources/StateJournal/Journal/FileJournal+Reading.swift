@@ -12,6 +12,7 @@ extension FileJournal {
 
     @discardableResult
     public func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try recoverInterruptedWork()
         let segments = try listing().segments
         closeTail()
         var lastSeq: UInt64?
@@ -34,6 +35,53 @@ extension FileJournal {
             }
         }
         return lastSeq ?? 0
+    }
+
+    public var endPosition: JournalPosition? {
+        guard locked, let tail, case .success(let status) = fs.sys.fstat(tail.fd) else { return nil }
+        return JournalPosition(seq: tail.lastSeq, segmentFirstSeq: tail.firstSeq, offset: tail.end, inode: status.inode)
+    }
+
+    /// Reads only what was appended after `position`: opens the segment it
+    /// names, checks it is the same file and still the active one, and scans
+    /// from the offset — no directory listing, no snapshot. Anything else
+    /// (sealed meanwhile, replaced, shorter) reads by sequence number.
+    @discardableResult
+    public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
+        guard position.segmentFirstSeq > 0, position.offset >= Int64(RecordFormat.headerSize) else {
+            return try readEvents(after: position.seq, body)
+        }
+        closeTail()
+        let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
+        guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
+              status.inode == position.inode, status.size >= position.offset else {
+            return try readEvents(after: position.seq, body)
+        }
+        // Collect first: if the segment turns out not to be the active one,
+        // nothing may have been handed over yet.
+        var events: [Event] = []
+        snapshotPositions[position.seq] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
+                                                                  offset: UInt64(position.offset))
+        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq) { events.append($0) }
+        // Sealed meanwhile (even if a crash left the raw file), or followed
+        // by a newer segment: not the active one any more.
+        let successor = [Self.sealedName(firstSeq: position.segmentFirstSeq),
+                         Self.segmentName(firstSeq: last + 1), Self.sealedName(firstSeq: last + 1)]
+        if successor.contains(where: { if case .success = fs.sys.lstat(path($0)) { return true } else { return false } }) {
+            closeTail()
+            return try readEvents(after: position.seq, body)
+        }
+        for event in events { try body(event) }
+        return last
+    }
+
+    /// Sequence numbers run from 1 to `Int64.max` (events carry them as JSON
+    /// integers); a segment named outside that range was renamed or damaged.
+    static func checkFirstSeq(_ firstSeq: UInt64, of file: String) throws(StateJournalError) {
+        guard firstSeq >= 1, firstSeq <= UInt64(Int64.max) else {
+            throw .corruption("segment '\(file)' is named for seq \(firstSeq), but sequence numbers run from 1 to \(Int64.max); "
+                + "the file was renamed or damaged — move it out of the journal directory and run 'statejournal verify'", path: file)
+        }
     }
 
     /// The sequence number at the start of an event's JSON (`{"seq":N,…`),
@@ -110,6 +158,7 @@ extension FileJournal {
     func scanRaw(_ name: String, firstSeq: UInt64, isLast: Bool, after seq: UInt64,
                  _ body: (Event) throws -> Void) throws -> UInt64 {
         let file = path(name)
+        try Self.checkFirstSeq(firstSeq, of: file)
         let repair = locked && isLast
         let fd = try fs.open(file, repair ? O_RDWR : O_RDONLY)
         var keepOpen = false
@@ -200,6 +249,7 @@ extension FileJournal {
     func scanSealed(_ name: String, firstSeq: UInt64, previous: UInt64?, after seq: UInt64,
                     verifyAll: Bool = false, _ body: (Event) throws -> Void) throws -> SealedSegmentHeader {
         let file = path(name)
+        try Self.checkFirstSeq(firstSeq, of: file)
         let fd = try fs.open(file, O_RDONLY)
         defer { fs.closeQuietly(fd) }
         var frame = [UInt8](repeating: 0, count: SealedSegmentHeader.frameSize)
@@ -214,7 +264,9 @@ extension FileJournal {
         func damaged(_ what: String) -> StateJournalError {
             .corruption("sealed segment '\(file)' (\(range)) is damaged: \(what); restore it from a backup", path: file)
         }
-        guard header.firstSeq == firstSeq, header.lastSeq + 1 >= firstSeq else { throw damaged("its header does not match its name") }
+        guard header.firstSeq == firstSeq, header.lastSeq < UInt64(Int64.max), header.lastSeq + 1 >= firstSeq else {
+            throw damaged("its header does not match its name")
+        }
         if !verifyAll, header.lastSeq <= seq { return header }
 
         let decompressor: ZstdDecompressor
@@ -259,7 +311,7 @@ extension FileJournal {
               inner.firstSeq == firstSeq else { throw damaged("its segment header is damaged") }
         guard clean, assembler.leftover == 0 else { throw damaged("record at byte \(assembler.offset) (after seq \(walker.next - 1)) is damaged") }
         guard crc == header.rawChecksum, rawSize == header.rawSize else { throw damaged("the checksum of its content does not match") }
-        guard walker.next - 1 == header.lastSeq, header.count == header.lastSeq - header.firstSeq + 1 else {
+        guard walker.next - 1 == header.lastSeq, header.count == header.lastSeq + 1 - header.firstSeq else {
             throw damaged("it holds events up to seq \(walker.next - 1), not \(header.lastSeq) as its header says")
         }
         _ = previous

@@ -54,6 +54,8 @@ public final class FileJournal: JournalStore {
     }
     var tail: Tail?
     var locked = false
+    /// Whether this lock hold already cleaned up after crashed writers.
+    var recovered = false
     /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
     var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
 
@@ -81,12 +83,12 @@ public final class FileJournal: JournalStore {
         if locked { return try body() }
         try lock.acquire(policy, command: command)
         locked = true
+        recovered = false
         defer {
             closeTail()
             locked = false
             lock.release()
         }
-        try recoverInterruptedWork()
         return try body()
     }
 
@@ -166,7 +168,9 @@ public final class FileJournal: JournalStore {
     /// Under the lock: removes temporary files left by a crashed writer and
     /// finishes a seal that was interrupted after its compressed file was
     /// renamed into place.
-    private func recoverInterruptedWork() throws {
+    func recoverInterruptedWork() throws {
+        guard locked, !recovered else { return }
+        recovered = true
         let list = try listing()
         for temp in list.temporaries {
             try fs.unlinkIfExists(path(temp))

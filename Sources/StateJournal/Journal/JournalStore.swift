@@ -62,11 +62,49 @@ public protocol JournalStore: AnyObject {
     /// Checks every record, segment and snapshot without changing anything,
     /// reporting each problem found.
     func verify() throws -> [JournalProblem]
+
+    /// Where the data ends after the last read or append under the lock
+    /// (nil without the lock, or when the store has no positions).
+    var endPosition: JournalPosition? { get }
+
+    /// The events after `position` — one an earlier ``endPosition`` gave —
+    /// reading only what was appended since; when the position no longer
+    /// fits (the segment was sealed or replaced) it reads by sequence number.
+    /// Returns the last sequence number, as ``readEvents(after:_:)`` does.
+    @discardableResult
+    func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64
 }
 
 extension JournalStore {
     /// The newest readable snapshot.
     public func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
+
+    /// Stores without positions resume by sequence number.
+    public var endPosition: JournalPosition? { nil }
+
+    @discardableResult
+    public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try readEvents(after: position.seq, body)
+    }
+}
+
+/// Where a store's data ended at some moment: the last sequence number and,
+/// for the file store, the active segment and byte offset. A process that
+/// keeps its folded state resumes reading from here instead of refolding.
+public struct JournalPosition: Sendable, Equatable {
+    public var seq: UInt64
+    var segmentFirstSeq: UInt64 = 0
+    var offset: Int64 = 0
+    var inode: UInt64 = 0
+
+    public init(seq: UInt64) { self.seq = seq }
+
+    init(seq: UInt64, segmentFirstSeq: UInt64, offset: Int64, inode: UInt64) {
+        self.seq = seq
+        self.segmentFirstSeq = segmentFirstSeq
+        self.offset = offset
+        self.inode = inode
+    }
 }
 
 /// The ends of a journal.

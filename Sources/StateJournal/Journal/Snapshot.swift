@@ -104,7 +104,8 @@ enum SnapshotFormat {
                     json = try JSON.parse(stored)
                 }
                 let r = FieldReader(json)
-                guard UInt64(try r.int("seq")) == seq, let lastTime = Timestamp(parsing: try r.string("last_time")) else {
+                let payloadSeq = try r.int("seq")
+                guard payloadSeq >= 0, UInt64(payloadSeq) == seq, let lastTime = Timestamp(parsing: try r.string("last_time")) else {
                     return .failure(.payload("the payload disagrees with the header"))
                 }
                 var state: WorkflowState?
@@ -113,11 +114,17 @@ enum SnapshotFormat {
                     guard let updated = Timestamp(parsing: try FieldReader(s).string("updated")) else {
                         return .failure(.payload("'updated' is not a time"))
                     }
-                    state = image.state(seq: UInt64(try FieldReader(s).int("seq")), updated: updated)
+                    let stateSeq = try FieldReader(s).int("seq")
+                    guard stateSeq >= 0 else { return .failure(.payload("the state's 'seq' is negative")) }
+                    // Only a state the fold could have made: a snapshot is a shortcut, not a source of new states.
+                    do throws(StateJournalError) { try WorkflowState.check(image) } catch {
+                        return .failure(.payload("its state is not one the journal could hold: \(error.message)"))
+                    }
+                    state = image.state(seq: UInt64(stateSeq), updated: updated)
                 }
                 var keys: [String: UInt64] = [:]
                 for member in json["idempotency_keys"]?.objectValue ?? [] {
-                    guard let v = member.value.intValue else { return .failure(.payload("bad idempotency key entry")) }
+                    guard let v = member.value.intValue, v > 0 else { return .failure(.payload("bad idempotency key entry")) }
                     keys[member.key] = UInt64(v)
                 }
                 let snapshot = Snapshot(seq: seq, lastTime: lastTime, state: state, idempotencyKeys: keys)

@@ -120,7 +120,7 @@ extension StateManager {
         do {
             let store = makeStore()
             try store.withWriteLock(configuration.lock, command: configuration.command) {
-                let start = try fold(store)
+                let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
                 var outcomes: [WriteOutcome] = []
@@ -140,8 +140,14 @@ extension StateManager {
                     }
                 }
                 if let state = folded.state, !events.isEmpty {
-                    try appendEvents(events, after: start, reaching: state, to: store)
+                    do {
+                        try appendEvents(events, after: start, reaching: state, to: store)
+                    } catch {
+                        foldCache.withLock { $0 = nil }
+                        throw error
+                    }
                 }
+                remember(folded, store)
                 for (request, outcome) in zip(accepted, outcomes) { request.result = .success(outcome) }
                 lastSeq = folded.lastSeq
             }

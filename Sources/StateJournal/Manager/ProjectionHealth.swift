@@ -60,7 +60,7 @@ extension StateManager {
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
         try lock.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
         defer { lock.release() }
-        let folded = try fold(makeStore())
+        let folded = try currentFold(makeStore())
         guard let state = folded.state else { return }
         var backup: String? = backupPath
         switch try projectionStatus() {

@@ -44,7 +44,7 @@ public final class StateManager: Sendable {
         public init(statePath: String = "STATE.md", actor: String? = nil, lock: LockPolicy = LockPolicy(),
                     command: String = "statejournal (library)", fileSystem: FileSystem = FileSystem(),
                     journal: FileJournal.Options = FileJournal.Options(), projection: ProjectionPolicy = .eager,
-                    snapshotInterval: UInt64 = 1000) {
+                    snapshotInterval: UInt64 = 128) {
             self.statePath = statePath
             self.actor = actor ?? StateManager.defaultActor()
             self.lock = lock
@@ -102,6 +102,14 @@ public final class StateManager: Sendable {
     let lastProjection = Mutex<Int64>(0)
     /// Writes from this process's threads, committed in groups.
     let writeQueue = WriteQueue()
+    /// The state folded by this process's last write, and where the journal
+    /// ended then: the next write reads only what was appended since.
+    let foldCache = Mutex<FoldCache?>(nil)
+
+    struct FoldCache {
+        var folded: Folded
+        var position: JournalPosition
+    }
     let makeStore: @Sendable () -> any JournalStore
 
     public var statePath: String { configuration.statePath }
@@ -167,9 +175,15 @@ public final class StateManager: Sendable {
     }
 
     private func replay(_ store: any JournalStore, after seq: UInt64, upTo limit: UInt64, into folded: inout Folded) throws -> UInt64 {
+        try apply(store, upTo: limit, into: &folded) { try store.readEvents(after: seq, $0) }
+    }
+
+    /// Folds the events `read` hands over into `folded`.
+    private func apply(_ store: any JournalStore, upTo limit: UInt64, into folded: inout Folded,
+                       _ read: ((Event) throws -> Void) throws -> UInt64) throws -> UInt64 {
         let location = store.location
         var result = folded
-        let last = try store.readEvents(after: seq) { event in
+        let last = try read { event in
             guard event.seq <= limit else { return }
             do {
                 try WorkflowState.apply(event, to: &result.state)
@@ -184,6 +198,32 @@ public final class StateManager: Sendable {
         }
         folded = result
         return last
+    }
+
+    /// The current fold, starting from this process's cached one when there
+    /// is one (reading only what was appended since), else from the newest
+    /// snapshot.
+    func currentFold(_ store: any JournalStore) throws -> Folded {
+        if let cache = foldCache.withLock({ $0 }) {
+            var folded = cache.folded
+            let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
+            if last == folded.lastSeq { return folded }
+            // The journal is not the one the cache was made from.
+            foldCache.withLock { $0 = nil }
+        }
+        return try fold(store)
+    }
+
+    /// Under the lock: remembers `folded` and where the journal ends now.
+    func remember(_ folded: Folded, _ store: any JournalStore) {
+        let position = store.endPosition
+        foldCache.withLock { cache in
+            if let position, position.seq == folded.lastSeq {
+                cache = FoldCache(folded: folded, position: position)
+            } else {
+                cache = nil
+            }
+        }
     }
 
     /// The event with sequence number `seq`.
@@ -262,7 +302,7 @@ public final class StateManager: Sendable {
     /// stale or damaged, it is regenerated, after a damaged file is kept
     /// beside it under a new name.
     public func loadState() throws -> WorkflowState? {
-        let folded = try fold(makeStore())
+        let folded = try currentFold(makeStore())
         guard let state = folded.state else { return nil }
         try publish(folded.lastSeq, policy: .eager)
         return state

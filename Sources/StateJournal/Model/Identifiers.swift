@@ -7,11 +7,14 @@
 public enum Identifier {
     public static let maximumLength = 256
     static let forbidden: Set<Character> = ["`", "*", "\\", "[", "]", "<", ">", "|", ","]
+    private static let forbiddenBytes: Set<UInt8> = Set("`*\\[]<>|,".utf8)
 
     /// Why `value` is not a valid identifier, or nil when it is.
     public static func problem(_ value: String) -> String? {
         if value.isEmpty { return "is empty" }
         if value.utf8.count > maximumLength { return "is longer than \(maximumLength) bytes" }
+        // Fast path: printable ASCII without a forbidden character.
+        if value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !forbiddenBytes.contains($0) }) { return nil }
         for ch in value {
             if ch.isWhitespace { return "contains white space" }
             if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {

@@ -283,12 +283,15 @@ extension JSON {
         mutating func parseString() throws(JSONParseError) -> String {
             index += 1
             let start = index
+            var ascii = true
             // Fast path: no escapes.
             while index < bytes.count {
                 let c = bytes[index]
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                     index += 1
+                    // ASCII needs no validation.
+                    if ascii { return String(decoding: slice, as: UTF8.self) }
                     guard let s = String(validating: slice, as: UTF8.self) else {
                         throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                     }
@@ -296,6 +299,7 @@ extension JSON {
                 }
                 if c == UInt8(ascii: "\\") { break }
                 if c < 0x20 { throw error("control character in string") }
+                if c >= 0x80 { ascii = false }
                 index += 1
             }
             var buffer = Array(bytes[start..<index])

@@ -10,6 +10,15 @@ import Darwin
 public struct FileStatus: Sendable, Equatable {
     public var size: Int64
     public var mode: UInt32
+    /// The inode number: tells a file from another one later given its name.
+    public var inode: UInt64
+
+    public init(size: Int64, mode: UInt32, inode: UInt64 = 0) {
+        self.size = size
+        self.mode = mode
+        self.inode = inode
+    }
+
     public var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
     public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
     public var isSymbolicLink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
@@ -71,7 +80,7 @@ func nothingOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body:
 }
 
 private func makeStatus(_ s: stat) -> FileStatus {
-    FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode))
+    FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode), inode: UInt64(s.st_ino))
 }
 
 /// The production ``SystemCalls``: thin wrappers over libc.
