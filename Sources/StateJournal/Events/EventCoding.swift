@@ -90,8 +90,9 @@ extension Event {
         case "state.replaced":
             payload = .stateReplaced(try StateImage(json: r.required("state")))
         case "state.restored":
-            payload = .stateRestored(fromSeq: UInt64(try r.int("restored_seq")),
-                                     state: try StateImage(json: r.required("state")))
+            let restored = try r.int("restored_seq")
+            guard restored >= 0 else { throw EventDecodingError("'restored_seq' must not be negative") }
+            payload = .stateRestored(fromSeq: UInt64(restored), state: try StateImage(json: r.required("state")))
         default:
             throw EventDecodingError("unknown event type '\(type)'")
         }

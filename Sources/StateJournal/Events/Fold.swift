@@ -154,7 +154,8 @@ extension WorkflowState {
         }
     }
 
-    private static func check(_ image: StateImage) throws(StateJournalError) {
+    /// Checks a whole state (replace, restore, a snapshot's) as the fold does.
+    static func check(_ image: StateImage) throws(StateJournalError) {
         try Identifier.check(image.workflowID, as: "workflow id")
         var seen = Set<String>()
         for task in image.tasks {

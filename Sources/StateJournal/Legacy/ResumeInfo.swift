@@ -27,7 +27,7 @@ public struct ResumeInfo: Sendable, Equatable {
         failedTasks = state.tasks(withStatus: .failed).map(\.id)
         pendingTasks = state.tasks(withStatus: .pending).map(\.id)
         inProgressTasks = state.tasks(withStatus: .inProgress).map(\.id)
-        resumeWave = failedTasks.isEmpty ? state.currentWave + 1 : state.currentWave
+        resumeWave = failedTasks.isEmpty && state.currentWave < Int.max ? state.currentWave + 1 : state.currentWave
         started = state.started
         updated = state.updated
         seq = state.seq
