@@ -94,6 +94,10 @@ struct ProcessPhase {
         }
     }
 
+    /// How the library says a write failed after its event became durable
+    /// (only rewriting STATE.md failed): not an unexplained error.
+    let durableButFailed = "durable in the journal"
+
     // MARK: Readers
 
     private func collect(_ reader: Child, context: String) {
@@ -209,6 +213,12 @@ struct ProcessPhase {
                 continue
             default:
                 ledger.uncertain(intent.key)
+                if child.stderr.contains(durableButFailed) {
+                    // The event is in the journal; only rewriting STATE.md failed,
+                    // and the message says so: retry with the same key to confirm.
+                    recorder.add { $0.landedOnError += 1 }
+                    continue
+                }
                 recorder.error("\(name): `statejournal \(intent.args.joined(separator: " "))` exited \(exit.status.map(String.init) ?? "?") without being killed: \(firstLines(child.stderr))")
                 continue  // retried with the same key, as an orchestrator would
             }
@@ -277,6 +287,8 @@ struct ProcessPhase {
                     recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
                     next = max(next, index + 1)
                     checkVisible(ws, seq: seq, key: String(words[1]))
+                } else if words.first == "error" && line.contains(durableButFailed) {
+                    recorder.add { $0.landedOnError += 1 }
                 } else if words.first == "error" {
                     recorder.error("\(name): library writer \(w): \(line)")
                 } else {
