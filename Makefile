@@ -25,10 +25,23 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) run torture --small
+	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)
 	$(SWIFT) test
 
 clean:
 	rm -rf .build
+
+# Fuzz targets (Tools/fuzz, issue 7): libFuzzer with ASan over the STATE.md
+# parser and validator, the record decoder, the segment reader (raw and zstd
+# bytes), the snapshot decoder and the JSON of `init --plan` and `update
+# --from`, built in .build-fuzz. `make fuzz` runs each for FUZZ_SECONDS, one
+# after another; `make test` runs each for FUZZ_TEST_SECONDS. A crash, leak,
+# hang or broken invariant fails the run; the input lands in
+# .build-fuzz/artifacts/<target>/. See Docs/FUZZING.md.
+FUZZ_SECONDS ?= 600
+FUZZ_TEST_SECONDS ?= 20
+fuzz: deps
+	Tools/fuzz/fuzz.sh all $(FUZZ_SECONDS)
 
 # The torture harness (Tools/torture, issue 5): ≥1,000 SIGKILLs across ≥8
 # writers, lost-write mode, failing syscalls, 16 threads × 1,000 events.

@@ -45,9 +45,11 @@ enum StateMarkdown {
     /// earlier tool; it is clamped to 0…1.
     static func progressLine(current: Int, total: Int) -> String {
         let done = min(max(current, 0), total)
-        let filled = done * progressCells / total
+        // floor(done · n / total) without overflow, whatever the wave numbers a file claims.
+        func scaled(_ n: Int) -> Int { total.dividingFullWidth(done.multipliedFullWidth(by: n)).quotient }
+        let filled = scaled(progressCells)
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: progressCells - filled)
-        return "\(progressLabel) `\(bar)` \(done * 100 / total)%"
+        return "\(progressLabel) `\(bar)` \(scaled(100))%"
     }
 
     /// Whether `line` has the shape of a progress line (values are not checked).
