@@ -84,15 +84,6 @@ extension FileJournal {
         }
     }
 
-    /// Sequence numbers run from 1 to `Int64.max` (events carry them as JSON
-    /// integers); a segment named outside that range was renamed or damaged.
-    static func checkFirstSeq(_ firstSeq: UInt64, of file: String) throws(StateJournalError) {
-        guard firstSeq >= 1, firstSeq <= UInt64(Int64.max) else {
-            throw .corruption("segment '\(file)' is named for seq \(firstSeq), but sequence numbers run from 1 to \(Int64.max); "
-                + "the file was renamed or damaged — move it out of the journal directory and run 'statejournal verify'", path: file)
-        }
-    }
-
     /// The sequence number at the start of an event's JSON (`{"seq":N,…`),
     /// read without parsing the rest; nil if the payload is not in that form.
     static func peekSeq(_ payload: UnsafeRawBufferPointer) -> UInt64? {
