@@ -287,7 +287,11 @@ import Testing
 
     @Test func escapingUsesBackslashesBrAndEntities() {
         #expect(MarkdownEscaping.escape("a*b_c`d\\e[f]g<h>i#j|k&l~m")
-                    == "a\\*b\\_c\\`d\\\\e\\[f\\]g\\<h\\>i\\#j\\|k\\&l\\~m")
+                    == "a\\*b_c\\`d\\\\e\\[f\\]g\\<h\\>i\\#j\\|k\\&l\\~m")
+        // An underscore inside a word cannot make emphasis and stays readable; at a word's edge it is escaped.
+        #expect(MarkdownEscaping.escape("src/w1_t7.swift", as: .fileName) == "src/w1_t7.swift")
+        #expect(MarkdownEscaping.escape("_init_ x_") == "\\_init\\_ x\\_")
+        #expect(MarkdownEscaping.escape("plain text: ok!") == "plain text: ok!")
         #expect(MarkdownEscaping.escape("a\nb\r\nc\u{1}d\te\u{7F}") == "a<br>b&#x0D;<br>c&#x01;d\te&#x7F;")
         #expect(MarkdownEscaping.escape("a, b (1)", as: .fileName) == "a\\, b \\(1\\)")
         #expect(MarkdownEscaping.escape("- x ", as: .listItem) == "\\- x&#x20;")

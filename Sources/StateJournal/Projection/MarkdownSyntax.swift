@@ -220,6 +220,7 @@ enum MarkdownEscaping {
     private static let backslashedInFileNames: Set<Unicode.Scalar> = [",", "(", ")"]
 
     static func escape(_ text: String, as field: Field = .inline) -> String {
+        if isPlain(text, as: field) { return text }
         let scalars = Array(text.unicodeScalars)
         var end = scalars.count
         while end > 0, isBlank(scalars[end - 1]) { end -= 1 }
@@ -233,7 +234,7 @@ enum MarkdownEscaping {
                 appendEntity(scalar, to: &out)
             } else if scalar == "\n" {
                 out.append(contentsOf: "<br>".unicodeScalars)
-            } else if backslashed.contains(scalar) || i == marker
+            } else if (backslashed.contains(scalar) && !(scalar == "_" && isIntraword(scalars, i))) || i == marker
                         || (field == .fileName && backslashedInFileNames.contains(scalar)) {
                 out.append("\\")
                 out.append(scalar)
@@ -242,6 +243,48 @@ enum MarkdownEscaping {
             }
         }
         return String(out)
+    }
+
+    /// An underscore between two ASCII letters or digits (`snake_case`)
+    /// cannot start or end emphasis, so it stays as it is, for readability.
+    private static func isIntraword(_ scalars: [Unicode.Scalar], _ i: Int) -> Bool {
+        func alnum(_ s: Unicode.Scalar) -> Bool { s.isASCII && (s.properties.isAlphabetic || ("0"..."9").contains(s)) }
+        return i > 0 && i + 1 < scalars.count && alnum(scalars[i - 1]) && alnum(scalars[i + 1])
+    }
+
+    /// Whether `text` needs no escaping at all: printable ASCII without a
+    /// character that means something to markdown (an intraword `_` is
+    /// fine), no white space at either end, and — for a list item — no list
+    /// marker at its start. The common case, checked on bytes.
+    private static func isPlain(_ text: String, as field: Field) -> Bool {
+        let bytes = text.utf8
+        guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return text.isEmpty }
+        if field == .listItem, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || (0x30...0x39).contains(first) {
+            return false
+        }
+        var previous: UInt8 = 0
+        var iterator = bytes.makeIterator()
+        var current = iterator.next()
+        while let c = current {
+            let next = iterator.next()
+            switch c {
+            case 0x20, 0x21, 0x22, 0x24, 0x25, 0x27, 0x2B, 0x2D...0x3B, 0x3D, 0x3F, 0x40, 0x41...0x5A, 0x5E, 0x61...0x7A, 0x7B, 0x7D:
+                break
+            case 0x28 where field != .fileName, 0x29 where field != .fileName, 0x2C where field != .fileName:
+                break
+            case UInt8(ascii: "_"):
+                func alnum(_ b: UInt8?) -> Bool {
+                    guard let b else { return false }
+                    return (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b)
+                }
+                guard alnum(previous), alnum(next) else { return false }
+            default:
+                return false
+            }
+            previous = c
+            current = next
+        }
+        return true
     }
 
     /// The text that ``escape(_:as:)`` turned into `raw`: `\c` is `c`,
