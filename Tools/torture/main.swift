@@ -24,6 +24,8 @@ let usage = """
                          override the configuration
       --markdown FILE    also write the table (and command) to FILE
       --sabotage MODE    self-test: skip file-sync or dir-sync in lost-write mode; the run must fail
+    reproductions of known gaps (exit 1 while the gap is there):
+      torture repro segment-dir-fsync
     child modes (used by the harness itself):
       torture reader --state PATH
       torture lib-writer --state PATH --writer W --from I --to J
@@ -55,6 +57,8 @@ case "reader":
     exit(Reader.run(parseOptions(arguments.dropFirst(2))?.options ?? [:]))
 case "lib-writer":
     exit(LibraryWriter.run(parseOptions(arguments.dropFirst(2))?.options ?? [:]))
+case "repro":
+    exit(Repro.run(arguments.dropFirst(2).first, work: NSTemporaryDirectory() + "statejournal-repro-\(getpid())"))
 default:
     break
 }
