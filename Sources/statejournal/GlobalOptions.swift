@@ -18,6 +18,10 @@ struct GlobalOptions: ParsableArguments {
             help: ArgumentHelp("Seconds to wait for the lock; fractions allowed (default: 10).", valueName: "seconds"))
     var lockTimeout: Double?
 
+    @Flag(name: .customLong("allow-symlinks"),
+          help: "Follow symbolic links for STATE.md, its lock files and journal directory (refused by default).")
+    var allowSymlinks = false
+
     func validate() throws {
         if let lockTimeout, !(lockTimeout.isFinite && lockTimeout >= 0) {
             throw ValidationError("--lock-timeout must be a number of seconds ≥ 0, e.g. 2.5")
@@ -42,8 +46,9 @@ struct GlobalOptions: ParsableArguments {
     func manager(command: String) -> StateManager {
         var lock = LockPolicy()
         if let lockTimeout { lock.timeout = lockTimeout }
-        let config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
+        var config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
                                                 command: "statejournal " + command)
+        config.allowSymlinks = allowSymlinks
         return StateManager(configuration: config, logger: CLILog.logger)
     }
 }

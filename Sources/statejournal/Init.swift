@@ -39,7 +39,7 @@ struct Init: ParsableCommand {
     func run() throws {
         let parsed: WorkflowPlan
         if let plan {
-            parsed = try WorkflowPlan.parse(try InputFile.read(plan), source: plan == "-" ? "stdin" : plan)
+            parsed = try WorkflowPlan.parse(try InputFile.read(plan, limit: InputFile.eventInputLimit), source: plan == "-" ? "stdin" : plan)
         } else {
             parsed = WorkflowPlan(waves: Array(repeating: [], count: waves ?? 0))
         }

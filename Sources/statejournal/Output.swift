@@ -54,6 +54,7 @@ enum Output {
 
 extension CommandLine {
     static let globalOptionsWithValue: Set<String> = ["--state", "--actor", "--lock-timeout"]
+    static let globalFlags: Set<String> = ["--allow-symlinks"]
 
     /// Moves global options given before the subcommand to after it.
     static func hoistingGlobalOptions(_ args: [String]) -> [String] {
@@ -61,6 +62,7 @@ extension CommandLine {
         var i = 0
         while i < args.count, args[i].hasPrefix("--") {
             let name = String(args[i].split(separator: "=", maxSplits: 1)[0])
+            if globalFlags.contains(args[i]) { leading.append(args[i]); i += 1; continue }
             guard globalOptionsWithValue.contains(name) else { break }
             if args[i].contains("=") {
                 leading.append(args[i]); i += 1

@@ -20,7 +20,7 @@ struct Update: ParsableCommand {
 
     func run() throws {
         let source = from == "-" ? "stdin" : "'\(from)'"
-        let update = try StateUpdate.parse(try InputFile.read(from), source: source)
+        let update = try StateUpdate.parse(try InputFile.read(from, limit: InputFile.eventInputLimit), source: source)
         let manager = global.manager(command: "update")
         reportWrite(try manager.update(update, options: flags.options), flags, manager)
     }

@@ -89,6 +89,9 @@ public final class FileJournal: JournalStore {
             locked = false
             lock.release()
         }
+        // Writers may resume from a remembered position without listing the
+        // directory: refuse a journal directory swapped for a link here too.
+        try fs.refuseSymbolicLink(directory, as: "the journal directory")
         return try body()
     }
 
@@ -137,7 +140,9 @@ public final class FileJournal: JournalStore {
     func listing() throws(StateJournalError) -> Listing {
         var result = Listing()
         guard let status = try fs.lstat(directory) else { return result }
-        guard status.isDirectory else {
+        if status.isSymbolicLink {
+            try fs.refuseSymbolicLink(directory, as: "the journal directory")
+        } else if !status.isDirectory {
             throw StateJournalError(.corruption, "'\(directory)' is not a directory; the journal must be a directory of segment files — move it away", path: directory)
         }
         var segments: [UInt64: SegmentFiles] = [:]

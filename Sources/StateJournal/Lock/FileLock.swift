@@ -88,7 +88,14 @@ public final class FileLock {
     ///   an I/O error if the lock file cannot be opened.
     public func acquire(_ policy: LockPolicy, command: String) throws(StateJournalError) {
         if fd != nil { return }  // already held by this value
-        let fd = try fs.open(path, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o644)
+        // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
+        let fd: Int32
+        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | (fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW), mode: 0o644) {
+        case .success(let opened): fd = opened
+        case .failure(.tooManySymbolicLinks) where !fs.allowsSymbolicLinks:
+            throw FileSystem.symbolicLinkRefused(path, as: "a lock file")
+        case .failure(let e): throw .system("open", path, e)
+        }
         let start = Self.monotonicSeconds()
         var backoff = policy.initialBackoff
         while true {

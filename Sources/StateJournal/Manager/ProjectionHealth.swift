@@ -45,6 +45,8 @@ extension StateManager {
     /// others find STATE.md already past their event and return at once.
     /// A damaged STATE.md is kept as `STATE.md.damaged-<UTC time>` first.
     func publish(_ seq: UInt64, policy: ProjectionPolicy) throws {
+        // Before anything is read or kept aside through it.
+        try fs.refuseSymbolicLink(statePath, as: "the state file")
         let status = try projectionStatus()
         if case .intact(let shown) = status {
             if shown >= seq { return }

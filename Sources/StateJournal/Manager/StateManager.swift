@@ -285,6 +285,8 @@ public final class StateManager: Sendable {
     /// Fails with ENOSPC when the state file's file system has less room
     /// than two copies of STATE.md need (the new one and the backup's link).
     private func checkRoomForProjection() throws {
+        // A symlinked STATE.md (not allowed) would fail the projection: refuse before appending.
+        try fs.refuseSymbolicLink(statePath, as: "the state file")
         let dir = FileSystem.directory(of: statePath)
         guard case .success(let free) = fs.sys.availableSpace(dir) else { return }
         let current = (try? fs.lstat(statePath))??.size ?? 0

@@ -226,4 +226,17 @@ final class MemorySystemCalls: SystemCalls, Sendable {
     }
 
     func availableSpace(_ path: String) -> Result<Int64, Errno> { .success(1 << 40) }
+
+    func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> {
+        state.withLock { s in
+            guard let open = s.descriptors[fd] else { return .failure(Errno(rawValue: EBADF)) }
+            s.nodes[open.path]?.mode = mode & 0o7777
+            return .success(())
+        }
+    }
+
+    /// No symbolic links here.
+    func readlink(_ path: String) -> Result<String, Errno> {
+        lstat(path).flatMap { _ in .failure(Errno(rawValue: EINVAL)) }
+    }
 }

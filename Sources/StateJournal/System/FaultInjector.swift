@@ -134,4 +134,6 @@ public final class FaultInjector: SystemCalls, Sendable {
     public func availableSpace(_ path: String) -> Result<Int64, Errno> {
         run(.availableSpace) { base.availableSpace(path) }
     }
+    public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
+    public func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
 }

@@ -14,7 +14,44 @@ import Darwin
 public struct FileSystem: Sendable {
     public let sys: any SystemCalls
 
+    /// Whether STATE.md, its lock files and its journal directory may be
+    /// symbolic links (``StateManager/Configuration/allowSymlinks``, the
+    /// command line's `--allow-symlinks`). Off, each is refused with a message
+    /// naming it, so that a planted link cannot redirect a write; on, a
+    /// symlinked STATE.md is followed and the file it points to is replaced.
+    public var allowsSymbolicLinks = false
+
     public init(_ sys: any SystemCalls = RealSystemCalls()) { self.sys = sys }
+
+    // MARK: Symbolic links
+
+    /// Throws when `path` is a symbolic link and links are not allowed.
+    /// - Parameter what: what `path` is, for the message ("the state file").
+    public func refuseSymbolicLink(_ path: String, as what: String) throws(StateJournalError) {
+        guard !allowsSymbolicLinks, let status = try lstat(path), status.isSymbolicLink else { return }
+        throw Self.symbolicLinkRefused(path, as: what)
+    }
+
+    static func symbolicLinkRefused(_ path: String, as what: String) -> StateJournalError {
+        StateJournalError(.badInput,
+            "'\(path)' (\(what)) is a symbolic link; StateJournal does not write through links unless told to, "
+            + "so that a planted link cannot redirect its writes — point --state at the real file, "
+            + "or pass --allow-symlinks (StateManager.Configuration.allowSymlinks) to follow it", path: path)
+    }
+
+    /// `path` with symbolic links in its last component followed (only when
+    /// links are allowed; otherwise a link is refused), so that a replacement
+    /// writes the file a link points to and the link stays.
+    func resolvingSymbolicLinks(_ path: String, as what: String) throws(StateJournalError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            guard let status = try lstat(current), status.isSymbolicLink else { return current }
+            guard allowsSymbolicLinks else { throw Self.symbolicLinkRefused(path, as: what) }
+            let target = try sys.readlink(current).get("read the symbolic link", current)
+            current = target.hasPrefix("/") ? target : Self.join(Self.directory(of: current), target)
+        }
+        throw .system("follow the symbolic links of", path, .tooManySymbolicLinks)
+    }
 
     // MARK: Paths
 
@@ -132,6 +169,11 @@ public struct FileSystem: Sendable {
     /// Creates `path` as a directory (and fsyncs its parent) unless it exists.
     public func ensureDirectory(_ path: String) throws(StateJournalError) {
         if let status = try lstat(path) {
+            if status.isSymbolicLink {
+                // Allowed: a link to a directory (opening files in it fails clearly otherwise).
+                guard allowsSymbolicLinks else { throw Self.symbolicLinkRefused(path, as: "the journal directory") }
+                return
+            }
             guard status.isDirectory else {
                 throw StateJournalError(.io, "'\(path)' exists but is not a directory; move it away", path: path)
             }
@@ -157,9 +199,12 @@ public struct FileSystem: Sendable {
 
     /// Creates a new file that did not exist (O_EXCL, O_NOFOLLOW), writes
     /// `bytes`, fsyncs it and closes it. On failure the file is removed.
-    public func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(StateJournalError) {
+    /// - Parameter exactMode: give the file exactly `mode`, whatever the
+    ///   umask (for a file that replaces one with these permissions).
+    public func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644, exactMode: Bool = false) throws(StateJournalError) {
         let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
         do throws(StateJournalError) {
+            if exactMode { try sys.fchmod(fd, mode: mode).get("set the permissions of", path) }
             try writeAll(fd, bytes, at: 0, path)
             try fsync(fd, path)
         } catch {
@@ -180,14 +225,16 @@ public struct FileSystem: Sendable {
     /// First half of an atomic replace: writes `bytes` to a new temporary file
     /// beside `path` (O_EXCL, O_NOFOLLOW, the current file's permissions) and
     /// fsyncs it. Nothing a reader of `path` sees has changed yet.
+    ///
+    /// A symbolic link at `path` is refused, or — with
+    /// ``allowsSymbolicLinks`` — followed: the file it points to is replaced,
+    /// its temporary written beside it, and the link stays.
     public func prepareReplacement(of path: String, with bytes: [UInt8]) throws(StateJournalError) -> PendingReplacement {
-        let existing = try lstat(path)
-        if let existing, existing.isSymbolicLink {
-            throw StateJournalError(.badInput, "'\(path)' is a symbolic link; StateJournal replaces the file itself, so point --state at the real file", path: path)
-        }
-        let temp = Self.temporaryName(for: path)
-        try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644)
-        return PendingReplacement(path: path, temporaryPath: temp)
+        let target = try resolvingSymbolicLinks(path, as: "a file StateJournal replaces")
+        let existing = try lstat(target)
+        let temp = Self.temporaryName(for: target)
+        try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644, exactMode: existing != nil)
+        return PendingReplacement(path: target, temporaryPath: temp)
     }
 
     /// Abandons a prepared replacement, removing its temporary file.
@@ -223,6 +270,8 @@ public struct FileSystem: Sendable {
     /// without, an existing `copy` is an error (`EEXIST`). Does nothing when
     /// `path` does not exist.
     public func keepCopy(of path: String, as copy: String, replacing: Bool) throws(StateJournalError) {
+        // link(2) does not follow a symbolic link: keep the file's bytes, not the link.
+        let path = allowsSymbolicLinks ? try resolvingSymbolicLinks(path, as: "a file StateJournal keeps a copy of") : path
         let target = replacing ? Self.temporaryName(for: copy) : copy
         switch sys.link(path, target) {
         case .success:
@@ -234,7 +283,7 @@ public struct FileSystem: Sendable {
         case .failure:
             // No hard links on this file system: copy instead.
             guard let old = try readFileIfExists(path) else { return }
-            try writeNewFile(target, old)
+            try writeNewFile(target, old, mode: (try lstat(path))?.permissions ?? 0o644, exactMode: true)
         }
         if replacing {
             do throws(StateJournalError) { try rename(target, copy) } catch { _ = sys.unlink(target); throw error }

@@ -58,6 +58,17 @@ public protocol SystemCalls: Sendable {
     func listDirectory(_ path: String) -> Result<[String], Errno>
     /// Bytes available to this user on the file system holding `path` (`statvfs`).
     func availableSpace(_ path: String) -> Result<Int64, Errno>
+    /// `fchmod(2)`: sets the permission bits, whatever the umask took away at `open`.
+    func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno>
+    /// `readlink(2)`: what the symbolic link `path` points to.
+    func readlink(_ path: String) -> Result<String, Errno>
+}
+
+extension SystemCalls {
+    // Defaults for implementations written before these calls existed (they
+    // wrap real descriptors and paths): the real calls.
+    public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { RealSystemCalls().fchmod(fd, mode: mode) }
+    public func readlink(_ path: String) -> Result<String, Errno> { RealSystemCalls().readlink(path) }
 }
 
 /// Runs `body` until it returns something other than `-1`/`EINTR`.
@@ -152,6 +163,16 @@ public struct RealSystemCalls: SystemCalls {
 
     public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         nothingOrErrno { sj_flock(fd, operation) }
+    }
+
+    public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> {
+        nothingOrErrno { Glibc.fchmod(fd, mode_t(mode)) }
+    }
+
+    public func readlink(_ path: String) -> Result<String, Errno> {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        return valueOrErrno { buffer.withUnsafeMutableBufferPointer { b in b.baseAddress.map { Glibc.readlink(path, $0, b.count) } ?? -1 } }
+            .map { n in String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
     public func availableSpace(_ path: String) -> Result<Int64, Errno> {
