@@ -18,9 +18,11 @@ struct Verify: ParsableCommand {
         let manager = global.manager(command: "verify")
         let report = try manager.verify()
         var healed = false
-        if !report.hasCorruption, !report.problems.isEmpty, report.lastSeq > 0 {
+        if !report.hasCorruption, report.lastSeq > 0 {
+            // Regenerates STATE.md if it needs it, and removes temporary files
+            // a killed writer left beside it.
             try manager.refreshProjection()
-            healed = true
+            healed = report.problems.contains { $0.file == manager.statePath }
         }
         if json {
             Output.json(.obj([

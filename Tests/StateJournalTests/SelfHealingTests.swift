@@ -63,6 +63,23 @@ import Testing
         #expect(Set(kept.compactMap { readText(dir.file($0)) }) == Set((0..<5).map { "edit \($0)\n" }))
     }
 
+    @Test func temporariesOfAKilledWriterBesideStateMDAreRemoved() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let manager = smallManager(path)
+        try manager.write(initPayload())
+        for name in ["STATE.md.tmp-99999-1", "STATE.md.backup.tmp-99999-2"] { writeBytes(dir.file(name), [1, 2, 3]) }
+        writeBytes(dir.file("STATE.md.notes"), [4])  // not ours: left alone
+        try manager.compact()
+        #expect(listDirectory(dir.path).filter { $0.contains(".tmp-") }.isEmpty)
+        #expect(readBytes(dir.file("STATE.md.notes")) == [4])
+        // Healing a missing STATE.md cleans up too.
+        writeBytes(dir.file("STATE.md.tmp-99999-3"), [1])
+        try FileManager.default.removeItem(atPath: path)
+        _ = try StateManager(statePath: path).loadState()
+        #expect(listDirectory(dir.path).filter { $0.contains(".tmp-") }.isEmpty)
+    }
+
     @Test func theBackupIsThePreviousProjectionByteForByte() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("STATE.md")

@@ -27,7 +27,7 @@ extension StateManager {
                                              idempotencyKeys: folded.idempotencyKeys))
             return folded
         }
-        if folded.state != nil { try publish(folded.lastSeq, policy: .eager) }
+        if folded.state != nil { try publish(folded.lastSeq, policy: .eager, cleanUp: true) }
         return folded.lastSeq
     }
 

@@ -12,6 +12,24 @@ extension FileJournal {
 
     @discardableResult
     public func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        // Another process may seal (compress and remove) a raw segment between
+        // the listing and the open: list again, resuming after the last event
+        // handed over, so that none is handed over twice.
+        var from = seq
+        var attempt = 0
+        while true {
+            do {
+                return try readEventsOnce(after: from) { event in
+                    try body(event)
+                    from = event.seq
+                }
+            } catch let error as StateJournalError where error.errno == .noSuchFile && attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    private func readEventsOnce(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
         try recoverInterruptedWork()
         let segments = try listing().segments
         closeTail()

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Logging
+import Synchronization
 
 /// The file-based ``JournalStore``: numbered segment files and snapshots in
 /// `PATH.journal/`, and an `flock` on `PATH.lock`.
@@ -56,6 +57,8 @@ public final class FileJournal: JournalStore {
     var locked = false
     /// Whether this lock hold already cleaned up after crashed writers.
     var recovered = false
+    /// Segments whose directory entry this process made durable.
+    static let durableSegments = Mutex<Set<String>>([])
     /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
     var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
 
@@ -221,6 +224,13 @@ public final class FileJournal: JournalStore {
         guard first.seq == current.lastSeq + 1 else {
             throw StateJournalError(.io, "append of seq \(first.seq) to '\(directory)' whose last seq is \(current.lastSeq)")
         }
+        // A segment this process did not create: its directory entry may not
+        // be durable yet (its creator's directory fsync may have failed), so
+        // make it durable once before the first write lands in it.
+        if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
+            try fs.fsyncDirectory(directory)
+            Self.durableSegments.withLock { _ = $0.insert(current.path) }
+        }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(events.count * 256)
         for event in events {
@@ -252,7 +262,15 @@ public final class FileJournal: JournalStore {
     func createSegment(firstSeq: UInt64) throws(StateJournalError) {
         try fs.ensureDirectory(directory)
         let path = path(Self.segmentName(firstSeq: firstSeq))
-        try fs.atomicReplace(path, with: RecordFormat.encodeHeader(.init(firstSeq: firstSeq, created: .now())), backup: nil)
+        do throws(StateJournalError) {
+            try fs.atomicReplace(path, with: RecordFormat.encodeHeader(.init(firstSeq: firstSeq, created: .now())), backup: nil)
+        } catch {
+            // Renamed but its directory entry may not be durable (the
+            // directory fsync failed): no write may land in it.
+            _ = fs.sys.unlink(path)
+            throw error
+        }
+        Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
         tail = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
     }

@@ -31,10 +31,11 @@ extension StateManager {
     }
 
     /// Rewrites STATE.md now if it does not show the journal's last event.
+    /// Also removes temporary files a killed writer left beside STATE.md.
     public func refreshProjection() throws {
         let folded = try fold(makeStore())
         guard folded.state != nil else { return }
-        try publish(folded.lastSeq, policy: .eager)
+        try publish(folded.lastSeq, policy: .eager, cleanUp: true)
     }
 
     /// Makes STATE.md show event `seq` or a later one, as `policy` says.
@@ -44,11 +45,16 @@ extension StateManager {
     /// so one rewrite covers every writer that finished before it — the
     /// others find STATE.md already past their event and return at once.
     /// A damaged STATE.md is kept as `STATE.md.damaged-<UTC time>` first.
-    func publish(_ seq: UInt64, policy: ProjectionPolicy) throws {
+    ///
+    /// With `cleanUp`, it always takes the projectors' lock and removes the
+    /// temporary files (`STATE.md.tmp-…`, `STATE.md.backup.tmp-…`) that a
+    /// writer killed while replacing STATE.md left behind: only holders of
+    /// that lock create them, so under it none is in use.
+    func publish(_ seq: UInt64, policy: ProjectionPolicy, cleanUp: Bool = false) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
         let status = try projectionStatus()
-        if case .intact(let shown) = status {
+        if !cleanUp, case .intact(let shown) = status {
             if shown >= seq { return }
             switch policy {
             case .eager: break
@@ -62,6 +68,9 @@ extension StateManager {
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
         try lock.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
         defer { lock.release() }
+        var isIntact = false
+        if case .intact = status { isIntact = true }
+        if cleanUp || !isIntact { try removeStaleTemporaries() }
         let folded = try currentFold(makeStore())
         guard let state = folded.state else { return }
         var backup: String? = backupPath
@@ -85,6 +94,17 @@ extension StateManager {
         }
         try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup)
         lastProjection.withLock { $0 = Timestamp.now().microseconds }
+    }
+
+    /// Under the projectors' lock: removes temporaries of STATE.md and its backup.
+    private func removeStaleTemporaries() throws {
+        let dir = FileSystem.directory(of: statePath)
+        let base = String(statePath.split(separator: "/").last ?? "")
+        let prefixes = [base + ".tmp-", base + ".backup.tmp-"]
+        for name in try fs.list(dir) where prefixes.contains(where: { name.hasPrefix($0) }) {
+            try fs.unlinkIfExists(FileSystem.join(dir, name))
+            logger.notice("removed a temporary file left by an interrupted write", metadata: ["file": "\(FileSystem.join(dir, name))"])
+        }
     }
 
     /// Keeps the current STATE.md under a name never used before.
