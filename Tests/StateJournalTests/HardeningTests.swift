@@ -201,6 +201,34 @@ import Testing
         try manager.write(.noteAdded(text: String(repeating: "x", count: 3000)))
     }
 
+    /// An event too large for a record, queued with others in one group
+    /// commit, fails alone: the others land.
+    @Test func anOversizedWriteInABatchFailsAlone() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        var configuration = smallManager(path).configuration
+        configuration.journal.maximumRecordSize = 4096
+        let manager = StateManager(configuration: configuration)
+        try manager.write(initPayload(tasks: 3, waves: 1))
+        let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
+        try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
+        let queued = manager.writeQueue.enqueuedCount
+        let errors = Mutex<[Int: StateJournalError]>([:])
+        let join = startThreads(4) { i in
+            let payload: Event.Payload = i == 3 ? .noteAdded(text: String(repeating: "x", count: 5000)) : .taskStarted(taskID: "w1t\(i + 1)")
+            do { try manager.write(payload) } catch let error as StateJournalError { errors.withLock { $0[i] = error } } catch {}
+        }
+        // Handshake: all four are queued behind the lock, so they commit as one batch.
+        while manager.writeQueue.enqueuedCount < queued + 4 { sched_yield() }
+        holder.release()
+        join()
+        let failed = errors.withLock { $0 }
+        #expect(failed.keys.sorted() == [3])
+        #expect(failed[3]?.message.contains("record limit") == true)
+        #expect(try manager.events().count == 4)
+        #expect(try manager.loadState()?.tasks.allSatisfy { $0.status == .inProgress } == true)
+    }
+
     /// A description of megabytes works when its event fits the record limit
     /// (16 MiB by default), and is refused clearly when it does not.
     @Test func descriptionOfMegabytes() throws {

@@ -236,7 +236,7 @@ public final class FileJournal: JournalStore {
         for event in events {
             let payload = event.json().encoded()
             guard payload.count <= maximumRecordSize else {
-                throw StateJournalError(.badInput, "the event is \(payload.count) bytes, more than the \(maximumRecordSize)-byte record limit; shorten its text")
+                throw Self.recordTooLarge(event, size: payload.count, limit: maximumRecordSize)
             }
             RecordFormat.appendRecord(payload, to: &buffer)
         }
@@ -255,6 +255,12 @@ public final class FileJournal: JournalStore {
         current.lastTime = events[events.count - 1].time
         tail = current
         return rotated
+    }
+
+    /// The error for an event that does not fit in one record.
+    static func recordTooLarge(_ event: Event, size: Int, limit: Int) -> StateJournalError {
+        StateJournalError(.badInput, "the \(event.payload.typeName) event is \(size) bytes, more than the \(limit)-byte record limit; "
+            + "make it smaller: shorter texts, or fewer tasks in one plan or update (add the others with 'task add')")
     }
 
     /// Creates an empty segment atomically: temporary file, fsync, rename,

@@ -194,6 +194,11 @@ extension StateManager {
         let payload = try makePayload(folded.state, time)
         let event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
                           idempotencyKey: options.idempotencyKey, payload: payload)
+        // Here, not only at the append: an event too large for one record
+        // fails alone instead of failing every write of its batch.
+        let size = event.json().encoded().count
+        let limit = configuration.journal.maximumRecordSize
+        if size > limit { throw FileJournal.recordTooLarge(event, size: size, limit: limit) }
         try WorkflowState.apply(event, to: &folded.state)
         guard let state = folded.state else { throw StateJournalError(.io, "internal: the fold produced no state") }
         folded.lastSeq = event.seq
