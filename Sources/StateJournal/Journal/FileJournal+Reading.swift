@@ -201,7 +201,10 @@ extension FileJournal {
             next = seq + 1
         }
         var assembler = RecordAssembler(startingAt: start, maximumSize: maximumRecordSize)
-        var buffer = [UInt8](repeating: 0, count: Self.readChunkSize)
+        // Sized to what is there (a writer resuming at the end reads nothing),
+        // at most one chunk: no megabyte to clear for every small read.
+        let remaining = max(try fs.sys.fstat(fd).get("stat", file).size - Int64(start), 0)
+        var buffer = [UInt8](repeating: 0, count: Int(min(Int64(Self.readChunkSize), remaining + 1)))
         var fileOffset = Int64(start)
         var clean = true
         return try withoutActuallyEscaping(body) { body in

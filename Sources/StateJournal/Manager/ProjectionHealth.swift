@@ -30,6 +30,22 @@ extension StateManager {
         }
     }
 
+    /// The seq STATE.md's last line claims, read from the end of the file
+    /// only (not checked against the content); nil when there is no file or
+    /// no footer.
+    func footerSeq() throws -> UInt64? {
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+        defer { fs.closeQuietly(fd) }
+        let size = try fs.sys.fstat(fd).get("stat", statePath).size
+        let tailLength = Int(min(size, 160))
+        var tail = [UInt8](repeating: 0, count: tailLength)
+        let n = try tail.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: size - Int64(tailLength)).get("read", statePath) }
+        guard n == tailLength, tail.last == UInt8(ascii: "\n") else { return nil }
+        let lines = tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard let last = lines.last else { return nil }
+        return StateMarkdown.parseFooter(String(decoding: last, as: UTF8.self))?.seq
+    }
+
     /// Rewrites STATE.md now if it does not show the journal's last event.
     /// Also removes temporary files a killed writer left beside STATE.md.
     public func refreshProjection() throws {
@@ -53,18 +69,22 @@ extension StateManager {
     func publish(_ seq: UInt64, policy: ProjectionPolicy, cleanUp: Bool = false) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
-        let status = try projectionStatus()
-        if !cleanUp, case .intact(let shown) = status {
-            if shown >= seq { return }
-            switch policy {
-            case .eager: break
-            case .manual: return
-            case .everyEvents(let n): if seq - shown < n { return }
-            case .interval(let ms):
-                let last = lastProjection.withLock { $0 }
-                if Timestamp.now().microseconds - last < ms * 1000 { return }
+        if !cleanUp, policy != .eager {
+            // Deciding to wait needs only the footer's seq (the last line),
+            // not the whole file's checksum; a missing file is written anyway.
+            if let shown = try footerSeq() {
+                switch policy {
+                case .manual: return
+                case .everyEvents(let n): if shown >= seq || seq - shown < n { return }
+                case .interval(let ms):
+                    let last = lastProjection.withLock { $0 }
+                    if shown >= seq || Timestamp.now().microseconds - last < ms * 1000 { return }
+                case .eager: break
+                }
             }
         }
+        let status = try projectionStatus()
+        if !cleanUp, case .intact(let shown) = status, shown >= seq { return }
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
         try lock.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
         defer { lock.release() }

@@ -99,12 +99,12 @@ public final class StateManager: Sendable {
     public let configuration: Configuration
     let logger: Logger
     /// When this manager last rewrote STATE.md (µs), for ``ProjectionPolicy/interval(milliseconds:)``.
-    let lastProjection = Mutex<Int64>(0)
+    let lastProjection = Locked<Int64>(0)
     /// Writes from this process's threads, committed in groups.
     let writeQueue = WriteQueue()
     /// The state folded by this process's last write, and where the journal
     /// ended then: the next write reads only what was appended since.
-    let foldCache = Mutex<FoldCache?>(nil)
+    let foldCache = Locked<FoldCache?>(nil)
 
     struct FoldCache {
         var folded: Folded
@@ -271,7 +271,12 @@ public final class StateManager: Sendable {
                       to store: any JournalStore) throws {
         try checkRoomForProjection()
         let rotated = try store.append(events)
-        guard let last = events.last, rotated || last.seq - folded.snapshotSeq >= configuration.snapshotInterval else { return }
+        // A snapshot costs about as much as folding as many events as the
+        // state has items; waiting at least that long keeps its cost, spread
+        // over the writes, at about one event's.
+        let size = UInt64(state.tasks.count + state.notes.count + state.metadata.count)
+        guard let last = events.last,
+              rotated || last.seq - folded.snapshotSeq >= max(configuration.snapshotInterval, size) else { return }
         var keys = folded.idempotencyKeys
         for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } }
         do {
