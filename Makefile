@@ -3,7 +3,7 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz clean
+.PHONY: all deps build release demo test bench torture fuzz sanitize clean
 
 all: build
 
@@ -49,6 +49,19 @@ FUZZ_SECONDS ?= 600
 FUZZ_TEST_SECONDS ?= 20
 fuzz: deps
 	Tools/fuzz/fuzz.sh all $(FUZZ_SECONDS)
+
+# The test suite under ThreadSanitizer, then under AddressSanitizer (issue 7),
+# each in its own build directory; any report fails the run (the sanitizers
+# exit non-zero at the end when they reported anything). SANITIZE_FILTER
+# narrows both to some tests (e.g. 'GroupCommit|Concurrency|SelfHealing').
+SANITIZE_FILTER ?=
+sanitize: deps
+	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
+	$(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread \
+		$(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)')
+	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
+	$(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address \
+		$(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)')
 
 # The torture harness (Tools/torture, issue 5): ≥1,000 SIGKILLs across ≥8
 # writers, lost-write mode, failing syscalls, 16 threads × 1,000 events.

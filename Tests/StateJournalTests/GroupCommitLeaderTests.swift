@@ -18,7 +18,7 @@ import Testing
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
         let before = counter.counts[.fdatasync] ?? 0
         let queued = manager.writeQueue.enqueuedCount
-        let failures = Mutex(0)
+        let failures = Locked(0)  // not Mutex: its futex waits are invisible to ThreadSanitizer
         let join = startThreads(16) { i in
             do { try manager.write(.taskStarted(taskID: "w1t\(i + 1)")) } catch { failures.withLock { $0 += 1 } }
         }
@@ -43,7 +43,7 @@ import Testing
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
         let queued = manager.writeQueue.enqueuedCount
-        let results = Mutex<[String: Bool]>([:])
+        let results = Locked<[String: Bool]>([:])
         let ids = ["w1t1", "nope", "w1t2", "w1t1"]
         let join = startThreads(4) { i in
             let ok = (try? manager.write(.taskStarted(taskID: ids[i]))) != nil

@@ -213,7 +213,7 @@ import Testing
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
         let queued = manager.writeQueue.enqueuedCount
-        let errors = Mutex<[Int: StateJournalError]>([:])
+        let errors = Locked<[Int: StateJournalError]>([:])
         let join = startThreads(4) { i in
             let payload: Event.Payload = i == 3 ? .noteAdded(text: String(repeating: "x", count: 5000)) : .taskStarted(taskID: "w1t\(i + 1)")
             do { try manager.write(payload) } catch let error as StateJournalError { errors.withLock { $0[i] = error } } catch {}
@@ -289,7 +289,7 @@ import Testing
 final class RecordingSystemCalls: SystemCalls, Sendable {
     struct Open: Sendable { var path: String; var flags: Int32 }
     private let base = RealSystemCalls()
-    private let log = Mutex<(opens: [Open], removals: [String])>(([], []))
+    private let log = Locked<(opens: [Open], removals: [String])>(([], []))
 
     var opens: [Open] { log.withLock { $0.opens } }
     var removals: [String] { log.withLock { $0.removals } }

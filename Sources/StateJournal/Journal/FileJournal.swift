@@ -58,7 +58,7 @@ public final class FileJournal: JournalStore {
     /// Whether this lock hold already cleaned up after crashed writers.
     var recovered = false
     /// Segments whose directory entry this process made durable.
-    static let durableSegments = Mutex<Set<String>>([])
+    static let durableSegments = Locked<Set<String>>([])
     /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
     var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
 

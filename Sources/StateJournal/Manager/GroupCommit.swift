@@ -35,7 +35,7 @@ final class WriteQueue: Sendable {
         var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
         var result: Result<StateManager.WriteOutcome, any Error>?
         var promoted = false
-        let done = DispatchSemaphore(value: 0)
+        let done = Semaphore(value: 0)
 
         init(options: StateManager.WriteOptions, makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
             self.options = options
@@ -52,7 +52,7 @@ final class WriteQueue: Sendable {
     /// How many requests were ever queued (for tests' handshakes).
     var enqueuedCount: Int { state.withLock { $0.enqueued } }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Queues `request`; returns true when the caller must lead a batch now.
     func enqueue(_ request: Request) -> Bool {

@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+
 
 /// A ``SystemCalls`` over a file system held in memory: regular files and
 /// directories, no links between names, no permissions.
@@ -32,7 +32,7 @@ final class MemorySystemCalls: SystemCalls, Sendable {
         var nextDescriptor: Int32 = 3
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init() {}
 

@@ -31,7 +31,7 @@ public final class FaultInjector: SystemCalls, Sendable {
     }
 
     private let base: any SystemCalls
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(_ base: any SystemCalls = RealSystemCalls()) { self.base = base }
 
