@@ -52,15 +52,17 @@ fuzz: deps
 
 # The test suite under ThreadSanitizer, then under AddressSanitizer (issue 7),
 # each in its own build directory; any report fails the run (the sanitizers
-# exit non-zero at the end when they reported anything). SANITIZE_FILTER
-# narrows both to some tests (e.g. 'GroupCommit|Concurrency|SelfHealing').
+# exit non-zero at the end when they reported anything). Leaks of the test
+# harness (Foundation, XCTest) are suppressed in Tools/sanitize/lsan.supp.
+# SANITIZE_FILTER narrows both to some tests (e.g. 'GroupCommit|Concurrency').
 SANITIZE_FILTER ?=
 sanitize: deps
 	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
 	$(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread \
 		$(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)')
 	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
-	$(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address \
+	LSAN_OPTIONS="suppressions=$(CURDIR)/Tools/sanitize/lsan.supp $(LSAN_OPTIONS)" \
+		$(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address \
 		$(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)')
 
 # The torture harness (Tools/torture, issue 5): ≥1,000 SIGKILLs across ≥8
