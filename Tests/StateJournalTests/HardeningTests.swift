@@ -56,7 +56,7 @@ import Testing
 
     /// STATE.md, its lock file and its journal directory as symbolic links:
     /// refused with a message naming the path, before anything is written.
-    @Test(arguments: ["STATE.md", "STATE.md.lock", "STATE.md.journal"])
+    @Test(arguments: ["STATE.md", "STATE.md.lock", "STATE.md.journal", "STATE.md.journal/projector.lock"])
     func symbolicLinkIsRefusedBeforeAnythingIsWritten(_ name: String) throws {
         let dir = TemporaryDirectory()
         let state = dir.file("STATE.md")
@@ -82,14 +82,14 @@ import Testing
 
     /// With `allowSymlinks`, each link is followed: a symlinked STATE.md's
     /// target is replaced and the link stays a link.
-    @Test(arguments: ["STATE.md", "STATE.md.lock", "STATE.md.journal"])
+    @Test(arguments: ["STATE.md", "STATE.md.lock", "STATE.md.journal", "STATE.md.journal/projector.lock"])
     func symbolicLinkIsFollowedWhenAllowed(_ name: String) throws {
         let dir = TemporaryDirectory()
         let state = dir.file("STATE.md")
         let other = TemporaryDirectory()
         try smallManager(state).write(initPayload())
         let link = dir.file(name)
-        let target = other.file(name)
+        let target = other.file(name.replacingOccurrences(of: "/", with: "-"))
         try FileManager.default.moveItem(atPath: link, toPath: target)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
 

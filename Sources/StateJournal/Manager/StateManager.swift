@@ -292,6 +292,7 @@ public final class StateManager: Sendable {
     private func checkRoomForProjection() throws {
         // A symlinked STATE.md (not allowed) would fail the projection: refuse before appending.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
+        try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
         let dir = FileSystem.directory(of: statePath)
         guard case .success(let free) = fs.sys.availableSpace(dir) else { return }
         let current = (try? fs.lstat(statePath))??.size ?? 0

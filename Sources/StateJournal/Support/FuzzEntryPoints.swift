@@ -285,7 +285,9 @@ public enum FuzzEntryPoints {
     ///
     /// Mode byte: bit 0 clear — the rest is a snapshot file as on disk; set —
     /// the rest is the JSON payload, given a header here with the right size
-    /// and checksums (its seq from the payload's `seq`, else 1).
+    /// and checksums (its seq from the payload's `seq`, else 1); bit 1 —
+    /// that payload zstd-compressed, as ``SnapshotFormat/encode(_:position:)``
+    /// writes it; bits 2–7 — the position it records.
     public static func snapshot(_ bytes: UnsafeRawBufferPointer) -> [String] {
         guard let mode = bytes.first else { return [] }
         let rest = Array(bytes[1...])
@@ -294,16 +296,18 @@ public enum FuzzEntryPoints {
             file = rest
         } else {
             let seq = (try? JSON.parse(rest))?["seq"]?.intValue.map { UInt64(bitPattern: $0) } ?? 1
+            let compressed = mode & 2 != 0 ? try? Zstd.compress(rest, level: 1) : nil
+            let payload = compressed ?? rest
             var header = SnapshotFormat.magic
             header.appendLE(SnapshotFormat.version)
-            header.appendLE(UInt16(0))
+            header.appendLE(compressed == nil ? UInt16(0) : SnapshotFormat.compressedFlag)
             header.appendLE(seq)
-            header.appendLE(UInt64(mode >> 1 & 1))
-            header.appendLE(UInt64(mode >> 2))
-            header.appendLE(UInt64(rest.count))
-            header.appendLE(CRC32C.mask(CRC32C.checksum(rest)))
+            header.appendLE(UInt64(mode >> 2 & 1))
+            header.appendLE(UInt64(mode >> 3))
+            header.appendLE(UInt64(payload.count))
+            header.appendLE(CRC32C.mask(CRC32C.checksum(payload)))
             header.appendLE(CRC32C.mask(CRC32C.checksum(header)))
-            file = header + rest
+            file = header + payload
         }
         guard case .success(let (snapshot, _)) = SnapshotFormat.decode(file) else { return [] }
         var broken: [String] = []
@@ -384,7 +388,10 @@ public enum FuzzEntryPoints {
                 let snapshot = Snapshot(seq: state.seq, lastTime: state.updated, state: state, idempotencyKeys: ["key-1": 1])
                 let file = SnapshotFormat.encode(snapshot, position: .init(segmentFirstSeq: 1, offset: 4096))
                 out.append([0] + file)
-                out.append([1] + Array(file[SnapshotFormat.headerSize...]))
+                let json = JSON.obj(["seq": .int(Int64(state.seq)), "last_time": .string(state.updated.rfc3339),
+                                     "state": state.json(), "idempotency_keys": .obj(["key-1": .int(1)])]).encoded()
+                out.append([1] + json)
+                out.append([3] + json)
             case "plan":
                 out.append(planJSON(state, legacy: false).encoded())
                 out.append(planJSON(state, legacy: true).encoded())
