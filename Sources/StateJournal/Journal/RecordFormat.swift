@@ -92,6 +92,16 @@ public enum RecordFormat {
         return payload
     }
 
+    /// Every payload StateJournal writes is an event, `{"seq":…`.
+    static let eventPrefix: [UInt8] = Array("{\"seq\":".utf8)
+
+    /// Whether the bytes at `offset` begin like an event's JSON.
+    static func eventStarts(in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        guard offset >= 0, bytes.count - offset >= eventPrefix.count else { return false }
+        for i in 0..<eventPrefix.count where bytes[offset + i] != eventPrefix[i] { return false }
+        return true
+    }
+
     /// What lies after the last valid record of a scanned region.
     public enum Tail: Equatable, Sendable {
         /// The region ends exactly after the last valid record.
@@ -113,7 +123,11 @@ public enum RecordFormat {
             guard let payload = record(in: bytes, at: offset, maximumSize: maximumSize) else {
                 var probe = offset + 1
                 while probe + recordHeaderSize < bytes.count {
-                    if record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
+                    // Only where an event's JSON starts: checksumming a candidate at
+                    // every offset made a large damaged region cost its size × the
+                    // record limit (a 16 MiB garbage tail hung every open).
+                    if Self.eventStarts(in: bytes, at: probe + recordHeaderSize),
+                       record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
                         return .corrupt(offset: offset, nextValidRecord: probe)
                     }
                     probe += 1
