@@ -30,6 +30,12 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // Test machinery, never shipped: fault injection, the simulated disk.
+        .target(
+            name: "StateJournalTesting",
+            dependencies: ["StateJournal"],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "statejournal",
             dependencies: [
@@ -42,6 +48,7 @@ let package = Package(
             name: "torture",
             dependencies: [
                 "StateJournal",
+                "StateJournalTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/torture",
@@ -66,7 +73,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StateJournalTests",
-            dependencies: ["StateJournal"],
+            dependencies: ["StateJournal", "StateJournalTesting"],
             swiftSettings: upcoming
         ),
         .testTarget(

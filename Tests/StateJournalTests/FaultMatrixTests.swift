@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+import StateJournalTesting
 
 /// Fails each system call of append, rotation, compression, snapshot and
 /// compaction in turn, then reopens with the real system calls: every

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import StateJournal
+import StateJournalTesting
 
 /// Threads of one process share fsyncs.
 @Suite struct GroupCommitLeaderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+import StateJournalTesting
 
 /// Record framing and the file journal: round trip, checksums, torn tails,
 /// corruption that must never be cut silently.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+import StateJournalTesting
 
 /// Any command that finds STATE.md missing, truncated, garbled or edited by
 /// hand regenerates it, after keeping the damaged file under a new name.

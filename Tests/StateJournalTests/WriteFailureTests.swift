@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+import StateJournalTesting
 
 /// What a write reports when STATE.md cannot be rewritten after its append
 /// (found by the torture harness; see Docs/GUARANTEES.md).

@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalTesting
 
 /// Failing writes (SPEC §5 "Nothing lost on bad input"): one write at a
 /// time with an EIO, ENOSPC or torn write injected at a random call, plus

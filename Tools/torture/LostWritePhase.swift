@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalTesting
 import Synchronization
 
 /// Lost writes: library writers on several threads write through a

@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalTesting
 import Synchronization
 
 /// Contention and the crash loop: real `statejournal` processes and

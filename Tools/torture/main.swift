@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalTesting
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -58,12 +58,18 @@ public struct StateJournalError: Error, CustomStringConvertible, Sendable {
     public let path: String?
     /// The system error behind an ``Code/io`` failure.
     public let errno: Errno?
+    /// Set when the failure came *after* the write's event was made durable
+    /// (e.g. rewriting STATE.md failed): the event is in the journal at this
+    /// sequence number and must not be written again. Nil when nothing of the
+    /// failed operation was written.
+    public let durableSeq: UInt64?
 
-    public init(_ code: Code, _ message: String, path: String? = nil, errno: Errno? = nil) {
+    public init(_ code: Code, _ message: String, path: String? = nil, errno: Errno? = nil, durableSeq: UInt64? = nil) {
         self.code = code
         self.message = message
         self.path = path
         self.errno = errno
+        self.durableSeq = durableSeq
     }
 
     public var description: String {

@@ -1,6 +1,5 @@
 import Foundation
 import StateJournal
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,13 +24,13 @@ import Glibc
 /// Files are tracked by a logical id, not by inode number, so an inode
 /// number reused after an unlink does not alias the old file's durable
 /// contents. Real `fsync` is never called: durability is simulated.
-final class SimulatedDisk: SystemCalls, Sendable {
+public final class SimulatedDisk: SystemCalls, Sendable {
     static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
     static func trace(_ text: @autoclosure () -> String) {
         if trace { FileHandle.standardError.write(Data("[disk] \(text())\n".utf8)) }
     }
     /// What a crash keeps of data written but not synced.
-    enum CrashMode: String, CaseIterable, Sendable {
+    public enum CrashMode: String, CaseIterable, Sendable {
         /// Nothing: all un-synced data and directory changes are lost.
         case dropAll
         /// For each file, a random prefix of the un-synced bytes appended
@@ -68,12 +67,12 @@ final class SimulatedDisk: SystemCalls, Sendable {
         var journal: [String] = []
     }
 
-    let root: String
+    public let root: String
     private let real = RealSystemCalls()
-    private let state = Mutex(State())
+    private let state = LockedState(State())
 
     /// Starts with everything under `root` durable.
-    init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
+    public init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
         self.root = root
         state.withLock { s in
             s.rng = SeededRandom(seed: seed)
@@ -85,17 +84,17 @@ final class SimulatedDisk: SystemCalls, Sendable {
     // MARK: Crash control
 
     /// Crashes when the `calls`-th system call from now is made.
-    func crash(afterCalls calls: Int) { state.withLock { $0.countdown = calls } }
+    public func crash(afterCalls calls: Int) { state.withLock { $0.countdown = calls } }
 
     /// Crashes now (if not crashed yet).
-    func crash() { state.withLock { $0.crashed = true } }
+    public func crash() { state.withLock { $0.crashed = true } }
 
-    var hasCrashed: Bool { state.withLock { $0.crashed } }
-    var callCount: Int { state.withLock { $0.calls } }
-    var shortWriteCount: Int { state.withLock { $0.shortWrites } }
+    public var hasCrashed: Bool { state.withLock { $0.crashed } }
+    public var callCount: Int { state.withLock { $0.calls } }
+    public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
 
     /// Replaces the directory with the durable image. Call after ``crash()``.
-    func materialize(_ mode: CrashMode) {
+    public func materialize(_ mode: CrashMode) {
         Self.trace("materialize \(ObjectIdentifier(self)) \(mode) on \(Thread.current)")
         defer { Self.trace("materialized \(ObjectIdentifier(self))") }
         state.withLock { s in
@@ -214,11 +213,11 @@ final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     /// Every mutating call made through this disk, in order.
-    var operations: [String] { state.withLock { $0.journal } }
+    public var operations: [String] { state.withLock { $0.journal } }
 
     // MARK: SystemCalls
 
-    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         logged("open \(path) flags \(String(flags, radix: 8))") { s in
             let existed = Self.inode(path) != nil
             let result = real.open(path, flags: flags, mode: mode)
@@ -235,7 +234,7 @@ final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    func close(_ fd: Int32) -> Result<Void, Errno> {
+    public func close(_ fd: Int32) -> Result<Void, Errno> {
         state.withLock { s in
             s.descriptors[fd] = nil
             s.journal.append("close fd \(fd)")
@@ -244,11 +243,11 @@ final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         gated { _ in real.read(fd, into: buffer) }
     }
 
-    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         gated { _ in real.pread(fd, into: buffer, offset: offset) }
     }
 
@@ -259,11 +258,11 @@ final class SimulatedDisk: SystemCalls, Sendable {
         return UnsafeRawBufferPointer(rebasing: buffer[0..<Int.random(in: 1..<buffer.count, using: &s.rng)])
     }
 
-    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
         logged("write fd \(fd) \(buffer.count) bytes") { s in real.write(fd, from: shortened(buffer, &s)) }
     }
 
-    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
     }
 
@@ -286,20 +285,20 @@ final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
-    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+    public func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
 
-    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
+    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
         logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
     }
 
-    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
-    func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
-    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
-    func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
-    func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
+    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
+    public func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
+    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
+    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
+    public func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
 
-    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
+    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
         logged("mkdir \(path)") { s in
             let result = real.mkdir(path, mode: mode)
             if case .success = result, let (ino, _) = Self.inode(path) {
@@ -309,27 +308,27 @@ final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         // Unlocking is what the kernel does when a process dies, so it always works.
         if operation & LOCK_UN != 0 { return real.flock(fd, operation: operation) }
         return gated { _ in real.flock(fd, operation: operation) }
     }
 
-    func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
-    func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
+    public func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
+    public func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
 }
 
 /// A deliberately broken layer for the harness's self-test (`--sabotage`):
 /// it reports success for `fsync`/`fdatasync` of files or of directories
 /// without passing them on, like a library that forgot to sync. The
 /// lost-write phase must then report lost events — proof that it can.
-final class Sabotage: SystemCalls, Sendable {
-    enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
+public final class Sabotage: SystemCalls, Sendable {
+    public enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
 
     private let base: any SystemCalls
-    let mode: Mode
+    public let mode: Mode
 
-    init(_ base: any SystemCalls, mode: Mode) {
+    public init(_ base: any SystemCalls, mode: Mode) {
         self.base = base
         self.mode = mode
     }
@@ -341,27 +340,27 @@ final class Sabotage: SystemCalls, Sendable {
         return isDirectory == (mode == .directorySync)
     }
 
-    func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
-    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
+    public func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
+    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
 
-    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
-    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
+    public func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pread(fd, into: buffer, offset: offset)
     }
-    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pwrite(fd, from: buffer, offset: offset)
     }
-    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
-    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
-    func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
-    func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    public func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    public func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    public func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    public func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }

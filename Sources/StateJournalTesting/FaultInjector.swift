@@ -1,4 +1,5 @@
-import Synchronization
+import Foundation
+import StateJournal
 
 /// A ``SystemCalls`` that forwards to another one and fails chosen calls.
 ///
@@ -31,7 +32,7 @@ public final class FaultInjector: SystemCalls, Sendable {
     }
 
     private let base: any SystemCalls
-    private let state = Locked(State())
+    private let state = LockedState(State())
 
     public init(_ base: any SystemCalls = RealSystemCalls()) { self.base = base }
 
@@ -136,4 +137,16 @@ public final class FaultInjector: SystemCalls, Sendable {
     }
     public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
     public func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
+}
+
+/// A value behind an `NSLock` (a pthread mutex, visible to ThreadSanitizer).
+final class LockedState<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
 }
