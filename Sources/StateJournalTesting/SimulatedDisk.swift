@@ -63,6 +63,12 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         var shortWrites = 0
         var rng = SeededRandom(seed: 1)
         var shortWriteChance = 0.0
+        /// Files whose next sync fails with EIO, losing their dirty bytes.
+        var writebackFailurePattern: String?
+        var writebackFailures = 0
+        /// Byte ranges of a file whose writeback failed: they never reach the
+        /// disk (zeros there) unless written again.
+        var lostRanges: [Int: [Range<Int>]] = [:]
         /// What happened, for a post-mortem when a check fails.
         var journal: [String] = []
     }
@@ -92,6 +98,21 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public var hasCrashed: Bool { state.withLock { $0.crashed } }
     public var callCount: Int { state.withLock { $0.calls } }
     public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
+
+    /// The next `fsync`/`fdatasync` of a regular file whose path contains
+    /// `pathContaining` fails with EIO, and the bytes it should have written
+    /// (everything past the file's durable length) are lost: the page cache
+    /// keeps them, so every reader still sees them, but the disk never gets
+    /// them — a later successful sync of the file writes zeros there, unless
+    /// they were written again meanwhile. This is Linux's behaviour after a
+    /// failed writeback: the error is reported once, the pages are marked
+    /// clean, and the next `fsync` succeeds.
+    public func failWriteback(ofNextSyncOf pathContaining: String) {
+        state.withLock { $0.writebackFailurePattern = pathContaining }
+    }
+
+    /// How many writeback failures fired.
+    public var writebackFailureCount: Int { state.withLock { $0.writebackFailures } }
 
     /// Replaces the directory with the durable image. Call after ``crash()``.
     public func materialize(_ mode: CrashMode) {
@@ -263,7 +284,19 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
+        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in
+            let result = real.pwrite(fd, from: shortened(buffer, &s), offset: offset)
+            // Bytes written again are dirty again: a later sync writes them.
+            if case .success(let n) = result, let id = s.descriptors[fd]?.id, let ranges = s.lostRanges[id] {
+                let written = Int(offset)..<(Int(offset) + n)
+                s.lostRanges[id] = ranges.flatMap { r -> [Range<Int>] in
+                    guard r.overlaps(written) else { return [r] }
+                    return [r.lowerBound..<max(r.lowerBound, written.lowerBound), min(r.upperBound, written.upperBound)..<r.upperBound]
+                        .filter { !$0.isEmpty }
+                }
+            }
+            return result
+        }
     }
 
     private func sync(_ fd: Int32) -> Result<Void, Errno> {
@@ -277,7 +310,19 @@ public final class SimulatedDisk: SystemCalls, Sendable {
             } else {
                 // The descriptor may be write-only: read the same file through /proc.
                 guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
-                s.durableData[d.id] = [UInt8](bytes)
+                if let pattern = s.writebackFailurePattern, d.path.contains(pattern) {
+                    s.writebackFailurePattern = nil
+                    s.writebackFailures += 1
+                    let durable = s.durableData[d.id]?.count ?? 0
+                    if bytes.count > durable { s.lostRanges[d.id, default: []].append(durable..<bytes.count) }
+                    s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)) bytes \(durable)..<\(bytes.count) lost")
+                    return .failure(.ioError)
+                }
+                var image = [UInt8](bytes)
+                for r in s.lostRanges[d.id] ?? [] {
+                    for i in r where i < image.count { image[i] = 0 }
+                }
+                s.durableData[d.id] = image
                 s.journal.append("  durable: \(d.path) (id \(d.id)) = \(bytes.count) bytes")
                 Self.trace("sync fd \(fd) \(d.path) id \(d.id): \(bytes.count) bytes")
             }
@@ -289,7 +334,13 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
 
     public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
-        logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
+        logged("ftruncate fd \(fd) to \(length)") { s in
+            let result = real.ftruncate(fd, length: length)
+            if case .success = result, let id = s.descriptors[fd]?.id, let ranges = s.lostRanges[id] {
+                s.lostRanges[id] = ranges.map { $0.clamped(to: 0..<Int(length)) }.filter { !$0.isEmpty }
+            }
+            return result
+        }
     }
 
     public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }

@@ -6,58 +6,41 @@ import Synchronization
 import Glibc
 #endif
 
-/// `torture repro segment-dir-fsync`: a deterministic reproduction of a
-/// durability gap the lost-write phase found (Docs/GUARANTEES.md, "Known
-/// gaps"). The directory fsync right after a new segment is renamed into
-/// place fails once (EIO); that write fails — correctly — but the segment
-/// stays, its directory entry not durable. The next writes append to it and
-/// are acknowledged; a machine crash before anything else fsyncs the
-/// directory loses them. Exits 1 while the gap is there, 0 once it is fixed.
+/// `torture repro NAME`: a deterministic reproduction of a known finding
+/// (``Findings``). Runs every variant of its scenario once; exits 1 while
+/// the bug is there, 0 once it is fixed, 2 when the fault it needs did not
+/// fire (the run proves nothing). `torture repro all` runs every one and
+/// exits with the worst status.
 enum Repro {
-    static func run(_ name: String?, work: String) -> Int32 {
-        switch name {
-        case "segment-dir-fsync": return segmentDirectoryFsync(work: work)
-        default:
-            FileHandle.standardError.write(Data("usage: torture repro segment-dir-fsync\n".utf8))
+    static func run(_ name: String?, work: String, cli: CLIRunner?) -> Int32 {
+        let usage = "usage: torture repro NAME|all   (names: " + Findings.all.map(\.name).joined(separator: ", ") + ")\n"
+        guard let name else {
+            FileHandle.standardError.write(Data(usage.utf8))
             return 2
         }
-    }
-
-    static func segmentDirectoryFsync(work: String) -> Int32 {
-        let ws = Workspace(work + "/repro-segment-dir-fsync")
-        let disk = SimulatedDisk(root: ws.directory, seed: 1)
-        let failing = FailDirectorySyncAfterNewSegment(disk)
-        var configuration = StateManager.Configuration(statePath: ws.statePath, actor: "repro", fileSystem: FileSystem(failing))
-        configuration.journal.segmentSize = 2 << 10  // rotate after a few events
-        let manager = StateManager(configuration: configuration, logger: quietLogger)
-        var acknowledged: [UInt64] = []
-        var report: [String] = []
-        do {
-            acknowledged.append(try manager.write(.workflowInitialized(id: "wf", name: "repro", waves: [[]], metadata: [])).event.seq)
-            var failed = false
-            var afterFailure = 0
-            for i in 0..<200 where afterFailure < 3 {
-                do {
-                    let seq = try manager.write(.noteAdded(text: "note \(i) " + String(repeating: "x", count: 100))).event.seq
-                    acknowledged.append(seq)
-                    if failed { afterFailure += 1; report.append("acknowledged seq \(seq) (appended to the new segment)") }
-                } catch {
-                    failed = true
-                    report.append("write \(i) failed as it should: \(error)")
-                }
+        let findings = name == "all" ? Findings.all : Findings.named(name).map { [$0] } ?? []
+        guard !findings.isEmpty else {
+            FileHandle.standardError.write(Data(("torture: no finding named '\(name)'\n" + usage).utf8))
+            return 2
+        }
+        try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        var worst: Int32 = 0
+        var lines: [String] = []
+        for finding in findings {
+            var status: Int32 = 0
+            for variant in 0..<finding.variants {
+                let o = finding.run(FindingContext(work: work, variant: variant, seed: UInt64(variant + 1), cli: cli))
+                let verdict: Int32 = !o.fired ? 2 : (o.failed ? 1 : 0)
+                print("repro \(finding.name) variant \(variant): \(verdict == 0 ? "OK" : verdict == 1 ? "BUG PRESENT" : "FAULT DID NOT FIRE") — \(o.why)")
+                for p in o.problems { print("  - \(p)") }
+                status = max(status, verdict == 2 ? 2 : verdict) == 2 ? 2 : max(status, verdict)
             }
-        } catch {
-            FileHandle.standardError.write(Data("repro: setup failed: \(error)\n".utf8))
-            return 2
+            lines.append("\(finding.name): \(status == 0 ? "fixed (exit 0)" : status == 1 ? "BUG PRESENT (exit 1)" : "did not fire (exit 2)") — \(finding.summary)")
+            worst = worst == 2 || status == 2 ? 2 : max(worst, status)
         }
-        disk.crash()
-        disk.materialize(.dropAll)
-        let recovered = Set(((try? StateManager(configuration: .init(statePath: ws.statePath, actor: "repro"), logger: quietLogger).events()) ?? []).map(\.seq))
-        let lost = acknowledged.filter { !recovered.contains($0) }
-        for line in report { print(line) }
-        print("after a simulated crash: \(acknowledged.count) acknowledged, \(lost.count) lost\(lost.isEmpty ? "" : ": seq " + lost.map(String.init).joined(separator: ", "))")
-        ws.remove()
-        return lost.isEmpty ? 0 : 1
+        if findings.count > 1 { print("\nrepro summary:\n" + lines.map { "  " + $0 }.joined(separator: "\n")) }
+        if worst != 1 { try? FileManager.default.removeItem(atPath: work) } else { print("workspaces kept under \(work)") }
+        return worst
     }
 }
 
@@ -68,6 +51,8 @@ final class FailDirectorySyncAfterNewSegment: SystemCalls, Sendable {
     private let armed = Mutex((segments: 0, armed: false, fired: false))
 
     init(_ base: any SystemCalls) { self.base = base }
+
+    var fired: Bool { armed.withLock { $0.fired } }
 
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
         let result = base.rename(from, to)

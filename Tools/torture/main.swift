@@ -59,7 +59,11 @@ case "reader":
 case "lib-writer":
     exit(LibraryWriter.run(parseOptions(arguments.dropFirst(2))?.options ?? [:]))
 case "repro":
-    exit(Repro.run(arguments.dropFirst(2).first, work: NSTemporaryDirectory() + "statejournal-repro-\(getpid())"))
+    let reproCLI = URL(fileURLWithPath: selfExecutable).deletingLastPathComponent().appendingPathComponent("statejournal").path
+    let reproWork = NSTemporaryDirectory() + "statejournal-repro-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: reproWork + "/scratch", withIntermediateDirectories: true)
+    exit(Repro.run(arguments.dropFirst(2).first, work: reproWork,
+                   cli: FileManager.default.isExecutableFile(atPath: reproCLI) ? CLIRunner(binary: reproCLI, scratch: reproWork + "/scratch") : nil))
 default:
     break
 }

@@ -1,0 +1,855 @@
+import Foundation
+import StateJournal
+import StateJournalTesting
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one run of a finding's scenario saw.
+struct Outcome {
+    /// The fault or situation the scenario needs happened (else the run
+    /// proves nothing: a repro exits 2, a phase counts a problem).
+    var fired = false
+    var why = ""
+    var problems: [String] = []
+    var lost = 0
+    var duplicated = 0
+    /// STATE.md showing more than (or other than) the journal holds.
+    var ahead = 0
+    var torn = 0
+    /// Simulated process deaths and real kills.
+    var kills = 0
+    /// Kills between an append's fdatasync and the STATE.md rename.
+    var postAppendKills = 0
+    /// Simulated power losses.
+    var crashes = 0
+    var attempts = 0
+    var acknowledged = 0
+    var faults = 0
+
+    mutating func problem(_ text: String, lost: Int = 0, duplicated: Int = 0, ahead: Int = 0, torn: Int = 0) {
+        problems.append(text)
+        self.lost += lost
+        self.duplicated += duplicated
+        self.ahead += ahead
+        self.torn += torn
+    }
+
+    var failed: Bool { !problems.isEmpty }
+}
+
+/// A known durability finding (issue 10, Docs/GUARANTEES.md): a scenario
+/// that puts the library exactly where the finding was, deterministically,
+/// and checks what must hold there. `torture repro NAME` runs variant 0..<n
+/// once; the torture phase of the same name runs many seeded variants.
+struct Finding: Sendable {
+    let name: String
+    let summary: String
+    let variants: Int
+    let run: @Sendable (_ context: FindingContext) -> Outcome
+}
+
+struct FindingContext: Sendable {
+    let work: String
+    let variant: Int
+    let seed: UInt64
+    let cli: CLIRunner?
+}
+
+enum Findings {
+    static let all: [Finding] = [
+        Finding(name: "segment-dir-fsync", summary: "a failed directory fsync after a new segment loses later acknowledged appends",
+                variants: 1, run: SegmentDirectoryFsync.run),
+        Finding(name: "idempotent-retry-unsynced", summary: "a retry with the same key is acknowledged from bytes nobody fsynced (issue 10 item 1)",
+                variants: 3, run: RetryAfterKill.run),
+        Finding(name: "group-dup-failed-batch", summary: "a duplicate in a group-commit batch whose append failed is told success (item 2)",
+                variants: 1, run: GroupBatch.duplicateInFailedBatch),
+        Finding(name: "reader-during-failed-fdatasync", summary: "a reader renders an event whose fdatasync then fails, or a power loss takes (item 3)",
+                variants: 3, run: ReaderDuringSync.run),
+        Finding(name: "journal-restored-older-copy", summary: "STATE.md ahead of a journal put back from an older copy is kept; verify claims repairs (item 4)",
+                variants: 3, run: OlderJournal.run),
+        Finding(name: "lock-file-removed", summary: "two writers hold the lock when its file is removed or replaced (item 5)",
+                variants: 2, run: LockFileRemoved.run),
+        Finding(name: "import-retry", summary: "a retried import returns without writing STATE.md (item 6)",
+                variants: 1, run: ImportRetry.run),
+        Finding(name: "dup-failed-batch-visible", summary: "a duplicate in a failed batch returns before STATE.md shows it (item 7)",
+                variants: 1, run: GroupBatch.duplicateNotVisible),
+        Finding(name: "fsync-error-consumed", summary: "an fsync error consumed by one writer; the next builds on bytes the disk lost (item 8)",
+                variants: 2, run: FsyncErrorConsumed.run),
+        Finding(name: "snapshot-ahead", summary: "a snapshot ahead of the journal is trusted once the journal catches up (item 9)",
+                variants: 1, run: SnapshotAhead.run),
+    ]
+
+    static func named(_ name: String) -> Finding? { all.first { $0.name == name } }
+}
+
+// MARK: - Shared helpers
+
+enum Scenario {
+    static func manager(_ ws: Workspace, _ sys: (any SystemCalls)? = nil, actor: String = "repro", lockTimeout: Double = 10,
+                        projection: StateManager.ProjectionPolicy = .eager, snapshotInterval: UInt64 = 128,
+                        segmentSize: Int? = nil) -> StateManager {
+        var configuration = StateManager.Configuration(statePath: ws.statePath, actor: actor, lock: LockPolicy(timeout: lockTimeout),
+                                                       command: "torture repro \(actor)",
+                                                       fileSystem: sys.map { FileSystem($0) } ?? FileSystem(),
+                                                       projection: projection, snapshotInterval: snapshotInterval)
+        if let segmentSize { configuration.journal.segmentSize = segmentSize }
+        return StateManager(configuration: configuration, logger: quietLogger)
+    }
+
+    static let initPayload = Event.Payload.workflowInitialized(id: "wf_repro", name: "Repro", waves: [[.init(id: "t1", description: "one")], []],
+                                                              metadata: [])
+
+    /// Initialises the workflow and writes `notes` notes (keys `p1`…).
+    static func prepare(_ m: StateManager, notes: Int, prefix: String = "prior") throws -> UInt64 {
+        var seq = try m.write(initPayload, options: .init(idempotencyKey: "init")).event.seq
+        for i in 0..<notes {
+            seq = try m.write(.noteAdded(text: "\(prefix) note \(i + 1)"), options: .init(idempotencyKey: "\(prefix)-\(i + 1)")).event.seq
+        }
+        return seq
+    }
+
+    /// The journal read with real system calls (after a simulated crash: what
+    /// the disk kept), or the error opening it.
+    static func journal(_ ws: Workspace) -> Result<[Event], any Error> {
+        Result { try manager(ws, actor: "check").events() }
+    }
+
+    static func fold(_ events: [Event]) -> WorkflowState? {
+        var state: WorkflowState?
+        for event in events { try? WorkflowState.apply(event, to: &state) }
+        return state
+    }
+
+    /// What STATE.md holds now, read before any command could repair it.
+    static func stateFile(_ ws: Workspace) -> [UInt8]? { FileManager.default.contents(atPath: ws.statePath).map { [UInt8]($0) } }
+
+    /// STATE.md must show exactly the journal's state: not an event the
+    /// journal does not hold, not a state the journal never had.
+    static func checkProjection(_ ws: Workspace, _ o: inout Outcome, _ when: String, allowBehind: Bool = false) {
+        let events: [Event]
+        switch journal(ws) {
+        case .success(let e): events = e
+        case .failure(let error):
+            o.problem("\(when): the journal does not open: \(error)")
+            return
+        }
+        guard let bytes = stateFile(ws) else {
+            if !events.isEmpty { o.problem("\(when): STATE.md is missing") }
+            return
+        }
+        let last = events.last?.seq ?? 0
+        switch ProjectionFooter.check(bytes) {
+        case .invalid(let why):
+            o.problem("\(when): STATE.md is invalid: \(why)", torn: 1)
+        case .valid(let shown) where shown > last:
+            o.problem("\(when): STATE.md shows seq \(shown), the journal holds only up to seq \(last)", ahead: 1)
+        case .valid(let shown):
+            guard let state = fold(events) else { return }
+            let expected = MarkdownRenderer.render(state)
+            let text = String(decoding: bytes, as: UTF8.self)
+            if shown == last && text != expected {
+                o.problem("\(when): STATE.md claims seq \(shown) like the journal but shows other events (\(firstDifference(text, expected)))", ahead: 1)
+            } else if shown < last && !allowBehind {
+                o.problem("\(when): STATE.md shows seq \(shown), the journal ends at \(last)")
+            }
+        }
+    }
+
+    static func firstDifference(_ a: String, _ b: String) -> String {
+        let la = a.split(separator: "\n"), lb = b.split(separator: "\n")
+        for (x, y) in zip(la, lb) where x != y { return "file has '\(x.prefix(80))', the journal gives '\(y.prefix(80))'" }
+        return "\(la.count) vs \(lb.count) lines"
+    }
+
+    /// Every acknowledged key at its seq, once.
+    static func checkAcknowledged(_ acked: [(key: String, seq: UInt64)], in events: [Event], _ o: inout Outcome, _ when: String) {
+        var count: [String: Int] = [:]
+        for e in events { if let k = e.idempotencyKey { count[k, default: 0] += 1 } }
+        for (key, seq) in acked {
+            let at = events.first { $0.seq == seq }
+            if at?.idempotencyKey != key {
+                o.problem("\(when): acknowledged \(key)@\(seq) is not in the journal (seq \(seq) holds \(at?.idempotencyKey ?? at.map { $0.payload.typeName } ?? "nothing"))", lost: 1)
+            }
+        }
+        for (key, n) in count where n > 1 { o.problem("\(when): \(key) is in the journal \(n) times", duplicated: n - 1) }
+        let seqs = events.map(\.seq)
+        if seqs != Array(1...UInt64(max(seqs.count, 1))).prefix(seqs.count).map({ $0 }) {
+            o.problem("\(when): sequence numbers are not 1…\(seqs.count) without gaps: \(seqs.prefix(12))")
+        }
+    }
+
+    /// Temporary files left anywhere in the workspace.
+    static func checkLitter(_ ws: Workspace, _ o: inout Outcome, _ when: String) {
+        let litter = ws.litter()
+        if !litter.isEmpty { o.problem("\(when): temporary files left behind: \(litter.prefix(3).joined(separator: ", "))") }
+    }
+
+    static func copyDirectory(_ from: String, _ to: String) {
+        try? FileManager.default.removeItem(atPath: to)
+        try? FileManager.default.copyItem(atPath: from, toPath: to)
+    }
+}
+
+/// A boolean set from any thread.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+}
+
+/// Runs `body` on a new thread; `join()` waits for it.
+final class Worker: @unchecked Sendable {
+    private let group = DispatchGroup()
+    init(_ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        let thread = Thread { [group] in body(); group.leave() }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+    func join() { group.wait() }
+}
+
+// MARK: - segment-dir-fsync
+
+enum SegmentDirectoryFsync {
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/segment-dir-fsync-\(c.variant)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        let failing = FailDirectorySyncAfterNewSegment(disk)
+        let manager = Scenario.manager(ws, failing, segmentSize: 2 << 10)
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            acked.append(("init", try manager.write(Scenario.initPayload, options: .init(idempotencyKey: "init")).event.seq))
+            var afterFailure = 0, failed = false
+            for i in 0..<200 where afterFailure < 3 {
+                o.attempts += 1
+                do {
+                    let seq = try manager.write(.noteAdded(text: "note \(i) " + String(repeating: "x", count: 100)),
+                                                options: .init(idempotencyKey: "n\(i)")).event.seq
+                    acked.append(("n\(i)", seq))
+                    if failed { afterFailure += 1 }
+                } catch {
+                    failed = true
+                }
+            }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        o.fired = failing.fired
+        o.why = failing.fired ? "the directory fsync after a new segment failed once" : "no second segment was created"
+        o.acknowledged = acked.count
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)")
+        }
+        Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 1: kill between pwrite and fdatasync, retry, power loss
+
+enum RetryAfterKill {
+    /// Variant: how many events come before (0, 1, 5) and, for variant 2,
+    /// a second retry by yet another process.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/retry-after-kill-\(c.variant)-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            let setup = Scenario.manager(ws, disk, actor: "setup")
+            let last = try Scenario.prepare(setup, notes: [0, 1, 5][c.variant % 3])
+            acked.append(("init", 1))
+            for i in stride(from: 2, through: last, by: 1) { acked.append(("prior-\(i - 1)", i)) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        // Writer A: killed right after its pwrite, at its fdatasync.
+        let wrote = Flag()
+        let a = ScriptedCalls(disk) { call in
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            return call.operation == .fdatasync && call.isSegment && wrote.isSet ? .die : .pass
+        }
+        o.attempts += 1
+        _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: "the write A was killed in"), options: .init(idempotencyKey: "K"))
+        o.fired = a.diedAt?.operation == .fdatasync && wrote.isSet
+        o.why = o.fired ? "A pwrote its record and was killed at its fdatasync" : "A did not reach its fdatasync"
+        o.kills += 1
+        // The orchestrator retries with the same key (once or twice).
+        for retry in 0..<(c.variant == 2 ? 2 : 1) {
+            o.attempts += 1
+            do {
+                let outcome = try Scenario.manager(ws, disk, actor: "retry\(retry)").write(.noteAdded(text: "the write A was killed in"),
+                                                                                     options: .init(idempotencyKey: "K"))
+                acked.append(("K", outcome.event.seq))
+                o.acknowledged += 1
+            } catch {
+                o.problem("the retry with the same key failed: \(error)")
+            }
+        }
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)")
+        }
+        Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
+        // The next write must not reuse an acknowledged seq.
+        if let next = try? Scenario.manager(ws, actor: "next").write(.noteAdded(text: "next"), options: .init(idempotencyKey: "next")),
+           acked.contains(where: { $0.seq == next.event.seq && $0.key != "next" }) {
+            o.problem("the next write after the power loss got seq \(next.event.seq), already acknowledged to another write", duplicated: 0)
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - items 2 and 7: group commit batches
+
+enum GroupBatch {
+    /// Where the threads of a batch are: `/proc/self/task/TID/syscall`
+    /// starts with the number of the system call a thread is blocked in
+    /// (202, futex, on x86_64: waiting for its leader).
+    static func blockedInFutex(_ tid: Int32) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/syscall", encoding: .utf8) else { return false }
+        return text.split(separator: " ").first == "202"
+    }
+
+    /// This thread's kernel id (`/proc/thread-self` names it).
+    static func threadID() -> Int32 {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")) ?? ""
+        return Int32(target.split(separator: "/").last ?? "") ?? -1
+    }
+
+    struct BatchRun {
+        var results: [Result<StateManager.WriteOutcome, any Error>?]
+        /// Every request of `requests` went into the one batch whose append failed.
+        var together: Bool
+        var why: String
+    }
+
+    /// A leader L0 is stopped at its segment fdatasync (which then fails, so
+    /// it publishes nothing); meanwhile `requests` queue up behind it; once
+    /// every one of their threads waits, L0 goes on, and the batch they form
+    /// fails at its pwrite (ENOSPC).
+    static func failedBatch(_ ws: Workspace, _ requests: [(Event.Payload, String)]) -> BatchRun {
+        let gate = Gate()
+        let stage = Mutex(0)
+        let flocksInStage1 = Atomic<Int>(0)
+        let flocksAtFault = Atomic<Int>(-1)
+        let script = ScriptedCalls(RealSystemCalls()) { call in
+            let s = stage.withLock { $0 }
+            if s == 0 && call.operation == .fdatasync && call.isSegment {
+                stage.withLock { $0 = 1 }
+                gate.arriveAndWait()
+                return .fail(.ioError)
+            }
+            if s == 1 && call.operation == .flock && call.path.hasSuffix(".lock") && !call.path.contains("projector") {
+                flocksInStage1.add(1, ordering: .sequentiallyConsistent)
+            }
+            if s == 1 && call.operation == .pwrite && call.isSegment {
+                stage.withLock { $0 = 2 }
+                flocksAtFault.store(flocksInStage1.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
+                return .fail(.noSpace)
+            }
+            return .pass
+        }
+        let manager = Scenario.manager(ws, script, actor: "batch")
+        let leader = Worker { _ = try? manager.write(.noteAdded(text: "leader L0"), options: .init(idempotencyKey: "L0")) }
+        guard gate.waitForArrivals(1) else {
+            gate.release(); leader.join()
+            return BatchRun(results: [], together: false, why: "the leader never reached its fdatasync")
+        }
+        let tids = Mutex<[Int32]>([])
+        let results = Mutex<[Result<StateManager.WriteOutcome, any Error>?]>(Array(repeating: nil, count: requests.count))
+        let workers = requests.enumerated().map { i, request in
+            Worker {
+                tids.withLock { $0.append(GroupBatch.threadID()) }
+                let r = Result { try manager.write(request.0, options: .init(idempotencyKey: request.1)) }
+                results.withLock { $0[i] = r }
+            }
+        }
+        // Handshake: every request's thread waits for the leader (several
+        // looks in a row, so a brief mutex wait on the way is not mistaken).
+        var steady = 0, looks = 0
+        while steady < 5 && looks < 200_000 {
+            looks += 1
+            let ids = tids.withLock { $0 }
+            steady = ids.count == requests.count && ids.allSatisfy(blockedInFutex) ? steady + 1 : 0
+            usleep(200)
+        }
+        gate.release()
+        leader.join()
+        for w in workers { w.join() }
+        let together = flocksAtFault.load(ordering: .sequentiallyConsistent) == 1
+        return BatchRun(results: results.withLock { $0 }, together: together,
+                        why: together ? "every request was in the one batch whose pwrite failed (ENOSPC)"
+                                      : "the requests were not committed in one batch (\(flocksAtFault.load(ordering: .sequentiallyConsistent)) lock acquisitions before the fault)")
+    }
+
+    /// Item 2: P and Q share a key in one batch whose append fails.
+    static func duplicateInFailedBatch(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/group-dup-\(c.seed)")
+        do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: 1) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let run = failedBatch(ws, [(.noteAdded(text: "P and Q, one key"), "PQ"), (.noteAdded(text: "P and Q, one key"), "PQ")])
+        o.fired = run.together
+        o.why = run.why
+        o.attempts = 2
+        o.kills = 0
+        let events = (try? Scenario.manager(ws, actor: "check").events()) ?? []
+        let inJournal = events.contains { $0.idempotencyKey == "PQ" }
+        for (i, r) in run.results.enumerated() {
+            if case .success(let outcome)? = r {
+                o.acknowledged += 1
+                if !inJournal {
+                    o.problem("request \(i) with key PQ was told success (seq \(outcome.event.seq), duplicate: \(outcome.wasDuplicate)) but the journal holds no event with that key", lost: 1)
+                }
+            }
+        }
+        Scenario.checkProjection(ws, &o, "after the failed batch", allowBehind: true)
+        if !o.failed { ws.remove() }
+        return o
+    }
+
+    /// Item 7: a duplicate whose original is in the journal but not yet in
+    /// STATE.md, in a batch whose append fails, must not return before
+    /// STATE.md shows it.
+    static func duplicateNotVisible(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/dup-visible-\(c.seed)")
+        let originalSeq: UInt64
+        do {
+            _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: 1)
+            // The original write: in the journal, STATE.md not rewritten (as
+            // when its writer was killed before the rename).
+            originalSeq = try Scenario.manager(ws, actor: "manual", projection: .manual)
+                .write(.noteAdded(text: "original"), options: .init(idempotencyKey: "D")).event.seq
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        guard case .valid(let before)? = Scenario.stateFile(ws).map(ProjectionFooter.check), before < originalSeq else {
+            o.why = "STATE.md already showed the original event"
+            return o
+        }
+        let run = failedBatch(ws, [(.noteAdded(text: "original"), "D"), (.noteAdded(text: "new in the failing batch"), "X")])
+        o.fired = run.together
+        o.why = run.why
+        o.attempts = 2
+        if case .success(let outcome)? = run.results.first {
+            o.acknowledged += 1
+            switch Scenario.stateFile(ws).map(ProjectionFooter.check) {
+            case .valid(let shown)? where shown >= outcome.event.seq: break
+            case .valid(let shown)?:
+                o.problem("the retry of D returned success (seq \(outcome.event.seq), duplicate) while STATE.md still shows seq \(shown)")
+            default:
+                o.problem("the retry of D returned success while STATE.md is missing or invalid")
+            }
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 3: a reader during a failing or slow fdatasync
+
+enum ReaderDuringSync {
+    /// Variant 0: a library reader (`loadState`) runs while the writer's
+    /// fdatasync fails (EIO). Variant 1: the same with a `statejournal show`
+    /// process. Variant 2: the reader runs during a slow fdatasync that a
+    /// power loss then interrupts (simulated disk).
+    static func run(_ c: FindingContext) -> Outcome {
+        c.variant % 3 == 2 ? slowThenPowerLoss(c) : failing(c, cliReader: c.variant % 3 == 1)
+    }
+
+    static func failing(_ c: FindingContext, cliReader: Bool) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/reader-failed-sync-\(c.variant)-\(c.seed)")
+        do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 3)) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let readerRan = Flag()
+        let cli = c.cli
+        let statePath = ws.statePath
+        let w = ScriptedCalls(RealSystemCalls()) { call in
+            guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
+            readerRan.set()
+            if cliReader, let cli {
+                _ = cli.run(["show", "--state", statePath])
+            } else {
+                _ = try? Scenario.manager(ws, actor: "reader").loadState()
+            }
+            return .fail(.ioError)
+        }
+        o.attempts += 1
+        do {
+            _ = try Scenario.manager(ws, w, actor: "W").write(.noteAdded(text: "FAILED WRITE"), options: .init(idempotencyKey: "W"))
+            o.problem("the write whose fdatasync failed was acknowledged")
+        } catch {
+            o.faults += 1
+        }
+        o.fired = readerRan.isSet
+        o.why = o.fired ? "a \(cliReader ? "show process" : "library reader") ran while W's fdatasync was failing (EIO)" : "W never reached its fdatasync"
+        if let bytes = Scenario.stateFile(ws), String(decoding: bytes, as: UTF8.self).contains("FAILED WRITE") {
+            o.problem("right after W failed, STATE.md shows W's event", ahead: 1)
+        }
+        Scenario.checkProjection(ws, &o, "right after W failed", allowBehind: true)
+        // The next acknowledged write.
+        o.attempts += 1
+        do {
+            let next = try Scenario.manager(ws, actor: "next").write(.noteAdded(text: "the next write"), options: .init(idempotencyKey: "next"))
+            o.acknowledged += 1
+            if let bytes = Scenario.stateFile(ws) {
+                let text = String(decoding: bytes, as: UTF8.self)
+                if text.contains("FAILED WRITE") { o.problem("after the next acknowledged write (seq \(next.event.seq)) STATE.md still shows the failed write", ahead: 1) }
+                if !text.contains("the next write") { o.problem("the next acknowledged write (seq \(next.event.seq)) is not in STATE.md") }
+            }
+        } catch {
+            o.problem("the next write failed: \(error)")
+        }
+        Scenario.checkProjection(ws, &o, "after the next write")
+        if !o.failed { ws.remove() }
+        return o
+    }
+
+    static func slowThenPowerLoss(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/reader-slow-sync-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        do { _ = try Scenario.prepare(Scenario.manager(ws, disk, actor: "setup"), notes: Int(c.seed % 3)) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let readerRan = Flag()
+        // While W's fdatasync is in progress (not yet done), a reader renders
+        // STATE.md; then the power goes before the fdatasync completes.
+        let w = ScriptedCalls(disk) { call in
+            guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
+            readerRan.set()
+            _ = try? Scenario.manager(ws, disk, actor: "reader").loadState()
+            disk.crash()
+            return .die
+        }
+        o.attempts += 1
+        _ = try? Scenario.manager(ws, w, actor: "W").write(.noteAdded(text: "NEVER DURABLE"), options: .init(idempotencyKey: "W"))
+        o.fired = readerRan.isSet
+        o.why = o.fired ? "a reader ran during W's fdatasync, then the power went" : "W never reached its fdatasync"
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        o.kills = 1
+        if let bytes = Scenario.stateFile(ws), String(decoding: bytes, as: UTF8.self).contains("NEVER DURABLE") {
+            o.problem("after the power loss STATE.md shows W's event, which never reached the disk", ahead: 1)
+        } else {
+            Scenario.checkProjection(ws, &o, "after the power loss", allowBehind: true)
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 4: the journal put back from an older copy
+
+enum OlderJournal {
+    /// Variant 0: after the older copy is put back, two `statejournal note`
+    /// commands bring the journal back to STATE.md's seq. Variant 1: the
+    /// next command is `show`. Variant 2: the journal catches up through
+    /// the library, then `verify --json` runs; it must not claim a repair
+    /// it did not make, nor pass a STATE.md the journal does not back.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/older-journal-\(c.variant)-\(c.seed)")
+        let journal = ws.statePath + ".journal"
+        let copy = ws.directory + "/journal-copy"
+        let kept = Int(c.seed % 3) + 1  // notes in the copy
+        let later = Int(c.seed % 2) + 2  // notes written after the copy, then lost
+        do {
+            let m = Scenario.manager(ws, actor: "setup")
+            _ = try Scenario.prepare(m, notes: kept)
+            Scenario.copyDirectory(journal, copy)
+            for i in 0..<later { try m.write(.noteAdded(text: "LOST \(i + 1)"), options: .init(idempotencyKey: "lost-\(i)")) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        // Put the older copy back.
+        try? FileManager.default.removeItem(atPath: journal)
+        try? FileManager.default.moveItem(atPath: copy, toPath: journal)
+        o.fired = FileManager.default.fileExists(atPath: journal)
+        o.why = "the journal (\(kept + 1) events) replaced by a copy older than STATE.md (\(kept + 1 + later) events)"
+        guard let cli = c.cli else {
+            o.fired = false
+            o.why = "no statejournal binary"
+            return o
+        }
+        let state = ["--state", ws.statePath]
+        switch c.variant % 3 {
+        case 0:
+            for i in 0..<later {
+                o.attempts += 1
+                let r = cli.run(["note", "NEW \(i + 1)", "--json", "--idempotency-key", "new-\(i)"] + state)
+                if r.status == 0 { o.acknowledged += 1 } else { o.problem("`note` after the restore exited \(r.status.map(String.init) ?? "?"): \(firstLines(r.stderr))") }
+                Scenario.checkProjection(ws, &o, "after `statejournal note` \(i + 1) on the restored journal")
+            }
+        case 1:
+            let r = cli.run(["show"] + state)
+            if r.status != 0 { o.problem("`show` after the restore exited \(r.status.map(String.init) ?? "?"): \(firstLines(r.stderr))") }
+            if String(decoding: r.stdout, as: UTF8.self).contains("LOST") { o.problem("`show` printed events the journal does not hold", ahead: 1) }
+            Scenario.checkProjection(ws, &o, "after `statejournal show` on the restored journal")
+        default:
+            let m = Scenario.manager(ws, actor: "catch-up")
+            for i in 0..<later {
+                o.attempts += 1
+                if (try? m.write(.noteAdded(text: "NEW \(i + 1)"), options: .init(idempotencyKey: "new-\(i)"))) != nil { o.acknowledged += 1 }
+            }
+            let before = Scenario.stateFile(ws)
+            let r = cli.run(["verify", "--json"] + state)
+            let after = Scenario.stateFile(ws)
+            let report = try? JSON.parse(r.stdout)
+            let claimed = report?["state_md_regenerated"]?.boolValue == true
+            if claimed && before == after {
+                o.problem("verify reported \"state_md_regenerated\": true but STATE.md is byte for byte unchanged")
+            }
+            if r.status == 0 {
+                var check = Outcome()
+                Scenario.checkProjection(ws, &check, "after `verify` exited 0")
+                for p in check.problems { o.problem("verify exited 0, yet " + p, ahead: check.ahead > 0 ? 1 : 0) }
+            }
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 5: the lock file removed or replaced while held
+
+enum LockFileRemoved {
+    /// Holder A is stopped after folding, before appending; the lock file
+    /// is removed (variant 0) or replaced by another file (variant 1); B
+    /// writes; then A goes on. Two writers must never both hold the lock:
+    /// both acknowledged, each at its own seq, both in the journal.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/lock-removed-\(c.variant)-\(c.seed)")
+        do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 3)) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let gate = Gate()
+        let stopped = Flag()
+        let a = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .availableSpace && !stopped.isSet {
+                stopped.set()
+                gate.arriveAndWait()
+            }
+            return .pass
+        }
+        let aResult = Mutex<Result<StateManager.WriteOutcome, any Error>?>(nil)
+        let worker = Worker {
+            let r = Result { try Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: "A, the delayed holder"), options: .init(idempotencyKey: "A")) }
+            aResult.withLock { $0 = r }
+        }
+        guard gate.waitForArrivals(1) else {
+            gate.release(); worker.join()
+            o.why = "A never got to append"
+            return o
+        }
+        let lockPath = ws.statePath + ".lock"
+        if c.variant % 2 == 0 {
+            o.fired = unlink(lockPath) == 0
+            o.why = "STATE.md.lock removed while A held it"
+        } else {
+            let other = ws.directory + "/other.lock"
+            _ = FileManager.default.createFile(atPath: other, contents: Data())
+            o.fired = rename(other, lockPath) == 0
+            o.why = "STATE.md.lock replaced by another file while A held it"
+        }
+        o.attempts = 2
+        // B must wait for A (its lock deadline only bounds a broken run).
+        let bResult = Result { try Scenario.manager(ws, actor: "B", lockTimeout: 1).write(.noteAdded(text: "B, the second writer"), options: .init(idempotencyKey: "B")) }
+        gate.release()
+        worker.join()
+        var acked: [(key: String, seq: UInt64)] = []
+        if case .success(let outcome)? = aResult.withLock({ $0 }) { acked.append(("A", outcome.event.seq)) }
+        if case .success(let outcome) = bResult { acked.append(("B", outcome.event.seq)) }
+        o.acknowledged = acked.count
+        if acked.count == 2 && acked[0].seq == acked[1].seq {
+            o.problem("A and B were both acknowledged as seq \(acked[0].seq): both held the lock", duplicated: 1)
+        }
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after both writers")
+        case .failure(let error): o.problem("the journal does not open: \(error)")
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 6: a retried import
+
+enum ImportRetry {
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/import-retry-\(c.seed)")
+        // The export to import, made in a scratch workspace.
+        let source = Workspace(c.work + "/import-source-\(c.seed)")
+        let bytes: [UInt8]
+        do {
+            let m = Scenario.manager(source, actor: "source")
+            _ = try Scenario.prepare(m, notes: 3)
+            bytes = Array(try m.events().map { $0.json().compactString + "\n" }.joined().utf8)
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        source.remove()
+        let statePath = ws.statePath
+        let a = ScriptedCalls(RealSystemCalls()) { call in
+            call.operation == .rename && call.target == statePath ? .die : .pass
+        }
+        o.attempts += 1
+        _ = try? Scenario.manager(ws, a, actor: "A").importHistory(bytes, source: "export", options: .init(idempotencyKey: "import"))
+        o.fired = a.diedAt?.operation == .rename
+        o.why = o.fired ? "the first import was killed at its STATE.md rename" : "the first import never renamed STATE.md"
+        o.kills = 1
+        o.postAppendKills = o.fired ? 1 : 0
+        o.attempts += 1
+        do {
+            _ = try Scenario.manager(ws, actor: "retry").importHistory(bytes, source: "export", options: .init(idempotencyKey: "import"))
+            o.acknowledged += 1
+            if Scenario.stateFile(ws) == nil { o.problem("the retried import succeeded but STATE.md is missing") }
+            Scenario.checkProjection(ws, &o, "after the retried import")
+            Scenario.checkLitter(ws, &o, "after the retried import")
+        } catch {
+            o.problem("the retried import failed: \(error)")
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 8: an fsync error consumed by one writer
+
+enum FsyncErrorConsumed {
+    /// A is killed after its pwrite; the writeback of its bytes fails and
+    /// B's fdatasync gets the EIO; C appends and its fdatasync succeeds;
+    /// the power goes. C's acknowledged event must survive, and the journal
+    /// must open. Variant 1: A is not killed — B's own pwrite is what the
+    /// writeback loses, and C comes after B's failure.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/fsync-error-\(c.variant)-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            let last = try Scenario.prepare(Scenario.manager(ws, disk, actor: "setup"), notes: Int(c.seed % 3))
+            acked.append(("init", 1))
+            for i in stride(from: 2, through: last, by: 1) { acked.append(("prior-\(i - 1)", i)) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        var killedA = true
+        if c.variant % 2 == 0 {
+            let wrote = Flag()
+            let a = ScriptedCalls(disk) { call in
+                if call.operation == .pwrite && call.isSegment { wrote.set() }
+                return call.operation == .fdatasync && call.isSegment && wrote.isSet ? .die : .pass
+            }
+            o.attempts += 1
+            _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: "A, killed after its pwrite"), options: .init(idempotencyKey: "A"))
+            killedA = a.diedAt?.operation == .fdatasync
+            o.kills = 1
+        }
+        disk.failWriteback(ofNextSyncOf: "/segment-")
+        o.attempts += 1
+        if (try? Scenario.manager(ws, disk, actor: "B").write(.noteAdded(text: "B, whose fdatasync gets the EIO"), options: .init(idempotencyKey: "B"))) != nil {
+            o.problem("B's write was acknowledged though its fdatasync got EIO")
+        }
+        o.fired = killedA && disk.writebackFailureCount == 1
+        o.faults = disk.writebackFailureCount
+        o.why = o.fired ? "\(c.variant % 2 == 0 ? "A killed after its pwrite; " : "")the writeback failed and B's fdatasync got the EIO" : "the writeback failure never fired"
+        o.attempts += 1
+        do {
+            let outcome = try Scenario.manager(ws, disk, actor: "C").write(.noteAdded(text: "C, acknowledged"), options: .init(idempotencyKey: "C"))
+            acked.append(("C", outcome.event.seq))
+            o.acknowledged += 1
+        } catch {
+            // C may refuse (e.g. it cannot tell what is durable); it must not lie.
+        }
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)", lost: acked.contains { $0.key == "C" } ? 1 : 0)
+        }
+        Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - item 9: a snapshot ahead of the journal
+
+enum SnapshotAhead {
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/snapshot-ahead-\(c.seed)")
+        let journal = ws.statePath + ".journal"
+        let copy = ws.directory + "/journal-copy"
+        let later = 4
+        do {
+            let m = Scenario.manager(ws, actor: "setup", snapshotInterval: 10_000)
+            _ = try Scenario.prepare(m, notes: 5)
+            Scenario.copyDirectory(journal, copy)
+            for i in 0..<later { try m.write(.noteAdded(text: "LOST \(i + 1)"), options: .init(idempotencyKey: "lost-\(i)")) }
+            _ = try m.compact()  // a snapshot at the last seq
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        // The segments go back to the older copy; the snapshot stays.
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: journal)) ?? []
+        let snapshots = names.filter { $0.hasPrefix("snapshot-") }
+        for name in names where name.hasPrefix("segment-") { try? FileManager.default.removeItem(atPath: journal + "/" + name) }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: copy)) ?? [] where name.hasPrefix("segment-") {
+            try? FileManager.default.copyItem(atPath: copy + "/" + name, toPath: journal + "/" + name)
+        }
+        try? FileManager.default.removeItem(atPath: copy)
+        o.fired = !snapshots.isEmpty
+        o.why = o.fired ? "the segments put back from an older copy, a snapshot of the lost events left in place" : "no snapshot was written"
+        let m = Scenario.manager(ws, actor: "catch-up", snapshotInterval: 10_000)
+        for i in 0..<later {
+            o.attempts += 1
+            if (try? m.write(.noteAdded(text: "NEW \(i + 1)"), options: .init(idempotencyKey: "new-\(i)"))) != nil { o.acknowledged += 1 }
+        }
+        do {
+            let events = try Scenario.manager(ws, actor: "check").events()
+            let fresh = try Scenario.manager(ws, actor: "fresh").loadState()
+            if let expected = Scenario.fold(events), let fresh, MarkdownRenderer.render(fresh) != MarkdownRenderer.render(expected) {
+                o.problem("a fresh open folds a state the journal does not hold (\(Scenario.firstDifference(MarkdownRenderer.render(fresh), MarkdownRenderer.render(expected))))", ahead: 1)
+            }
+        } catch {
+            o.problem("the journal does not open: \(error)")
+        }
+        Scenario.checkProjection(ws, &o, "after the journal caught up")
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
