@@ -15,18 +15,21 @@ let usage = """
       --small            the CI configuration (about a minute)
       --long             the release configuration (≥1,000 kills, ≥8 writers, lost-write mode)
       --cli PATH         the statejournal binary (default: beside this one)
-      --phases LIST      comma-separated: contention,crash,lost,faults,group (default: all)
+      --phases LIST      comma-separated: contention,crash,lost,faults,group,retry,reader,lockfile,older,fsyncerror,findings
+                         (default: all)
       --seed N           replay a run
       --work DIR         where workspaces go (default: a new directory under /tmp)
       --keep             keep every workspace (failed ones are always kept)
-      --strict           unexplained write errors (no fault, no kill) fail the run (implied by --long)
+      --strict           accepted for old scripts: unexplained write errors, leftover temporaries and
+                         "durable but not said" now fail every run
       --writers N --readers N --ops N --kills N --crashes N --faults N --threads N --events N
       --lock-timeouts A,B,...   lock deadlines (seconds) of the small run's writers
                          override the configuration
       --markdown FILE    also write the table (and command) to FILE
       --sabotage MODE    self-test: skip file-sync or dir-sync in lost-write mode; the run must fail
-    reproductions of known gaps (exit 1 while the gap is there):
-      torture repro segment-dir-fsync
+      --rounds N         rounds of each findings phase (retry … findings)
+    reproductions of known findings (exit 1 while the bug is there, 2 if its fault did not fire):
+      torture repro NAME|all     NAME: \(Findings.all.map(\.name).joined(separator: ", "))
     child modes (used by the harness itself):
       torture reader --state PATH
       torture lib-writer --state PATH --writer W --from I --to J
@@ -90,7 +93,12 @@ try? FileManager.default.createDirectory(atPath: work, withIntermediateDirectori
 let scratch = work + "/scratch"
 try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 let keep = flags.contains("keep")
-let phases = Set((options["phases"] ?? "contention,crash,lost,faults,group").split(separator: ",").map(String.init))
+let allPhases = ["contention", "crash", "lost", "faults", "group"] + FindingsPhase.phases.map(\.option)
+let phases = Set((options["phases"] ?? allPhases.joined(separator: ",")).split(separator: ",").map(String.init))
+if let unknown = phases.first(where: { !allPhases.contains($0) }) {
+    FileHandle.standardError.write(Data("torture: no phase named '\(unknown)' (phases: \(allPhases.joined(separator: ",")))\n".utf8))
+    exit(2)
+}
 let cli = CLIRunner(binary: cliPath, scratch: scratch)
 let features = Features.detect(cli: cliPath, scratch: scratch)
 
@@ -144,10 +152,6 @@ if phases.contains("lost") {
     var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 80))
     settings.threads = int("threads", 3)
     settings.sabotage = options["sabotage"].flatMap(Sabotage.Mode.init(rawValue:))
-    // A failed directory fsync right after a new segment is created loses
-    // later acknowledged appends (Docs/GUARANTEES.md, "Known gaps"); the CI
-    // run leaves fsync failures out until that is fixed, the long run keeps them.
-    if !long && !flags.contains("strict") { settings.faultable.removeAll { $0 == .fsync } }
     LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
                    recorder: recorder).run()
     record(recorder)
@@ -164,6 +168,13 @@ if phases.contains("group") {
     let recorder = Recorder(phase: "group commit", strict: strict)
     GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 50), cli: cli,
                      features: features, root: work, keep: keep, recorder: recorder).run()
+    record(recorder)
+}
+
+for phase in FindingsPhase.phases where phases.contains(phase.option) {
+    let recorder = Recorder(phase: phase.row, strict: strict)
+    FindingsPhase(name: phase.row, findings: phase.findings.compactMap(Findings.named), rounds: int("rounds", long ? 60 : 6),
+                  cli: cli, root: work + "/" + phase.option, seed: seed &+ 5, recorder: recorder).run()
     record(recorder)
 }
 
