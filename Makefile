@@ -21,10 +21,22 @@ build: deps
 demo: build
 	STATEJOURNAL_BIN="$(BIN)" Tools/demo/demo.sh
 
-# The test suite's closing line comes last, so CI reads it.
+# The test suite's closing line comes last, so CI reads it. Before it: every
+# known finding's reproduction (`torture repro all` exits non-zero while any
+# bug is back, or when a repro's fault did not fire), the lost-write mode's
+# self-test (a layer that skips file or directory syncs must make it fail)
+# and the small torture run.
+TORTURE_BIN = $$($(SWIFT) build --show-bin-path)/torture
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) run torture --small
+	"$(TORTURE_BIN)" repro all
+	@for mode in file-sync dir-sync; do \
+		echo "make: torture --sabotage $$mode must fail (it skips the library's $$mode)"; \
+		if "$(TORTURE_BIN)" --small --phases lost --crashes 40 --sabotage $$mode > .build/sabotage-$$mode.log 2>&1; then \
+			echo "make: FAILED — torture --sabotage $$mode passed: the lost-write mode cannot see lost syncs (.build/sabotage-$$mode.log)"; exit 1; \
+		else echo "make: ok — torture --sabotage $$mode failed as it must"; fi; \
+	done
+	"$(TORTURE_BIN)" --small
 	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)
 	$(SWIFT) test
 

@@ -55,6 +55,9 @@ final class Ledger: Sendable {
         var refusedCleanly: Set<String> = []
         /// Keys with an attempt of unknown outcome (killed, crashed, faulted).
         var uncertain: Set<String> = []
+        /// Keys whose write failed without a crash and without saying its
+        /// event was durable (`durableSeq` nil): the event must not be there.
+        var failedNotDurable: [String: String] = [:]
         var conflicts: [String] = []
     }
     private let state = Mutex(State())
@@ -83,6 +86,12 @@ final class Ledger: Sendable {
             s.refusedCleanly.remove(key)
         }
     }
+
+    func failedNotDurable(_ key: String, _ error: String) {
+        state.withLock { s in s.failedNotDurable[key] = error }
+    }
+
+    var failedWithoutDurable: [String: String] { state.withLock { $0.failedNotDurable } }
 
     /// Stops checking these keys (a loss already reported).
     func forget(_ keys: [String]) {
@@ -218,15 +227,20 @@ struct Checker {
         if !phantoms.isEmpty {
             recorder.problem("\(context): \(phantoms.count) writes that were refused or timed out are in the journal: \(phantoms.prefix(3).joined(separator: ", "))")
         }
+        for (key, error) in ledger.failedWithoutDurable where keyCount[key] != nil && ledger.acknowledged[key] == nil {
+            recorder.problem("\(context): durable but not said: write \(key) failed (\(error)) without saying its event was durable, yet it is in the journal")
+        }
         if let shownSeq = show["seq"]?.intValue, UInt64(shownSeq) != last {
             recorder.problem("\(context): show --json is at seq \(shownSeq) but the journal ends at \(last)")
         }
 
         // 4. STATE.md: complete, valid, and the projection of the journal.
         checkProjection(ws, show: show, lastSeq: last, context: context)
+        // Every command above ran after the crash; `show` removes STATE.md's
+        // temporaries, anything under the writers' lock the journal's.
         let litter = ws.litter()
         if !litter.isEmpty {
-            recorder.note("temporary files are left behind after crashes (e.g. \(litter[0])); nothing removes them")
+            recorder.problem("\(context): temporary files are left behind after the checks' commands ran: \(litter.prefix(3).joined(separator: ", "))")
         }
         return last
     }

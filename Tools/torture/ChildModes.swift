@@ -1,5 +1,7 @@
 import Foundation
 import StateJournal
+import StateJournalTesting
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,10 +32,18 @@ enum LibraryWriter {
             emit("usage: lib-writer --state PATH --writer W --from I --to J")
             return 2
         }
+        // Where a kill lands: phase markers in a file the harness reads
+        // after the kill, and optionally a SIGKILL of our own right after an
+        // append was made durable, before STATE.md is renamed.
+        let markers = options["markers"].map { PhaseMarkers(path: $0, statePath: state) }
+        let dieAtRename = options["die-at-rename"].flatMap(Int.init)
+        let sys: any SystemCalls = markers.map { m in
+            ScriptedCalls(RealSystemCalls()) { call in m.before(call, dieAtRename: dieAtRename); return .pass }
+        } ?? RealSystemCalls()
         // Small segments and frequent snapshots: rotation, sealing and
         // snapshot writing happen often, so kills land in them too.
         var configuration = StateManager.Configuration(statePath: state, actor: "lib-\(w)", lock: LockPolicy(timeout: 60),
-                                                       command: "torture lib-writer \(w)")
+                                                       command: "torture lib-writer \(w)", fileSystem: FileSystem(sys))
         configuration.journal.segmentSize = 8 << 10
         configuration.snapshotInterval = 25
         let manager = StateManager(configuration: configuration, logger: RepairLog(echo: true).logger())
@@ -48,6 +58,9 @@ enum LibraryWriter {
                     break
                 } catch let error as StateJournalError where error.code == .lockTimeout && attempts < 10 {
                     continue
+                } catch let error as StateJournalError where error.durableSeq != nil {
+                    emit("error-durable \(key) \(error.durableSeq ?? 0): \(error)".replacingOccurrences(of: "\n", with: " "))
+                    if attempts >= 5 { return 1 }
                 } catch {
                     // Reported, then retried with the same key (the write may have landed).
                     emit("error \(key): \(error)".replacingOccurrences(of: "\n", with: " "))
@@ -66,6 +79,72 @@ enum LibraryWriter {
             let n = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
             if n < 0 { if errno == EINTR { continue }; return }
             done += n
+        }
+    }
+}
+
+/// Phase stamps a library writer leaves, one line a step, written with
+/// `write(2)` before the step's system call runs (a SIGKILL after it leaves
+/// the line): `append` (a segment pwrite), `durable` (its fdatasync
+/// returned), `rename` (STATE.md about to be renamed into place). The last
+/// line after a kill says where it landed.
+final class PhaseMarkers: Sendable {
+    let fd: Int32
+    let statePath: String
+    private let state = Mutex((wrote: false, synced: false, renames: 0, renamed: false))
+
+    init(path: String, statePath: String) {
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        self.statePath = statePath
+    }
+
+    func mark(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        _ = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Called before each system call of the writer.
+    func before(_ call: ScriptedCalls.Call, dieAtRename: Int?) {
+        switch call.operation {
+        case .pwrite where call.isSegment:
+            state.withLock { $0.wrote = true; $0.synced = false }
+            mark("append")
+        case .fdatasync where call.isSegment:
+            // Marked as durable when the next call comes (the sync returned).
+            state.withLock { if $0.wrote { $0.synced = true } }
+        case .rename where call.target == statePath:
+            let (synced, n) = state.withLock { s -> (Bool, Int) in
+                let synced = s.synced
+                s.synced = false
+                s.wrote = false
+                if synced { s.renames += 1 }
+                s.renamed = true
+                return (synced, s.renames)
+            }
+            mark(synced ? "rename-after-append" : "rename")
+            if synced, let dieAtRename, n == dieAtRename { Glibc.kill(getpid(), SIGKILL) }
+            return
+        default:
+            break
+        }
+        if call.operation != .fdatasync, state.withLock({ s in
+            if s.synced && s.wrote { s.wrote = false; return true }
+            return false
+        }) {
+            mark("durable")
+        }
+        if state.withLock({ s in defer { s.renamed = false }; return s.renamed }) { mark("renamed") }
+    }
+
+    /// Where a kill landed, from the last stamp.
+    static func landing(_ path: String) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "before any append" }
+        switch text.split(separator: "\n").last {
+        case "append": return Landing.sync
+        case "durable", "rename-after-append": return Landing.postAppend
+        case "rename": return "at a STATE.md rename"
+        case "renamed": return "after the STATE.md rename"
+        default: return "before any append"
         }
     }
 }

@@ -92,7 +92,12 @@ struct FaultPhase {
     /// retry with the same idempotency key writes nothing.
     private func classify(failure error: StateJournalError, key: String, index i: Int,
                           before: [String: Data], after: [String: Data], _ ws: Workspace) {
-        if after == before { return }
+        if after == before {
+            if let seq = error.durableSeq {
+                recorder.problem("faults: write \(i) failed saying its event is durable at seq \(seq) (\(error)), yet neither the journal nor STATE.md changed")
+            }
+            return
+        }
         let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
         let journalChanged = changed.contains { $0 != "STATE.md" }
         guard journalChanged else {
@@ -105,9 +110,12 @@ struct FaultPhase {
             return
         }
         recorder.add { $0.landedOnError += 1 }
-        if !error.message.contains("in the journal") || error.message.contains("nothing was written") {
-            recorder.note("a write whose event is durably in the journal failed with a message that does not say so: \"\(error)\" "
-                + "(SPEC §5: a failing write leaves the journal as it was, or must tell the caller its event was written)")
+        // Durable but not said: the caller must learn its event was written.
+        let seq = events.last?.seq
+        if error.durableSeq != seq || !error.message.contains("durable") || error.message.contains("nothing was written") {
+            recorder.problem("faults: durable but not said: write \(i)'s event is in the journal (seq \(seq.map(String.init) ?? "?")) but it failed with "
+                + "durableSeq \(error.durableSeq.map(String.init) ?? "nil") and \"\(error)\" (SPEC §5: a failing write leaves the journal as it was, "
+                + "or tells the caller its event was written)")
         }
     }
 

@@ -22,6 +22,8 @@ struct Outcome {
     var kills = 0
     /// Kills between an append's fdatasync and the STATE.md rename.
     var postAppendKills = 0
+    /// Kills between an append's pwrite and its fdatasync.
+    var syncKills = 0
     /// Simulated power losses.
     var crashes = 0
     var attempts = 0
@@ -285,6 +287,7 @@ enum RetryAfterKill {
         o.fired = a.diedAt?.operation == .fdatasync && wrote.isSet
         o.why = o.fired ? "A pwrote its record and was killed at its fdatasync" : "A did not reach its fdatasync"
         o.kills += 1
+        o.syncKills += o.fired ? 1 : 0
         // The orchestrator retries with the same key (once or twice).
         for retry in 0..<(c.variant == 2 ? 2 : 1) {
             o.attempts += 1
@@ -775,6 +778,7 @@ enum FsyncErrorConsumed {
             _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: "A, killed after its pwrite"), options: .init(idempotencyKey: "A"))
             killedA = a.diedAt?.operation == .fdatasync
             o.kills = 1
+            o.syncKills = killedA ? 1 : 0
         }
         disk.failWriteback(ofNextSyncOf: "/segment-")
         o.attempts += 1

@@ -32,7 +32,7 @@ struct FindingsPhase {
                 let variant = round % finding.variants
                 let o = finding.run(FindingContext(work: root, variant: variant, seed: seed &+ UInt64(round) &* 7_919 &+ 1, cli: cli))
                 recorder.add { f in
-                    f.runs += 1; f.kills += o.kills; f.postAppendKills += o.postAppendKills; f.crashes += o.crashes
+                    f.runs += 1; f.kills += o.kills; f.postAppendKills += o.postAppendKills; f.syncKills += o.syncKills; f.crashes += o.crashes
                     f.faults += o.faults; f.attempts += o.attempts; f.acknowledged += o.acknowledged
                 }
                 if o.fired { fired[finding.name, default: 0] += 1 } else {

@@ -102,6 +102,15 @@ struct LostWritePhase {
                         ledger.uncertain(key)
                         if disk.hasCrashed { crashedOut.add(1); break }
                         recorder.add { $0.failedByFault += 1 }
+                        if let error = error as? StateJournalError {
+                            if let seq = error.durableSeq {
+                                // Said durable: it must survive the crash like an acknowledged write.
+                                ledger.acknowledge(key, seq: seq)
+                                recorder.add { $0.landedOnError += 1 }
+                            } else {
+                                ledger.failedNotDurable(key, "\(error)".replacingOccurrences(of: "\n", with: " "))
+                            }
+                        }
                         if ProcessInfo.processInfo.environment["TORTURE_DEBUG"] != nil { recorder.log("write \(key) failed: \(error)") }
                     }
                 }

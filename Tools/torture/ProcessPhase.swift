@@ -30,6 +30,18 @@ struct ProcessPhase {
         var lockTimeouts: [String] = ["0.02", "0.1", "0.5", "2", "10"]
         /// Chance that a CLI writer runs `compact` instead of a write (when the CLI has it).
         var compactChance = 0.05
+        /// Chance that a CLI write runs under strace with a SIGKILL injected
+        /// at an exact system call: its first `fdatasync` (between the
+        /// append's pwrite and its sync) or its first `link` (the STATE.md
+        /// backup, after the append was made durable and before the rename).
+        var targetedKillChance = 0.0
+        /// Chance that a library writer kills itself right before the
+        /// STATE.md rename of one of its durable appends.
+        var libraryDieAtRenameChance = 0.0
+        /// The crash loop must land kills between the append and the
+        /// STATE.md rename.
+        var minimumPostAppendKills = 0
+        var minimumReads = 1
     }
 
     let name: String
@@ -52,6 +64,18 @@ struct ProcessPhase {
             recorder.log("round \(round): kills \(f.kills), acked \(f.acknowledged), reads \(f.reads), lost \(f.lost), dup \(f.duplicated), torn \(f.tornReads), problems \(f.problems)")
         }
         recorder.add { $0.seconds += Clock.now - start }
+        // Coverage: a run that did not reach its targets proves nothing.
+        let f = recorder.figures
+        if f.kills < settings.targetKills {
+            recorder.problem("\(name): only \(f.kills) kills in \(round) rounds, short of the target \(settings.targetKills)")
+        }
+        if f.postAppendKills < settings.minimumPostAppendKills {
+            recorder.problem("\(name): \(f.postAppendKills) kills landed between an append and its STATE.md rename (minimum \(settings.minimumPostAppendKills))")
+        }
+        if f.acknowledged == 0 { recorder.problem("\(name): no write was acknowledged") }
+        if settings.readers > 0 && f.reads < settings.minimumReads {
+            recorder.problem("\(name): readers made \(f.reads) reads (minimum \(settings.minimumReads))")
+        }
     }
 
     private func runRound(_ round: Int) {
@@ -70,8 +94,13 @@ struct ProcessPhase {
         }
         ledger.acknowledge("init", seq: UInt64(seq))
 
-        let readers = (0..<settings.readers).compactMap { _ in
-            try? Child(selfExecutable, ["reader", "--state", ws.statePath], outputIn: ws.directory, stdinPipe: true)
+        let readers = (0..<settings.readers).compactMap { r -> Child? in
+            do {
+                return try Child(selfExecutable, ["reader", "--state", ws.statePath], outputIn: ws.directory, stdinPipe: true)
+            } catch {
+                recorder.problem("\(name) round \(round): reader \(r) did not start: \(error)")
+                return nil
+            }
         }
         let total = settings.cliWriters + settings.libraryWriters
         let roundSeed = seed &+ UInt64(round) &* 7919
@@ -95,10 +124,6 @@ struct ProcessPhase {
         }
     }
 
-    /// How the library says a write failed after its event became durable
-    /// (only rewriting STATE.md failed): not an unexplained error.
-    let durableButFailed = "durable in the journal"
-
     // MARK: Readers
 
     private func collect(_ reader: Child, context: String) {
@@ -112,6 +137,7 @@ struct ProcessPhase {
             if words.first == "problem" { recorder.problem("\(context): reader: \(words.last ?? "")", torn: 0) }
         }
         if exit.status != 0 { recorder.problem("\(context): a reader exited \(exit.status.map(String.init) ?? "by a signal"): \(firstLines(reader.stderr))") }
+        if !lines.contains(where: { $0.hasPrefix("reads ") }) { recorder.problem("\(context): a reader reported nothing (did it run?)") }
         recorder.add { $0.reads += reads; $0.tornReads += torn }
     }
 
@@ -167,15 +193,40 @@ struct ProcessPhase {
         }
     }
 
+    /// How the command line says a write failed after its event became
+    /// durable: its message, or `durable_seq` in a `--json` error object.
+    static func saysDurable(_ stderr: String, _ stdout: [UInt8]) -> Bool {
+        if stderr.contains("is durable") || stderr.contains("durable in the journal") { return true }
+        for line in stdout.split(separator: UInt8(ascii: "\n")) {
+            if let object = try? JSON.parse(Array(line)), object["durable_seq"] != nil || object["error"]?["durable_seq"] != nil { return true }
+        }
+        return false
+    }
+
     private func perform(_ intent: Intent, _ w: Int, _ ws: Workspace, _ ledger: Ledger,
                          _ rng: inout SeededRandom, _ typical: inout Double) {
+        // What this intent's attempts told: a failure that did not say its
+        // event was durable, after no kill, means the event is not there;
+        // one that said so means it is.
+        var killedBefore = false
+        var failedNotDurable: String?
+        var saidDurable: String?
         for _ in 0..<40 {
             let timeout = settings.lockTimeouts.randomElement(using: &rng) ?? "10"
             let args = intent.args + ["--state", ws.statePath, "--actor", "cli-\(w)", "--lock-timeout", timeout,
                                       "--json", "--idempotency-key", intent.key]
-            let killAfter: Double? = rng.chance(settings.killChance) ? Double.random(in: 0...(1.3 * typical), using: &rng) : nil
+            let targeted: String? = Strace.available && rng.chance(settings.targetedKillChance)
+                ? (rng.chance(0.5) ? "link" : "fdatasync") : nil
+            let killAfter: Double? = targeted == nil && rng.chance(settings.killChance) ? Double.random(in: 0...(1.3 * typical), using: &rng) : nil
             let child: Child
-            do { child = try Child(cli.binary, args, outputIn: ws.directory) } catch {
+            let tracePath = ws.directory + "/strace-\(w)"
+            do {
+                if let targeted {
+                    child = try Child(Strace.path, Strace.arguments(killAt: targeted, trace: tracePath) + [cli.binary] + args, outputIn: ws.directory)
+                } else {
+                    child = try Child(cli.binary, args, outputIn: ws.directory)
+                }
+            } catch {
                 recorder.problem("cannot start the CLI: \(error)")
                 return
             }
@@ -186,13 +237,25 @@ struct ProcessPhase {
             }
             let exit = child.wait()
             let elapsed = Clock.now - child.started
-            if !exit.killed { typical = 0.8 * typical + 0.2 * elapsed }
+            if !exit.killed && targeted == nil { typical = 0.8 * typical + 0.2 * elapsed }
+            if exit.killed {
+                recorder.landed(targeted != nil ? Strace.landing(tracePath) : Landing.unknown)
+            }
+            if targeted != nil { unlink(tracePath) }
             // Acknowledged = the writer printed the event (even if killed right after).
             if let line = child.stdout.split(separator: UInt8(ascii: "\n")).first,
                let event = try? JSON.parse(Array(line)), let seq = event["seq"]?.intValue {
                 ledger.acknowledge(intent.key, seq: UInt64(seq))
                 let replay = event["duplicate"]?.boolValue == true
                 recorder.add { $0.acknowledged += 1; if replay { $0.idempotentReplays += 1 }; if exit.killed { $0.kills += 1 } }
+                if replay, let failure = failedNotDurable, !killedBefore {
+                    recorder.problem("\(name): durable but not said: `statejournal \(intent.args.joined(separator: " "))` failed (\(failure)) "
+                                     + "without saying its event was durable, yet the retry found it in the journal (seq \(seq))")
+                }
+                if !replay, let said = saidDurable, !killedBefore {
+                    recorder.problem("\(name): said durable but was not: `statejournal \(intent.args.joined(separator: " "))` failed saying "
+                                     + "its event was durable (\(said)), yet the retry wrote it anew (seq \(seq))")
+                }
                 checkVisible(ws, seq: UInt64(seq), key: intent.key)
                 recorder.add { $0.repairs += countRepairs(child.stderr) }
                 return
@@ -201,6 +264,7 @@ struct ProcessPhase {
             if exit.killed {
                 recorder.add { $0.kills += 1 }
                 ledger.uncertain(intent.key)
+                killedBefore = true
                 continue  // an orchestrator retries with the same key
             }
             switch exit.status {
@@ -214,16 +278,19 @@ struct ProcessPhase {
                 continue
             default:
                 ledger.uncertain(intent.key)
-                if child.stderr.contains(durableButFailed) {
+                if Self.saysDurable(child.stderr, child.stdout) {
                     // The event is in the journal; only rewriting STATE.md failed,
                     // and the message says so: retry with the same key to confirm.
                     recorder.add { $0.landedOnError += 1 }
+                    saidDurable = firstLines(child.stderr, 1)
                     continue
                 }
+                failedNotDurable = firstLines(child.stderr, 1)
                 recorder.error("\(name): `statejournal \(intent.args.joined(separator: " "))` exited \(exit.status.map(String.init) ?? "?") without being killed: \(firstLines(child.stderr))")
                 continue  // retried with the same key, as an orchestrator would
             }
         }
+        recorder.problem("\(name): `statejournal \(intent.args.joined(separator: " "))` never completed in 40 attempts")
     }
 
     /// Visible (SPEC §5): when a write returns, STATE.md shows it or a later state.
@@ -263,14 +330,18 @@ struct ProcessPhase {
             restarts += 1
             let to = min(next + settings.libraryBatch, settings.libraryOps)
             let child: Child
+            let markers = ws.directory + "/markers-\(w)"
+            unlink(markers)
+            var args = ["lib-writer", "--state", ws.statePath, "--writer", "\(w)", "--from", "\(next)", "--to", "\(to)", "--markers", markers]
+            let dieAtRename = rng.chance(settings.libraryDieAtRenameChance)
+            if dieAtRename { args += ["--die-at-rename", "\(Int.random(in: 1...max(1, to - next), using: &rng))"] }
             do {
-                child = try Child(selfExecutable, ["lib-writer", "--state", ws.statePath, "--writer", "\(w)",
-                                                   "--from", "\(next)", "--to", "\(to)"], outputIn: ws.directory)
+                child = try Child(selfExecutable, args, outputIn: ws.directory)
             } catch {
                 recorder.problem("cannot start a library writer: \(error)")
                 return
             }
-            let kill = rng.chance(settings.libraryKillChance)
+            let kill = !dieAtRename && rng.chance(settings.libraryKillChance)
             if kill {
                 Clock.sleep(Double.random(in: 0...typical, using: &rng))
                 child.kill()
@@ -288,8 +359,11 @@ struct ProcessPhase {
                     recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
                     next = max(next, index + 1)
                     checkVisible(ws, seq: seq, key: String(words[1]))
-                } else if words.first == "error" && line.contains(durableButFailed) {
+                } else if words.first == "error-durable" {
                     recorder.add { $0.landedOnError += 1 }
+                } else if words.first == "error" && (line.contains("durable in the journal") || line.contains("is durable")) {
+                    recorder.problem("\(name): library writer \(w): durable but not said: the message says the event is durable, "
+                                     + "StateJournalError.durableSeq is nil: \(line)")
                 } else if words.first == "error" {
                     recorder.error("\(name): library writer \(w): \(line)")
                 } else {
@@ -299,6 +373,7 @@ struct ProcessPhase {
             recorder.add { $0.repairs += countRepairs(child.stderr) }
             if exit.killed {
                 recorder.add { $0.kills += 1; $0.attempts += 1 }
+                recorder.landed(PhaseMarkers.landing(markers))
                 if next < settings.libraryOps { ledger.uncertain(LibraryWriter.key(w, next)) }
             } else if exit.status != 0 {
                 recorder.problem("\(name): library writer \(w) exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
@@ -308,5 +383,38 @@ struct ProcessPhase {
                 ledger.uncertain(LibraryWriter.key(w, next))
             }
         }
+    }
+}
+
+/// Targeted kills of CLI writers: strace injects SIGKILL at the entry of
+/// one system call, and its trace (with descriptor paths) says where the
+/// kill landed — deterministic, not a timer.
+enum Strace {
+    static let path = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
+    static var available: Bool { !path.isEmpty }
+
+    /// `syscall`: `fdatasync` (the append's sync: killed between pwrite and
+    /// fdatasync) or `link` (the STATE.md backup link: after the append,
+    /// before the rename).
+    static func arguments(killAt syscall: String, trace: String) -> [String] {
+        ["-f", "-qq", "-y", "-o", trace, "-e", "trace=pwrite64,fdatasync,link,rename",
+         "-e", "inject=\(syscall):signal=SIGKILL:when=1"]
+    }
+
+    /// Where the kill landed, from the trace.
+    static func landing(_ trace: String) -> String {
+        guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { return Landing.unknown }
+        var wrote = false, synced = false
+        for line in text.split(separator: "\n") {
+            let segment = line.contains("/segment-")
+            if line.contains("pwrite64(") && segment { wrote = true; synced = false }
+            if line.contains("fdatasync(") && segment {
+                if line.contains("= 0") { synced = wrote } else if wrote && !line.contains("= -1") { return Landing.sync }
+            }
+            if (line.contains("link(") || line.contains("rename(")) && (line.hasSuffix("= ?") || line.contains("<unfinished")) {
+                return synced ? Landing.postAppend : "at a STATE.md backup or rename (no append in this process)"
+            }
+        }
+        return wrote && !synced ? Landing.sync : "elsewhere (strace)"
     }
 }

@@ -81,6 +81,7 @@ final class Recorder: Sendable {
         var figures = Figures()
         var problems: [String] = []
         var notes: [String] = []
+        var landings: [String: Int] = [:]
     }
     private let state = Mutex(State())
     let phase: String
@@ -122,6 +123,18 @@ final class Recorder: Sendable {
             if !s.notes.contains(where: { $0.prefix(60) == message.prefix(60) }) && s.notes.count < 20 { s.notes.append(message) }
         }
     }
+
+    /// Records where a kill landed (and counts it in the figures when it is
+    /// a post-append or a between-pwrite-and-fdatasync kill).
+    func landed(_ place: String) {
+        state.withLock { s in
+            s.landings[place, default: 0] += 1
+            if place == Landing.postAppend { s.figures.postAppendKills += 1 }
+            if place == Landing.sync { s.figures.syncKills += 1 }
+        }
+    }
+
+    var landings: [String: Int] { state.withLock { $0.landings } }
 
     var figures: Figures { state.withLock { $0.figures } }
     var problems: [String] { state.withLock { $0.problems } }
@@ -176,4 +189,11 @@ enum Report {
         out += lines.map(row)
         return out.joined(separator: "\n")
     }
+}
+
+/// Where a kill landed.
+enum Landing {
+    static let sync = "between pwrite and fdatasync"
+    static let postAppend = "after the append, before the STATE.md rename"
+    static let unknown = "at a random instant (not stamped)"
 }

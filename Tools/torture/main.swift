@@ -112,9 +112,18 @@ FileHandle.standardError.write(Data("""
 var rows: [(String, Figures)] = []
 var allProblems: [String] = []
 var allNotes: [String] = []
+var landings: [(String, [String: Int])] = []
+
+// `verify` and `compact` are never skipped silently: a CLI without them
+// (or help output the detection cannot read) fails the run.
+let setupProblems = Features.optionalCommands.filter { !features.available.contains($0) }
+    .map { "[setup] `statejournal \($0)` was not found in `statejournal --help`; the checks that use it cannot run" }
+    + (Strace.available ? [] : ["[setup] strace is not installed: CLI writers get no targeted kills (install strace)"])
+allProblems += setupProblems
 
 @MainActor func record(_ recorder: Recorder) {
     rows.append((recorder.phase, recorder.figures))
+    if !recorder.landings.isEmpty { landings.append((recorder.phase, recorder.landings)) }
     allProblems += recorder.problems.map { "[\(recorder.phase)] \($0)" }
     allNotes += recorder.notes.map { "[\(recorder.phase)] \($0)" }
 }
@@ -140,8 +149,11 @@ if phases.contains("crash") {
     var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 6), libraryWriters: long ? 4 : 2, opsPerWriter: int("ops", long ? 25 : 12),
         libraryOps: long ? 48 : 24, readers: int("readers", 2), killChance: 0.3, libraryKillChance: 0.8,
-        targetKills: int("kills", long ? 1_200 : 150), minimumRounds: long ? 10 : 2, maximumRounds: long ? 200 : 6)
+        targetKills: int("kills", long ? 1_200 : 150), minimumRounds: long ? 10 : 2, maximumRounds: long ? 400 : 30)
     if !long { settings.lockTimeouts = smallLockTimeouts }
+    settings.targetedKillChance = 0.08
+    settings.libraryDieAtRenameChance = 0.25
+    settings.minimumPostAppendKills = long ? 20 : 2
     ProcessPhase(name: "crash", settings: settings, cli: cli, features: features, root: work, seed: seed &+ 1,
                  keep: keep, recorder: recorder).run()
     record(recorder)
@@ -151,7 +163,13 @@ if phases.contains("lost") {
     let recorder = Recorder(phase: "lost writes", strict: strict)
     var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 80))
     settings.threads = int("threads", 3)
-    settings.sabotage = options["sabotage"].flatMap(Sabotage.Mode.init(rawValue:))
+    if let mode = options["sabotage"] {
+        guard let sabotage = Sabotage.Mode(rawValue: mode) else {
+            FileHandle.standardError.write(Data("torture: --sabotage takes file-sync or dir-sync, not '\(mode)'\n".utf8))
+            exit(2)
+        }
+        settings.sabotage = sabotage
+    }
     LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
                    recorder: recorder).run()
     record(recorder)
@@ -179,18 +197,23 @@ for phase in FindingsPhase.phases where phases.contains(phase.option) {
 }
 
 let table = Report.table(rows)
-let failed = rows.contains { $0.1.failed }
+let failed = rows.contains { $0.1.failed } || !setupProblems.isEmpty
 var text = "\n" + table + "\n"
 if let rate = rows.first(where: { $0.1.rate != nil })?.1.rate {
     text += String(format: "\ngroup commit rate: %.0f events/s\n", rate)
 }
+for (phase, counts) in landings {
+    text += "\nwhere the kills of \(phase) landed: " + counts.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + "\n"
+}
 if !allNotes.isEmpty { text += "\nnotes:\n" + allNotes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
 if !allProblems.isEmpty { text += "\nproblems (first \(allProblems.count)):\n" + allProblems.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+let totals = rows.map(\.1).reduce(Figures(), +)
+text += "\ntorture: totals lost=\(totals.lost) duplicated=\(totals.duplicated) torn=\(totals.tornReads) ahead=\(totals.ahead) problems=\(totals.problems + setupProblems.count)\n"
 text += "\ncommand: \(command) (seed \(seed))\n"
 text += failed ? "RESULT: FAILED — acknowledged events lost or duplicated, torn reads, or other violations\n"
                : "RESULT: OK — 0 lost, 0 duplicated, 0 torn reads, 0 problems\n"
 // A closing line CI reads as a test summary: one check a phase.
-let failedPhases = rows.filter { $0.1.failed }.count
+let failedPhases = rows.filter { $0.1.failed }.count + (setupProblems.isEmpty ? 0 : 1)
 text += "torture: \(rows.count - failedPhases) passed, \(failedPhases) failed\n"
 print(text)
 if let path = options["markdown"] {
