@@ -32,9 +32,12 @@ test: deps
 	"$(TORTURE_BIN)" repro all
 	@for mode in file-sync dir-sync; do \
 		echo "make: torture --sabotage $$mode must fail (it skips the library's $$mode)"; \
-		if "$(TORTURE_BIN)" --small --phases lost --crashes 40 --sabotage $$mode > .build/sabotage-$$mode.log 2>&1; then \
-			echo "make: FAILED — torture --sabotage $$mode passed: the lost-write mode cannot see lost syncs (.build/sabotage-$$mode.log)"; exit 1; \
-		else echo "make: ok — torture --sabotage $$mode failed as it must"; fi; \
+		"$(TORTURE_BIN)" --small --phases lost --crashes 40 --sabotage $$mode > .build/sabotage-$$mode.log 2>&1; \
+		status=$$?; \
+		if [ $$status -ne 1 ] || ! grep -q "totals lost=[1-9]" .build/sabotage-$$mode.log; then \
+			echo "make: FAILED — torture --sabotage $$mode exited $$status without reporting lost events: the lost-write mode cannot see skipped syncs (.build/sabotage-$$mode.log)"; exit 1; \
+		fi; \
+		echo "make: ok — torture --sabotage $$mode lost acknowledged events and failed, as it must"; \
 	done
 	"$(TORTURE_BIN)" --small
 	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)

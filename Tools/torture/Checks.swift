@@ -93,6 +93,8 @@ final class Ledger: Sendable {
 
     var failedWithoutDurable: [String: String] { state.withLock { $0.failedNotDurable } }
 
+    func forgetFailure(_ key: String) { state.withLock { _ = $0.failedNotDurable.removeValue(forKey: key) } }
+
     /// Stops checking these keys (a loss already reported).
     func forget(_ keys: [String]) {
         state.withLock { s in for key in keys { s.acknowledged[key] = nil } }
@@ -228,7 +230,8 @@ struct Checker {
             recorder.problem("\(context): \(phantoms.count) writes that were refused or timed out are in the journal: \(phantoms.prefix(3).joined(separator: ", "))")
         }
         for (key, error) in ledger.failedWithoutDurable where keyCount[key] != nil && ledger.acknowledged[key] == nil {
-            recorder.problem("\(context): durable but not said: write \(key) failed (\(error)) without saying its event was durable, yet it is in the journal")
+            recorder.problem("\(context): durable but not said: write \(key) failed with StateJournalError.durableSeq nil, yet its event is in the journal (its error: \(error.prefix(240)))")
+            ledger.forgetFailure(key)  // reported once
         }
         if let shownSeq = show["seq"]?.intValue, UInt64(shownSeq) != last {
             recorder.problem("\(context): show --json is at seq \(shownSeq) but the journal ends at \(last)")
