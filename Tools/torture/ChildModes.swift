@@ -37,9 +37,16 @@ enum LibraryWriter {
         // append was made durable, before STATE.md is renamed.
         let markers = options["markers"].map { PhaseMarkers(path: $0, statePath: state) }
         let dieAtRename = options["die-at-rename"].flatMap(Int.init)
-        let sys: any SystemCalls = markers.map { m in
-            ScriptedCalls(RealSystemCalls()) { call in m.before(call, dieAtRename: dieAtRename); return .pass }
-        } ?? RealSystemCalls()
+        // `--stop-at availableSpace`: stop (SIGSTOP) once, right before the
+        // first append's free-space check — the lock held, the journal read;
+        // the harness sees the stop with waitpid and continues us (SIGCONT).
+        let stopAt = options["stop-at"].flatMap(FaultInjector.Operation.init(rawValue:))
+        let stopped = Atomic<Bool>(false)
+        let sys: any SystemCalls = markers == nil && stopAt == nil ? RealSystemCalls() : ScriptedCalls(RealSystemCalls()) { call in
+            markers?.before(call, dieAtRename: dieAtRename)
+            if call.operation == stopAt, !stopped.exchange(true, ordering: .relaxed) { Glibc.kill(getpid(), SIGSTOP) }
+            return .pass
+        }
         // Small segments and frequent snapshots: rotation, sealing and
         // snapshot writing happen often, so kills land in them too.
         var configuration = StateManager.Configuration(statePath: state, actor: "lib-\(w)", lock: LockPolicy(timeout: 60),

@@ -72,7 +72,7 @@ enum Findings {
         Finding(name: "journal-restored-older-copy", summary: "STATE.md ahead of a journal put back from an older copy is kept; verify claims repairs (item 4)",
                 variants: 3, run: OlderJournal.run),
         Finding(name: "lock-file-removed", summary: "two writers hold the lock when its file is removed or replaced (item 5)",
-                variants: 2, run: LockFileRemoved.run),
+                variants: 3, run: LockFileRemoved.run),
         Finding(name: "import-retry", summary: "a retried import returns without writing STATE.md (item 6)",
                 variants: 1, run: ImportRetry.run),
         Finding(name: "dup-failed-batch-visible", summary: "a duplicate in a failed batch returns before STATE.md shows it (item 7)",
@@ -647,6 +647,59 @@ enum LockFileRemoved {
     /// writes; then A goes on. Two writers must never both hold the lock:
     /// both acknowledged, each at its own seq, both in the journal.
     static func run(_ c: FindingContext) -> Outcome {
+        c.variant % 3 == 2 ? processes(c) : inProcess(c)
+    }
+
+    /// Variant 2, with real processes: a library writer stops itself
+    /// (SIGSTOP) holding the lock, before it appends; the lock file is
+    /// removed; `statejournal note` runs; the writer is continued.
+    static func processes(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/lock-removed-processes-\(c.seed)")
+        guard let cli = c.cli else { o.why = "no statejournal binary"; return o }
+        do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 3)) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let a: Child
+        do {
+            a = try Child(selfExecutable, ["lib-writer", "--state", ws.statePath, "--writer", "0", "--from", "0", "--to", "1",
+                                          "--stop-at", "availableSpace"], outputIn: ws.directory)
+        } catch {
+            o.why = "the library writer did not start: \(error)"
+            return o
+        }
+        guard a.waitUntilStopped() else {
+            o.why = "the library writer ended before it stopped: \(firstLines(a.stderr))"
+            _ = a.wait()
+            return o
+        }
+        o.fired = unlink(ws.statePath + ".lock") == 0
+        o.why = "STATE.md.lock removed while a stopped library writer held it; then `statejournal note` ran"
+        o.attempts = 2
+        let b = cli.run(["note", "B, the second writer", "--json", "--idempotency-key", "B", "--lock-timeout", "1", "--state", ws.statePath])
+        a.resume()
+        let exit = a.wait()
+        var acked: [(key: String, seq: UInt64)] = []
+        for line in String(decoding: a.stdout, as: UTF8.self).split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count == 5, words[0] == "ack", let seq = UInt64(words[2]) { acked.append((String(words[1]), seq)) }
+        }
+        if exit.status != 0 { o.problem("the library writer exited \(exit.status.map(String.init) ?? "by a signal"): \(firstLines(a.stderr))") }
+        if b.status == 0, let event = try? JSON.parse(b.stdout), let seq = event["seq"]?.intValue { acked.append(("B", UInt64(seq))) }
+        o.acknowledged = acked.count
+        if acked.count == 2 && acked[0].seq == acked[1].seq {
+            o.problem("the library writer and `statejournal note` were both acknowledged as seq \(acked[0].seq): both held the lock", duplicated: 1)
+        }
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after both writers")
+        case .failure(let error): o.problem("the journal does not open: \(error)")
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+
+    static func inProcess(_ c: FindingContext) -> Outcome {
         var o = Outcome()
         let ws = Workspace(c.work + "/lock-removed-\(c.variant)-\(c.seed)")
         do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 3)) } catch {

@@ -80,11 +80,29 @@ final class Child {
 
     func kill() { _ = Glibc.kill(pid, SIGKILL) }
 
+    /// Waits until the child stops itself (SIGSTOP); false when it ended instead.
+    func waitUntilStopped() -> Bool {
+        var status: Int32 = 0
+        while waitpid(pid, &status, WUNTRACED) == -1 {
+            if errno != EINTR { return false }
+        }
+        if status & 0xff == 0x7f { return true }
+        exitedEarly = status
+        return false
+    }
+
+    func resume() { _ = Glibc.kill(pid, SIGCONT) }
+
+    /// The status reaped by ``waitUntilStopped()`` when the child ended.
+    private var exitedEarly: Int32?
+
     /// Waits for the child to end and reaps it.
     func wait() -> Exit {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            if errno != EINTR { return Exit(status: nil, signal: nil) }
+        if let early = exitedEarly { status = early } else {
+            while waitpid(pid, &status, 0) == -1 {
+                if errno != EINTR { return Exit(status: nil, signal: nil) }
+            }
         }
         // WIFEXITED / WTERMSIG are macros; decode by hand.
         if status & 0x7f == 0 { return Exit(status: (status >> 8) & 0xff, signal: nil) }
