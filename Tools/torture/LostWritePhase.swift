@@ -19,6 +19,9 @@ struct LostWritePhase {
         var shortWriteChance = 0.05
         /// A fresh workflow every this many crashes, so journals stay small.
         var cyclesPerWorkspace = 25
+        /// Of the cycles with a fault, the share that fail a segment's
+        /// writeback at the disk instead (see ``SimulatedDisk/failWriteback(ofNextSyncOf:)``).
+        var writebackFailureShare = 0.25
         /// Self-test: a layer that skips some syncs (the run must then fail).
         var sabotage: Sabotage.Mode?
         /// The operations a fault may hit.
@@ -51,7 +54,11 @@ struct LostWritePhase {
             recorder.add { $0.runs += 1 }
             let disk = SimulatedDisk(root: ws.directory, seed: rng.next(), shortWriteChance: settings.shortWriteChance)
             let faults = FaultInjector(settings.sabotage.map { Sabotage(disk, mode: $0) } ?? disk)
-            if rng.chance(settings.faultChance) {
+            if rng.chance(settings.faultChance * settings.writebackFailureShare) {
+                // Linux after a failed writeback: the fdatasync that sees it gets
+                // EIO, the dirty bytes never reach the disk, the next sync succeeds.
+                disk.failWriteback(ofNextSyncOf: "/segment-")
+            } else if rng.chance(settings.faultChance) {
                 let op = settings.faultable.randomElement(using: &rng) ?? .pwrite
                 let errno: Errno = rng.chance(0.5) ? .ioError : .noSpace
                 let after = Int.random(in: 0..<(settings.threads * settings.writesPerThread * 3), using: &rng)
@@ -120,7 +127,7 @@ struct LostWritePhase {
             disk.crash()
             let mode = SimulatedDisk.CrashMode.allCases.randomElement(using: &rng) ?? .dropAll
             disk.materialize(mode)
-            let injected = faults.injectedCount + disk.shortWriteCount
+            let injected = faults.injectedCount + disk.shortWriteCount + disk.writebackFailureCount
             recorder.add { $0.crashes += 1; $0.attempts += attempts.value; $0.faults += injected; $0.repairs += repairs.take() }
             // Keep what the crash left (before recovery touches it) and what
             // the disk saw, for a post-mortem if the checks fail.
