@@ -326,8 +326,16 @@ enum GroupBatch {
     /// (202, futex, on x86_64: waiting for its leader).
     static func blockedInFutex(_ tid: Int32) -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/syscall", encoding: .utf8) else { return false }
-        return text.split(separator: " ").first == "202"
+        return text.split(separator: " ").first.map(String.init) == futexNumber
     }
+
+    #if arch(x86_64)
+    static let futexNumber = "202"
+    #elseif arch(arm64)
+    static let futexNumber = "98"
+    #else
+    static let futexNumber = "futex"  // unknown: the handshake fails and the repro says its fault did not fire
+    #endif
 
     /// This thread's kernel id (`/proc/thread-self` names it).
     static func threadID() -> Int32 {

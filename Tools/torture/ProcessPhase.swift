@@ -72,7 +72,6 @@ struct ProcessPhase {
         if f.postAppendKills < settings.minimumPostAppendKills {
             recorder.problem("\(name): \(f.postAppendKills) kills landed between an append and its STATE.md rename (minimum \(settings.minimumPostAppendKills))")
         }
-        if f.acknowledged == 0 { recorder.problem("\(name): no write was acknowledged") }
         if settings.readers > 0 && f.reads < settings.minimumReads {
             recorder.problem("\(name): readers made \(f.reads) reads (minimum \(settings.minimumReads))")
         }

@@ -122,6 +122,12 @@ let setupProblems = Features.optionalCommands.filter { !features.available.conta
 allProblems += setupProblems
 
 @MainActor func record(_ recorder: Recorder) {
+    // Every phase must have done something: a phase that acknowledged
+    // nothing or (where it injects) injected nothing proves nothing.
+    let f = recorder.figures
+    if f.acknowledged == 0 { recorder.problem("minimum not reached: no write was acknowledged") }
+    if ["lost writes", "faults"].contains(recorder.phase) && f.faults == 0 { recorder.problem("minimum not reached: no fault was injected") }
+    if recorder.phase == "faults" && f.failedByFault == 0 { recorder.problem("minimum not reached: no write failed by an injected fault") }
     rows.append((recorder.phase, recorder.figures))
     if !recorder.landings.isEmpty { landings.append((recorder.phase, recorder.landings)) }
     allProblems += recorder.problems.map { "[\(recorder.phase)] \($0)" }
@@ -172,6 +178,9 @@ if phases.contains("lost") {
     }
     LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
                    recorder: recorder).run()
+    if recorder.figures.crashes < settings.crashes {
+        recorder.problem("minimum not reached: \(recorder.figures.crashes) simulated crashes of \(settings.crashes)")
+    }
     record(recorder)
 }
 
