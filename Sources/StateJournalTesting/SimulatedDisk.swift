@@ -21,6 +21,9 @@ import Glibc
 /// the durable image — un-synced data and un-synced directory changes are
 /// gone — and recovery runs with real system calls on what is left.
 ///
+/// A descriptor opened with `O_DIRECT` reads what the disk holds (the
+/// durable image), as a process bypassing the page cache would.
+///
 /// Files are tracked by a logical id, not by inode number, so an inode
 /// number reused after an unlink does not alias the old file's durable
 /// contents. Real `fsync` is never called: durability is simulated.
@@ -47,7 +50,15 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         var id: Int
         var isDirectory: Bool
         var path: String
+        /// Opened with `O_DIRECT`: reads bypass the page cache and see the disk.
+        var direct = false
     }
+
+    #if arch(x86_64)
+    static let directFlag: Int32 = 0o40000
+    #else
+    static let directFlag: Int32 = 0o200000
+    #endif
 
     private struct State {
         var nextID = 1
@@ -241,13 +252,15 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         logged("open \(path) flags \(String(flags, radix: 8))") { s in
             let existed = Self.inode(path) != nil
-            let result = real.open(path, flags: flags, mode: mode)
+            // O_DIRECT is emulated (tmpfs refuses it): reads come from the durable image.
+            let result = real.open(path, flags: flags & ~Self.directFlag, mode: mode)
             if case .success(let fd) = result {
                 var st = stat()
                 Glibc.fstat(fd, &st)
                 let ino = UInt64(st.st_ino)
                 let id = existed ? Self.id(ofInode: ino, &s) : Self.newID(forInode: ino, &s)
-                s.descriptors[fd] = Descriptor(id: id, isDirectory: st.st_mode & S_IFMT == S_IFDIR, path: path)
+                s.descriptors[fd] = Descriptor(id: id, isDirectory: st.st_mode & S_IFMT == S_IFDIR, path: path,
+                                               direct: flags & Self.directFlag != 0)
                 s.journal.append("  fd \(fd) = \(path) (id \(id), \(existed ? "existing" : "created"))")
                 Self.trace("\(ObjectIdentifier(self)) open \(path) fd \(fd) id \(id) existed \(existed) flags \(flags)")
             }
@@ -269,7 +282,15 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        gated { _ in real.pread(fd, into: buffer, offset: offset) }
+        gated { s in
+            guard let d = s.descriptors[fd], d.direct, !d.isDirectory else { return real.pread(fd, into: buffer, offset: offset) }
+            // What the disk holds, not the page cache.
+            let image = s.durableData[d.id] ?? []
+            let start = min(Int(offset), image.count)
+            let n = min(buffer.count, image.count - start)
+            for i in 0..<n { buffer[i] = image[start + i] }
+            return .success(n)
+        }
     }
 
     /// A short write: a legal, partial success the caller must loop over.

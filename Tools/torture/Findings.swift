@@ -502,9 +502,10 @@ enum ReaderDuringSync {
             guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
             readerRan.set()
             if cliReader, let cli {
-                _ = cli.run(["show", "--state", statePath])
+                _ = cli.run(["show", "--state", statePath, "--lock-timeout", "0.5"])
             } else {
-                _ = try? Scenario.manager(ws, actor: "reader").loadState()
+                // A short deadline: a reader that waits for W's lock gives up (not a verdict).
+                _ = try? Scenario.manager(ws, actor: "reader", lockTimeout: 0.5).loadState()
             }
             return .fail(.ioError)
         }
@@ -553,7 +554,7 @@ enum ReaderDuringSync {
         let w = ScriptedCalls(disk) { call in
             guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
             readerRan.set()
-            _ = try? Scenario.manager(ws, disk, actor: "reader").loadState()
+            _ = try? Scenario.manager(ws, disk, actor: "reader", lockTimeout: 0.5).loadState()
             disk.crash()
             return .die
         }
