@@ -359,9 +359,11 @@ enum GroupBatch {
         let stage = Mutex(0)
         let flocksInStage1 = Atomic<Int>(0)
         let flocksAtFault = Atomic<Int>(-1)
+        let leaderWrote = Flag()
         let script = ScriptedCalls(RealSystemCalls()) { call in
             let s = stage.withLock { $0 }
-            if s == 0 && call.operation == .fdatasync && call.isSegment {
+            if s == 0 && call.operation == .pwrite && call.isSegment { leaderWrote.set() }
+            if s == 0 && call.operation == .fdatasync && call.isSegment && leaderWrote.isSet {
                 stage.withLock { $0 = 1 }
                 gate.arriveAndWait()
                 return .fail(.ioError)
@@ -496,10 +498,14 @@ enum ReaderDuringSync {
             return o
         }
         let readerRan = Flag()
+        let wrote = Flag()
         let cli = c.cli
         let statePath = ws.statePath
+        // At the fdatasync that follows W's pwrite (not an earlier one, e.g.
+        // a sync of what others wrote before W uses it).
         let w = ScriptedCalls(RealSystemCalls()) { call in
-            guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            guard call.operation == .fdatasync && call.isSegment && wrote.isSet && !readerRan.isSet else { return .pass }
             readerRan.set()
             if cliReader, let cli {
                 _ = cli.run(["show", "--state", statePath, "--lock-timeout", "0.5"])
@@ -549,10 +555,12 @@ enum ReaderDuringSync {
             return o
         }
         let readerRan = Flag()
+        let wrote = Flag()
         // While W's fdatasync is in progress (not yet done), a reader renders
         // STATE.md; then the power goes before the fdatasync completes.
         let w = ScriptedCalls(disk) { call in
-            guard call.operation == .fdatasync && call.isSegment && !readerRan.isSet else { return .pass }
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            guard call.operation == .fdatasync && call.isSegment && wrote.isSet && !readerRan.isSet else { return .pass }
             readerRan.set()
             _ = try? Scenario.manager(ws, disk, actor: "reader", lockTimeout: 0.5).loadState()
             disk.crash()
