@@ -78,7 +78,7 @@ enum Findings {
         Finding(name: "dup-failed-batch-visible", summary: "a duplicate in a failed batch returns before STATE.md shows it (item 7)",
                 variants: 1, run: GroupBatch.duplicateNotVisible),
         Finding(name: "fsync-error-consumed", summary: "an fsync error consumed by one writer; the next builds on bytes the disk lost (item 8)",
-                variants: 2, run: FsyncErrorConsumed.run),
+                variants: 3, run: FsyncErrorConsumed.run),
         Finding(name: "snapshot-ahead", summary: "a snapshot ahead of the journal is trusted once the journal catches up (item 9)",
                 variants: 1, run: SnapshotAhead.run),
     ]
@@ -823,7 +823,8 @@ enum FsyncErrorConsumed {
     /// B's fdatasync gets the EIO; C appends and its fdatasync succeeds;
     /// the power goes. C's acknowledged event must survive, and the journal
     /// must open. Variant 1: A is not killed — B's own pwrite is what the
-    /// writeback loses, and C comes after B's failure.
+    /// writeback loses, and C comes after B's failure. Variant 2: as 0, but
+    /// B dies right after its fdatasync returned the EIO (nobody repairs).
     static func run(_ c: FindingContext) -> Outcome {
         var o = Outcome()
         let ws = Workspace(c.work + "/fsync-error-\(c.variant)-\(c.seed)")
@@ -838,7 +839,7 @@ enum FsyncErrorConsumed {
             return o
         }
         var killedA = true
-        if c.variant % 2 == 0 {
+        if c.variant % 3 != 1 {
             let wrote = Flag()
             let a = ScriptedCalls(disk) { call in
                 if call.operation == .pwrite && call.isSegment { wrote.set() }
@@ -852,12 +853,25 @@ enum FsyncErrorConsumed {
         }
         disk.failWriteback(ofNextSyncOf: "/segment-")
         o.attempts += 1
-        if (try? Scenario.manager(ws, disk, actor: "B").write(.noteAdded(text: "B, whose fdatasync gets the EIO"), options: .init(idempotencyKey: "B"))) != nil {
-            o.problem("B's write was acknowledged though its fdatasync got EIO")
+        // B may fail, or recover (e.g. by rewriting the segment to a new
+        // file and syncing that); if it is acknowledged, it must survive too.
+        // Variant 2: B dies right after its fdatasync returned the EIO —
+        // the error is consumed and nobody repaired anything.
+        let bSynced = Flag()
+        let b: any SystemCalls = c.variant % 3 == 2 ? ScriptedCalls(disk) { call in
+            if bSynced.isSet { return .die }
+            if call.operation == .fdatasync && call.isSegment { bSynced.set() }
+            return .pass
+        } : disk
+        if c.variant % 3 == 2 { o.kills += 1 }
+        if let outcome = try? Scenario.manager(ws, b, actor: "B").write(.noteAdded(text: "B, whose fdatasync gets the EIO"),
+                                                                       options: .init(idempotencyKey: "B")) {
+            acked.append(("B", outcome.event.seq))
+            o.acknowledged += 1
         }
         o.fired = killedA && disk.writebackFailureCount == 1
         o.faults = disk.writebackFailureCount
-        o.why = o.fired ? "\(c.variant % 2 == 0 ? "A killed after its pwrite; " : "")the writeback failed and B's fdatasync got the EIO" : "the writeback failure never fired"
+        o.why = o.fired ? "\(c.variant % 3 != 1 ? "A killed after its pwrite; " : "")the writeback failed and B's fdatasync got the EIO\(c.variant % 3 == 2 ? ", then B died" : "")" : "the writeback failure never fired"
         o.attempts += 1
         do {
             let outcome = try Scenario.manager(ws, disk, actor: "C").write(.noteAdded(text: "C, acknowledged"), options: .init(idempotencyKey: "C"))
