@@ -270,7 +270,8 @@ struct Checker {
             let fromShow = summary(show)
             if fromFile != fromShow {
                 let diff = zip(fromFile, fromShow).first { $0.0 != $0.1 }
-                recorder.problem("\(context): STATE.md differs from show --json: \(diff.map { "'\($0.0)' vs '\($0.1)'" } ?? "\(fromFile.count) vs \(fromShow.count) lines")")
+                recorder.problem("\(context): STATE.md differs from show --json: \(diff.map { "'\($0.0)' vs '\($0.1)'" } ?? "\(fromFile.count) vs \(fromShow.count) lines")"
+                    .replacingOccurrences(of: "\n", with: "\\n"))
             }
         } catch {
             recorder.problem("\(context): STATE.md does not parse: \(error)")
@@ -293,8 +294,10 @@ struct Checker {
         var out = ["id \(file.workflowID)", "name \(file.name)", "wave \(file.currentWave)/\(file.totalWaves)",
                    "seq \(file.footer?.seq ?? 0)"]
         // STATE.md lists tasks by section, show --json in plan order: compare as sets.
+        // A failed task's wave is not in STATE.md (the ❌ Failed section is
+        // flat, as the earlier tool renders it): compared as "-".
         out += file.tasks.map { t in
-            "task \(t.id)|\(t.status.rawValue)|\(t.wave)|\(t.description)|\(t.commit ?? "-")|\(t.error ?? "-")|\(t.files.prefix(3).joined(separator: ","))"
+            "task \(t.id)|\(t.status.rawValue)|\(t.status.rawValue == "failed" ? "-" : "\(t.wave)")|\(t.description)|\(t.commit ?? "-")|\(t.error ?? "-")|\(t.files.prefix(3).joined(separator: ","))"
         }.sorted()
         out += file.notes.map { "note \($0)" }
         out += file.metadata.map { "meta \($0.key)=\($0.value)" }
@@ -307,7 +310,8 @@ struct Checker {
                    "seq \(show["seq"]?.intValue ?? -1)"]
         out += (show["tasks"]?.arrayValue ?? []).map { t in
             let files = (t["files"]?.arrayValue ?? []).compactMap(\.stringValue)
-            return "task \(t["task_id"]?.stringValue ?? "")|\(t["status"]?.stringValue ?? "")|\(t["wave"]?.intValue ?? -1)|"
+            let wave = t["status"]?.stringValue == "failed" ? "-" : "\(t["wave"]?.intValue ?? -1)"
+            return "task \(t["task_id"]?.stringValue ?? "")|\(t["status"]?.stringValue ?? "")|\(wave)|"
                 + "\(t["description"]?.stringValue ?? "")|\(t["commit"]?.stringValue ?? "-")|\(t["error"]?.stringValue ?? "-")|"
                 + files.prefix(3).joined(separator: ",")
         }.sorted()

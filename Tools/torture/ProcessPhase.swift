@@ -214,8 +214,10 @@ struct ProcessPhase {
             let timeout = settings.lockTimeouts.randomElement(using: &rng) ?? "10"
             let args = intent.args + ["--state", ws.statePath, "--actor", "cli-\(w)", "--lock-timeout", timeout,
                                       "--json", "--idempotency-key", intent.key]
+            // The append's fdatasync is the first or (after a sync of what
+            // others wrote, before using it) the second; the trace tells which.
             let targeted: String? = Strace.available && rng.chance(settings.targetedKillChance)
-                ? (rng.chance(0.5) ? "link" : "fdatasync") : nil
+                ? (rng.chance(0.5) ? "link:when=1" : "fdatasync:when=\(Int.random(in: 1...2, using: &rng))") : nil
             let killAfter: Double? = targeted == nil && rng.chance(settings.killChance) ? Double.random(in: 0...(1.3 * typical), using: &rng) : nil
             let child: Child
             let tracePath = ws.directory + "/strace-\(w)"
@@ -392,12 +394,12 @@ enum Strace {
     static let path = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
     static var available: Bool { !path.isEmpty }
 
-    /// `syscall`: `fdatasync` (the append's sync: killed between pwrite and
-    /// fdatasync) or `link` (the STATE.md backup link: after the append,
-    /// before the rename).
+    /// `syscall`: `fdatasync:when=N` (the append's sync: killed between
+    /// pwrite and fdatasync) or `link:when=1` (the STATE.md backup link:
+    /// after the append, before the rename).
     static func arguments(killAt syscall: String, trace: String) -> [String] {
         ["-f", "-qq", "-y", "-o", trace, "-e", "trace=pwrite64,fdatasync,link,rename",
-         "-e", "inject=\(syscall):signal=SIGKILL:when=1"]
+         "-e", "inject=\(syscall.split(separator: ":")[0]):signal=SIGKILL:\(syscall.split(separator: ":").dropFirst().joined(separator: ":"))"]
     }
 
     /// Where the kill landed, from the trace.
@@ -408,7 +410,9 @@ enum Strace {
             let segment = line.contains("/segment-")
             if line.contains("pwrite64(") && segment { wrote = true; synced = false }
             if line.contains("fdatasync(") && segment {
-                if line.contains("= 0") { synced = wrote } else if wrote && !line.contains("= -1") { return Landing.sync }
+                if line.contains("= 0") { synced = wrote } else if !line.contains("= -1") {
+                    return wrote ? Landing.sync : "at a sync of the segment before this process appended"
+                }
             }
             if (line.contains("link(") || line.contains("rename(")) && (line.hasSuffix("= ?") || line.contains("<unfinished")) {
                 return synced ? Landing.postAppend : "at a STATE.md backup or rename (no append in this process)"
