@@ -178,7 +178,13 @@ struct Checker {
             return 0
         }
         guard shown.status == 0, let show = try? JSON.parse(shown.stdout) else {
-            recorder.problem("\(context): show --json exited \(shown.status.map(String.init) ?? "by a signal"): \(firstLines(shown.stderr))")
+            // A journal no command can read: every acknowledged write in it is
+            // out of reach (counted as lost, once).
+            let unreadable = shown.status == 5 ? ledger.acknowledged.count : 0
+            recorder.problem("\(context): show --json exited \(shown.status.map(String.init) ?? "by a signal")"
+                             + (unreadable > 0 ? " — the \(unreadable) acknowledged writes cannot be read back" : "") + ": \(firstLines(shown.stderr))",
+                             lost: unreadable, other: 1)
+            if unreadable > 0 { ledger.forget(Array(ledger.acknowledged.keys)) }
             return 0
         }
 
