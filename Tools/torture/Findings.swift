@@ -396,7 +396,7 @@ enum GroupBatch {
         // Handshake: every request's thread waits for the leader (several
         // looks in a row, so a brief mutex wait on the way is not mistaken).
         var steady = 0, looks = 0
-        while steady < 5 && looks < 200_000 {
+        while steady < 20 && looks < 200_000 {
             looks += 1
             let ids = tids.withLock { $0 }
             steady = ids.count == requests.count && ids.allSatisfy(blockedInFutex) ? steady + 1 : 0
