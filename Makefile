@@ -80,10 +80,15 @@ sanitize: deps
 		$(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address \
 		$(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)')
 
-# The torture harness (Tools/torture, issue 5): ≥1,000 SIGKILLs across ≥8
-# writers, lost-write mode, failing syscalls, 16 threads × 1,000 events.
-# Exits non-zero if any acknowledged event is lost or duplicated or any read
-# is torn. `make test` runs its small configuration (`torture --small`).
+# The torture harness (Tools/torture, issues 5, 10, 18): ≥1,000 SIGKILLs across
+# ≥8 writers (some placed by strace or phase markers between the append and
+# the STATE.md rename), lost-write mode, failing syscalls, 16 threads × 1,000
+# events, and the durability findings' phases (kill/retry/power loss, readers
+# during failing syncs, lock file removed, older journal copies, fsync errors
+# consumed). Exits non-zero if any acknowledged event is lost or duplicated,
+# any read is torn, STATE.md shows more than the journal, a coverage minimum
+# is missed, or any other property is violated. `make test` runs its small
+# configuration (`torture --small`) and `torture repro all`.
 TORTURE_FLAGS ?= --long
 torture: deps
 	$(SWIFT) build -c release
