@@ -62,6 +62,7 @@ enum LibraryWriter {
                 do {
                     let outcome = try manager.write(payload(w, index), options: .init(idempotencyKey: key))
                     emit("ack \(key) \(outcome.event.seq) \(outcome.wasDuplicate ? 1 : 0) \(index)")
+                    markers?.mark("returned")
                     break
                 } catch let error as StateJournalError where error.code == .lockTimeout && attempts < 10 {
                     continue
@@ -151,6 +152,7 @@ final class PhaseMarkers: Sendable {
         case "durable", "rename-after-append": return Landing.postAppend
         case "rename": return "at a STATE.md rename"
         case "renamed": return "after the STATE.md rename"
+        case "returned": return "after a write returned"
         default: return "before any append"
         }
     }

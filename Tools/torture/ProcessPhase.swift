@@ -208,6 +208,8 @@ struct ProcessPhase {
         // event was durable, after no kill, means the event is not there;
         // one that said so means it is.
         var killedBefore = false
+        /// An attempt was killed after its append was durable: the retry must find it.
+        var killedAfterAppend = false
         var failedNotDurable: String?
         var saidDurable: String?
         for _ in 0..<40 {
@@ -240,7 +242,9 @@ struct ProcessPhase {
             let elapsed = Clock.now - child.started
             if !exit.killed && targeted == nil { typical = 0.8 * typical + 0.2 * elapsed }
             if exit.killed {
-                recorder.landed(targeted != nil ? Strace.landing(tracePath) : Landing.unknown)
+                let landing = targeted != nil ? Strace.landing(tracePath) : Landing.unknown
+                recorder.landed(landing)
+                if landing == Landing.postAppend { killedAfterAppend = true }
             }
             if targeted != nil { unlink(tracePath) }
             // Acknowledged = the writer printed the event (even if killed right after).
@@ -249,6 +253,10 @@ struct ProcessPhase {
                 ledger.acknowledge(intent.key, seq: UInt64(seq))
                 let replay = event["duplicate"]?.boolValue == true
                 recorder.add { $0.acknowledged += 1; if replay { $0.idempotentReplays += 1 }; if exit.killed { $0.kills += 1 } }
+                if killedAfterAppend && !replay && !exit.killed {
+                    recorder.problem("\(name): `statejournal \(intent.args.joined(separator: " "))` was killed after its append was made durable, "
+                                     + "yet the retry with the same key did not find it and wrote it anew (seq \(seq))", lost: 1)
+                }
                 if replay, let failure = failedNotDurable, !killedBefore {
                     recorder.problem("\(name): durable but not said: `statejournal \(intent.args.joined(separator: " "))` failed (\(failure)) "
                                      + "without saying its event was durable, yet the retry found it in the journal (seq \(seq))")
@@ -327,6 +335,8 @@ struct ProcessPhase {
         var next = 0
         var typical = 0.3
         var restarts = 0
+        /// The key whose append a kill found durable: the next ack of it must be a replay.
+        var expectReplay: String?
         while next < settings.libraryOps && restarts < 200 {
             restarts += 1
             let to = min(next + settings.libraryBatch, settings.libraryOps)
@@ -356,6 +366,13 @@ struct ProcessPhase {
             for line in lines where !line.isEmpty {
                 let words = line.split(separator: " ")
                 if words.count == 5, words[0] == "ack", let seq = UInt64(words[2]), let index = Int(words[4]) {
+                    if let expected = expectReplay, expected == words[1] {
+                        expectReplay = nil
+                        if words[3] != "1" {
+                            recorder.problem("\(name): library writer \(w) was killed after the append of \(expected) was made durable, "
+                                             + "yet its restart did not find it and wrote it anew (seq \(seq))", lost: 1)
+                        }
+                    }
                     ledger.acknowledge(String(words[1]), seq: seq)
                     recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
                     next = max(next, index + 1)
@@ -374,7 +391,10 @@ struct ProcessPhase {
             recorder.add { $0.repairs += countRepairs(child.stderr) }
             if exit.killed {
                 recorder.add { $0.kills += 1; $0.attempts += 1 }
-                recorder.landed(PhaseMarkers.landing(markers))
+                let landing = PhaseMarkers.landing(markers)
+                recorder.landed(landing)
+                // The write in progress was durable: the restart must answer it as a replay.
+                if landing == Landing.postAppend && next < settings.libraryOps { expectReplay = LibraryWriter.key(w, next) }
                 if next < settings.libraryOps { ledger.uncertain(LibraryWriter.key(w, next)) }
             } else if exit.status != 0 {
                 recorder.problem("\(name): library writer \(w) exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
