@@ -156,7 +156,15 @@ extension FileJournal {
         guard locked, position.segmentFirstSeq > 0, position.offset >= Int64(RecordFormat.headerSize) else {
             // This process made the journal durable up to `position` itself:
             // learning what is committed needs no fsync if nothing was added.
-            if !locked, position.segmentFirstSeq > 0 { durableHint = position }
+            if !locked, position.segmentFirstSeq > 0 {
+                durableHint = position
+                // Still the same file: reading may start at the position.
+                if case .success(let status) = fs.sys.lstat(path(Self.segmentName(firstSeq: position.segmentFirstSeq))),
+                   status.isRegularFile, status.inode == position.inode, status.size >= position.offset {
+                    snapshotPositions[position.seq] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
+                                                                              offset: UInt64(position.offset))
+                }
+            }
             return try readEvents(after: position.seq, body)
         }
         closeTail()

@@ -169,8 +169,14 @@ public final class StateManager: Sendable {
     /// Folds the journal up to `limit`: from the newest readable snapshot at
     /// or before it, then the events after it.
     func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
-        if let snapshot = try store.latestSnapshot(atOrBefore: limit) {
+        // The newest snapshot the journal confirms; an older one when it does
+        // not (a snapshot newer than what a reader may see, or of another
+        // history), a few times at most before replaying from the start.
+        var bound = limit
+        for _ in 0..<3 {
+            guard let snapshot = try store.latestSnapshot(atOrBefore: bound), snapshot.seq > 0 else { break }
             if let folded = try fold(store, from: snapshot, upTo: limit) { return folded }
+            bound = snapshot.seq - 1
         }
         var folded = Folded()
         _ = try replay(store, after: 0, upTo: limit, into: &folded)

@@ -1,0 +1,243 @@
+import Foundation
+import Logging
+import Testing
+@testable import StateJournal
+import StateJournalTesting
+
+/// Outside review of the durability commit (issue 10): each test fails on
+/// branch `review` (= main at "Regression tests for the review's findings").
+/// The rule they check: a process never acknowledges, answers from, builds
+/// on or projects bytes it has not itself seen made durable, and STATE.md
+/// only ever shows events the journal holds.
+@Suite struct ReviewFindingsTests {
+    static let quiet = Logger(label: "review", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func manager(_ path: String, _ system: any SystemCalls, timeout: Double = 5) -> StateManager {
+        StateManager(configuration: .init(statePath: path, actor: "reviewer", lock: LockPolicy(timeout: timeout),
+                                          fileSystem: FileSystem(system)), logger: quiet)
+    }
+
+    static func notes(_ state: WorkflowState?) -> [String] { state?.notes ?? [] }
+
+    // MARK: R1 — the fold cache is trusted by sequence number (and inode) alone
+
+    /// A long-lived process (a library user) keeps its fold cache across
+    /// operations: the journal position after its last write (segment,
+    /// offset, inode). The journal is put back from an older copy *in place*
+    /// (`cp saved/segment-….log STATE.md.journal/`: same file, same inode)
+    /// and other processes append acknowledged events. The long-lived
+    /// process's next write takes the fast path of `readEvents(from:)` —
+    /// same name, same inode, size ≥ offset — and scans from its old offset,
+    /// which now lies inside another process's acknowledged record; it takes
+    /// the rest as a torn tail and CUTS it (ftruncate under the lock), then
+    /// appends over it. Acknowledged, durable events of other processes are
+    /// destroyed, and the journal is left corrupt (verify: "damaged and
+    /// valid records follow", exit 5), on no fault at all.
+    @Test func aFoldCacheFastPathCutsOtherWritersAcknowledgedEventsAfterAnInPlaceRestore() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let segment = path + ".journal/" + FileJournal.segmentName(firstSeq: 1)
+        let longLived = Self.manager(path, RealSystemCalls())
+        try longLived.write(initPayload())
+        try longLived.write(.noteAdded(text: "kept"))
+        let saved = try #require(readBytes(segment))
+        try longLived.write(.noteAdded(text: "DROPPED-BY-RESTORE"))  // seq 3; cached by longLived
+
+        // Put back in place: same inode, older content (seq 2).
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        try handle.truncate(atOffset: 0)
+        handle.write(Data(saved))
+        try handle.synchronize()
+        try handle.close()
+
+        // Other processes append acknowledged events.
+        let other = Self.manager(path, RealSystemCalls())
+        // (The long-lived process's old offset now lies inside the last of them.)
+        try other.write(.noteAdded(text: "new 3"))
+        try other.write(.noteAdded(text: "new 4"))
+        #expect(Self.notes(try fullReplay(path)) == ["kept", "new 3", "new 4"])
+
+        _ = try? longLived.write(.noteAdded(text: "after"))
+
+        let read = Result { try fullReplay(path) }
+        if case .failure(let error) = read { Issue.record("the journal no longer opens: \(error)") }
+        let notes = Self.notes(try? read.get())
+        #expect(notes.starts(with: ["kept", "new 3", "new 4"]), "acknowledged events were cut: \(notes)")
+        #expect(try !Self.manager(path, RealSystemCalls()).verify().hasCorruption)
+    }
+
+    /// Same cache, journal put back as new files (new inodes), then grown
+    /// past the cached seq by others. The cache is checked by sequence
+    /// number only (the lock-free path does not even compare the inode), so
+    /// the long-lived process answers `loadState()` with an event the
+    /// journal does not hold, builds its next write on it, and projects it
+    /// into STATE.md with a footer naming the journal's real last event (by
+    /// seq and identity) — so every other process takes it as current.
+    @Test func aFoldCacheIsNotCheckedAgainstAJournalPutBackFromAnOlderCopy() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let longLived = Self.manager(path, RealSystemCalls())
+        try longLived.write(initPayload())
+        try longLived.write(.noteAdded(text: "kept"))
+        let saved = dir.file("saved.journal")
+        try FileManager.default.copyItem(atPath: path + ".journal", toPath: saved)
+        try longLived.write(.noteAdded(text: "DROPPED-BY-RESTORE"))  // seq 3; cached by longLived
+        // Copied while the old files still exist: the restored files have other inodes.
+        let restored = dir.file("restored.journal")
+        try FileManager.default.copyItem(atPath: saved, toPath: restored)
+        try FileManager.default.removeItem(atPath: path + ".journal")
+        try FileManager.default.moveItem(atPath: restored, toPath: path + ".journal")  // back to seq 2
+
+        // Other processes grow the journal past the cached seq.
+        let other = Self.manager(path, RealSystemCalls())
+        try other.write(.noteAdded(text: "new 3"))
+        try other.write(.noteAdded(text: "new 4"))
+        #expect(Self.notes(try fullReplay(path)) == ["kept", "new 3", "new 4"])
+
+        // A read by the long-lived process.
+        #expect(Self.notes(try longLived.loadState()) == ["kept", "new 3", "new 4"],
+                "loadState answered from a cached event the journal does not hold")
+        // Its next write, and the STATE.md it projects.
+        try longLived.write(.noteAdded(text: "after"))
+        let truth = Self.notes(try fullReplay(path))
+        #expect(truth == ["kept", "new 3", "new 4", "after"])
+        let shown = try MarkdownParser.parse(readText(path) ?? "").notes
+        #expect(shown == truth, "STATE.md shows \(shown), the journal holds \(truth)")
+        #expect(!(readText(path) ?? "").contains("DROPPED-BY-RESTORE"))
+        #expect(try Self.manager(path, RealSystemCalls()).verify().projectionMatches)
+    }
+
+    // MARK: R2 — a committed boundary taken over a torn tail
+
+    /// A writer killed in the middle of a large write leaves a torn tail. A
+    /// lock-free reader takes its committed boundary (the segment's size,
+    /// torn bytes included) and releases the writers' lock; a writer then
+    /// cuts the torn tail and writes a new, smaller record *inside* the
+    /// reader's boundary. Before that write is durable (its fsync then
+    /// fails and it is cut), the reader scans the segment and hands the
+    /// event over: it answers from bytes never made durable, of a write
+    /// that was reported failed.
+    @Test func aReaderBoundaryOverATornTailLetsAnUndurableEventThrough() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try Self.manager(path, RealSystemCalls()).write(initPayload())
+        // The torn tail: the first 3000 bytes of an 8000-byte record.
+        let big = Event(seq: 2, time: .now(), actor: "killed", pid: 1, payload: .noteAdded(text: String(repeating: "x", count: 8000)))
+        var record: [UInt8] = []
+        RecordFormat.appendRecord(big.json().encoded(), to: &record)
+        let segment = path + ".journal/" + FileJournal.segmentName(firstSeq: 1)
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        handle.seekToEndOfFile()
+        handle.write(Data(record[0..<3000]))
+        try handle.close()
+
+        // A lock-free reader (e.g. `statejournal log`, `show`, a projector)
+        // has taken its boundary, and not yet read the last segment.
+        let reader = UncheckedBox(FileJournal(statePath: path, logger: Self.quiet))
+        _ = try reader.value.committedBoundary()
+
+        let seen = Locked<[String]>([])
+        let writer = Self.manager(path, SegmentSyncHook(RealSystemCalls()) {
+            // The writer's bytes are in the file, its fsync not done: the reader reads now.
+            _ = try? reader.value.readEvents(after: 0) { event in
+                if case .noteAdded(let text) = event.payload { seen.withLock { $0.append(text) } }
+            }
+            return .fail(.ioError)
+        })
+        #expect(throws: (any Error).self) { try writer.write(.noteAdded(text: "NEVER-DURABLE")) }
+        #expect(!seen.withLock { $0 }.contains("NEVER-DURABLE"), "a lock-free reader handed over an event whose write failed and was cut")
+        #expect(Self.notes(try fullReplay(path)) == [])
+    }
+
+    // MARK: R3 — a writer killed right after its own fsync failed
+
+    /// The append's own fdatasync fails (a lost writeback: the dirty pages
+    /// are marked clean, the error reported once, to that call) and the
+    /// writer is killed before it cuts its bytes. The bytes stay in the page
+    /// cache; the next writer's makeDurable() fsync succeeds (the error was
+    /// consumed), so it takes the dead writer's event as durable, appends its
+    /// own behind it and acknowledges it. After a power loss the dead
+    /// writer's bytes are not on disk: the acknowledged event sits behind a
+    /// hole — the journal reports corruption and the acknowledged write is
+    /// not readable. (Only makeDurable rewrites after a failed fsync; the
+    /// append's own failed fsync relies on ftruncate, which a kill — or a
+    /// failing ftruncate — skips.)
+    @Test func aWriterKilledAfterItsFailedFsyncLeavesBytesTheNextWriterBuildsOn() throws {
+        let dir = TemporaryDirectory()
+        let root = dir.file("ws")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 7)
+        let path = root + "/STATE.md"
+        try Self.manager(path, disk).write(initPayload())
+
+        // The append's own sync fails as a lost writeback; the process dies right there.
+        let dying = DiesAfterAFailedSync(disk)
+        let killed = Self.manager(path, SegmentSyncHook(dying) {
+            disk.failNextFileSync()
+            return .proceed
+        })
+        // A note spanning several pages, as a large update or plan would.
+        #expect(throws: (any Error).self) { try killed.write(.noteAdded(text: String(repeating: "A", count: 20_000))) }
+        #expect(dying.isDead)
+
+        let acknowledged = try Self.manager(path, disk).write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
+        disk.crash()
+        disk.materialize(.dropAll)
+
+        var keys: [String: UInt64] = [:]
+        let read = Result { try FileJournal(statePath: path, logger: Self.quiet).readEvents(after: 0) { event in
+            if let key = event.idempotencyKey { keys[key] = event.seq }
+        } }
+        if case .failure(let error) = read { Issue.record("after the power loss the journal does not open: \(error)") }
+        #expect(keys["b"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost")
+    }
+}
+
+/// Forwards to `base` until a file sync fails; from then on the process is
+/// dead: every call fails with EIO and changes nothing, except `close` and
+/// unlocking, which the kernel does for a dead process.
+final class DiesAfterAFailedSync: SystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
+    private let lock = NSLock()
+    private var dead = false
+    var isDead: Bool { lock.lock(); defer { lock.unlock() }; return dead }
+
+    init(_ base: any SystemCalls) { self.base = base }
+
+    private func gated<T>(_ body: () -> Result<T, Errno>) -> Result<T, Errno> { isDead ? .failure(.ioError) : body() }
+    private func sync(_ result: Result<Void, Errno>) -> Result<Void, Errno> {
+        if case .failure = result { lock.lock(); dead = true; lock.unlock() }
+        return result
+    }
+
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { isDead ? .failure(.ioError) : sync(base.fsync(fd)) }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { isDead ? .failure(.ioError) : sync(base.fdatasync(fd)) }
+    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+        if operation & LOCK_UN != 0 { return base.flock(fd, operation: operation) }
+        return gated { base.flock(fd, operation: operation) }
+    }
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { gated { base.open(path, flags: flags, mode: mode) } }
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { gated { base.read(fd, into: buffer) } }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        gated { base.pread(fd, into: buffer, offset: offset) }
+    }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { gated { base.write(fd, from: buffer) } }
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        gated { base.pwrite(fd, from: buffer, offset: offset) }
+    }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { gated { base.ftruncate(fd, length: length) } }
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { base.fstat(fd) } }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
+    func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { base.availableSpace(path) } }
+}
+
+final class UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
