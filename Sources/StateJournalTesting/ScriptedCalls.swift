@@ -130,8 +130,13 @@ public final class ScriptedCalls: SystemCalls, Sendable {
     public func unlink(_ path: String) -> Result<Void, Errno> { run(call(.unlink, path)) { base.unlink(path) } }
     public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(call(.mkdir, path)) { base.mkdir(path, mode: mode) } }
     public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
-        // Unlocking is what the kernel does when a process dies, so it always happens.
-        if operation & LOCK_UN != 0 { return base.flock(fd, operation: operation) }
+        // Unlocking is what the kernel does when a process dies, so it always
+        // happens; the script sees it (target "LOCK_UN") but cannot change it.
+        if operation & LOCK_UN != 0 {
+            let result = base.flock(fd, operation: operation)
+            if !isDead { _ = script(Call(operation: .flock, path: path(fd), target: "LOCK_UN")) }
+            return result
+        }
         return run(call(.flock, path(fd))) { base.flock(fd, operation: operation) }
     }
     public func listDirectory(_ path: String) -> Result<[String], Errno> {
@@ -173,6 +178,14 @@ public final class Gate: @unchecked Sendable {
             if !condition.wait(until: limit) { return arrived >= count }
         }
         return true
+    }
+
+    /// Records an arrival without waiting (for a thread that only reports).
+    public func arrive() {
+        condition.lock()
+        arrived += 1
+        condition.broadcast()
+        condition.unlock()
     }
 
     public func release() {

@@ -81,6 +81,14 @@ enum Findings {
                 variants: 3, run: FsyncErrorConsumed.run),
         Finding(name: "snapshot-ahead", summary: "a snapshot ahead of the journal is trusted once the journal catches up (item 9)",
                 variants: 1, run: SnapshotAhead.run),
+        Finding(name: "fold-cache-restore", summary: "a long-lived process's fold cache outlives a journal put back from an older copy (review R1a, R1b)",
+                variants: 2, run: FoldCacheRestore.run),
+        Finding(name: "reader-boundary-torn-tail", summary: "a reader's committed boundary taken over a torn tail lets an undurable event through (review R2)",
+                variants: 1, run: ReaderBoundaryTornTail.run),
+        Finding(name: "killed-after-failed-fsync", summary: "a writer killed right after its own fsync failed leaves bytes the next writer builds on (review R3)",
+                variants: 1, run: FsyncErrorConsumed.killedAfterOwnFailedSync),
+        Finding(name: "leftover-snapshot", summary: "a snapshot of another history left beside a restored journal makes writers cut acknowledged events (review R4)",
+                variants: 1, run: LeftoverSnapshot.run),
     ]
 
     static func named(_ name: String) -> Finding? { all.first { $0.name == name } }
@@ -368,7 +376,7 @@ enum GroupBatch {
                 gate.arriveAndWait()
                 return .fail(.ioError)
             }
-            if s == 1 && call.operation == .flock && call.path.hasSuffix(".lock") && !call.path.contains("projector") {
+            if s == 1 && call.operation == .flock && call.target == nil && call.path.hasSuffix(".lock") && !call.path.contains("projector") {
                 flocksInStage1.add(1, ordering: .sequentiallyConsistent)
             }
             if s == 1 && call.operation == .pwrite && call.isSegment {
@@ -893,6 +901,59 @@ enum FsyncErrorConsumed {
     }
 }
 
+extension FsyncErrorConsumed {
+    /// Review R3: the append's own fdatasync fails as a lost writeback and
+    /// the writer is killed right there, before it cuts its bytes; the next
+    /// writer's sync succeeds (the error was consumed) and it appends behind
+    /// the dead writer's bytes. After a power loss its acknowledged event
+    /// must be there and the journal must open.
+    static func killedAfterOwnFailedSync(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/killed-after-failed-sync-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            let last = try Scenario.prepare(Scenario.manager(ws, disk, actor: "setup"), notes: Int(c.seed % 3))
+            acked.append(("init", 1))
+            for i in stride(from: 2, through: last, by: 1) { acked.append(("prior-\(i - 1)", i)) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let wrote = Flag(), synced = Flag()
+        let a = ScriptedCalls(disk) { call in
+            if synced.isSet { return .die }  // killed right after its sync returned EIO
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            if call.operation == .fdatasync && call.isSegment && wrote.isSet {
+                disk.failWriteback(ofNextSyncOf: "/segment-")
+                synced.set()
+            }
+            return .pass
+        }
+        o.attempts += 1
+        _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: String(repeating: "A", count: 20_000)), options: .init(idempotencyKey: "A"))
+        o.fired = synced.isSet && disk.writebackFailureCount == 1 && a.isDead
+        o.why = o.fired ? "A's own fdatasync failed (lost writeback) and A was killed before it cut its bytes" : "A's sync never failed"
+        o.kills = 1
+        o.faults = disk.writebackFailureCount
+        o.attempts += 1
+        if let outcome = try? Scenario.manager(ws, disk, actor: "B").write(.noteAdded(text: "B"), options: .init(idempotencyKey: "B")) {
+            acked.append(("B", outcome.event.seq))
+            o.acknowledged += 1
+        }
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)", lost: acked.contains { $0.key == "B" } ? 1 : 0)
+        }
+        Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
 // MARK: - item 9: a snapshot ahead of the journal
 
 enum SnapshotAhead {
@@ -937,6 +998,227 @@ enum SnapshotAhead {
             o.problem("the journal does not open: \(error)")
         }
         Scenario.checkProjection(ws, &o, "after the journal caught up")
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - review R1: the fold cache of a long-lived process
+
+enum FoldCacheRestore {
+    /// A long-lived library process writes (and caches its fold); the
+    /// journal is put back from an older copy — in place, same inode
+    /// (variant 0), or as new files (variant 1); other processes append
+    /// acknowledged events past the cached seq; the long-lived process
+    /// reads and writes again. Nothing acknowledged may be cut, the journal
+    /// must stay sound, and STATE.md must show exactly the journal.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/fold-cache-\(c.variant)-\(c.seed)")
+        let journal = ws.statePath + ".journal"
+        let segment = journal + "/segment-00000000000000000001.log"
+        let longLived = Scenario.manager(ws, actor: "long-lived")
+        var acked: [(key: String, seq: UInt64)] = []
+        let saved: Data
+        do {
+            acked.append(("init", try longLived.write(Scenario.initPayload, options: .init(idempotencyKey: "init")).event.seq))
+            acked.append(("kept", try longLived.write(.noteAdded(text: "kept"), options: .init(idempotencyKey: "kept")).event.seq))
+            guard let bytes = FileManager.default.contents(atPath: segment) else { o.why = "no segment"; return o }
+            saved = bytes
+            Scenario.copyDirectory(journal, ws.directory + "/saved.journal")
+            try longLived.write(.noteAdded(text: "DROPPED-BY-RESTORE"), options: .init(idempotencyKey: "dropped"))
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        if c.variant % 2 == 0 {
+            // `cp saved/segment… STATE.md.journal/`: same file, same inode, older content.
+            let fd = open(segment, O_WRONLY | O_TRUNC)
+            o.fired = fd >= 0 && saved.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == saved.count
+            if fd >= 0 { fsync(fd); close(fd) }
+            o.why = "the segment put back in place (same inode) from an older copy, under a long-lived process's fold cache"
+        } else {
+            try? FileManager.default.removeItem(atPath: journal)
+            o.fired = (try? FileManager.default.moveItem(atPath: ws.directory + "/saved.journal", toPath: journal)) != nil
+            o.why = "the journal put back as new files from an older copy, under a long-lived process's fold cache"
+        }
+        try? FileManager.default.removeItem(atPath: ws.directory + "/saved.journal")
+        let other = Scenario.manager(ws, actor: "other")
+        for i in 3...4 {
+            o.attempts += 1
+            if let outcome = try? other.write(.noteAdded(text: "new \(i)"), options: .init(idempotencyKey: "new-\(i)")) {
+                acked.append(("new-\(i)", outcome.event.seq))
+                o.acknowledged += 1
+            }
+        }
+        if c.variant % 2 == 1, let state = try? longLived.loadState(), state.notes.contains("DROPPED-BY-RESTORE") {
+            o.problem("the long-lived process's loadState answered with an event the journal does not hold", ahead: 1)
+        }
+        o.attempts += 1
+        if let outcome = try? longLived.write(.noteAdded(text: "after"), options: .init(idempotencyKey: "after")) {
+            acked.append(("after", outcome.event.seq))
+            o.acknowledged += 1
+        }
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after the long-lived process wrote again")
+        case .failure(let error): o.problem("after the long-lived process wrote again the journal does not open: \(error)")
+        }
+        if let verify = try? Scenario.manager(ws, actor: "verify").verify(), verify.hasCorruption {
+            o.problem("verify finds corruption: \(verify.problems.prefix(2).map(\.description).joined(separator: "; "))")
+        }
+        if let bytes = Scenario.stateFile(ws), String(decoding: bytes, as: UTF8.self).contains("DROPPED-BY-RESTORE") {
+            o.problem("STATE.md shows an event the journal does not hold", ahead: 1)
+        } else {
+            Scenario.checkProjection(ws, &o, "after the long-lived process wrote again")
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - review R2: a reader's boundary over a torn tail
+
+enum ReaderBoundaryTornTail {
+    /// A killed writer left a torn tail. A lock-free reader takes its
+    /// committed boundary (under the lock, briefly) and is stopped before it
+    /// reads the segment; a writer cuts the torn tail and writes a smaller
+    /// record inside the reader's boundary; while that write's fdatasync is
+    /// failing, the reader (streaming events, as `statejournal log` does)
+    /// reads. It must not hand over the event of a write that was reported
+    /// failed, nor may STATE.md show it.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/reader-boundary-\(c.seed)")
+        let segment = ws.statePath + ".journal/segment-00000000000000000001.log"
+        do {
+            _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 2))
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        // The torn tail: the first 3000 bytes of an 8000-byte record.
+        let big = Event(seq: 99, time: .now(), actor: "killed", pid: 1, payload: .noteAdded(text: String(repeating: "x", count: 8000)))
+        var record: [UInt8] = []
+        RecordFormat.appendRecord(Array(big.json().encoded()), to: &record)
+        guard let handle = FileHandle(forWritingAtPath: segment) else { o.why = "no segment"; return o }
+        handle.seekToEndOfFile()
+        handle.write(Data(record[0..<3000]))
+        try? handle.close()
+
+        let paused = Gate(), readerDone = Gate()
+        let unlocked = Flag(), stopped = Flag()
+        let readerCalls = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .flock && call.target == "LOCK_UN" && call.path == ws.statePath + ".lock" { unlocked.set() }
+            if unlocked.isSet && !stopped.isSet && call.operation == .pread && call.isSegment {
+                stopped.set()
+                paused.arriveAndWait()
+            }
+            return .pass
+        }
+        let seen = Mutex<[String]>([])
+        // A streaming reader (as `statejournal log` is): what it hands over
+        // counts, even if it fails afterwards.
+        let reader = Worker {
+            try? Scenario.manager(ws, readerCalls, actor: "reader", lockTimeout: 0.5).forEachEvent(matching: EventFilter()) { event in
+                if case .noteAdded(let text) = event.payload { seen.withLock { $0.append(text) } }
+            }
+            readerDone.arrive()
+            if !stopped.isSet { paused.arrive() }  // never stopped: let the harness go on
+        }
+        _ = paused.waitForArrivals(1, deadline: 30)
+        guard stopped.isSet else {
+            reader.join()
+            o.why = "the reader never read the segment after taking its boundary"
+            return o
+        }
+        let wrote = Flag(), synced = Flag()
+        let w = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            guard call.operation == .fdatasync && call.isSegment && wrote.isSet && !synced.isSet else { return .pass }
+            synced.set()
+            paused.release()
+            _ = readerDone.waitForArrivals(1, deadline: 10)
+            return .fail(.ioError)
+        }
+        o.attempts = 1
+        if (try? Scenario.manager(ws, w, actor: "W").write(.noteAdded(text: "NEVER-DURABLE"), options: .init(idempotencyKey: "W"))) != nil {
+            o.problem("the write whose fdatasync failed was acknowledged")
+        }
+        paused.release()
+        reader.join()
+        o.fired = synced.isSet
+        o.faults = synced.isSet ? 1 : 0
+        o.why = o.fired ? "a reader stopped after taking its boundary over a torn tail read while W's fdatasync was failing"
+                        : "W never reached its fdatasync"
+        if ProcessInfo.processInfo.environment["TORTURE_DEBUG"] != nil {
+            FileHandle.standardError.write(Data(("reader calls:\n" + readerCalls.log.joined(separator: "\n") + "\nW calls:\n" + w.log.joined(separator: "\n")
+                + "\nreader saw: \(seen.withLock { $0 })\n").utf8))
+        }
+        if seen.withLock({ $0 }).contains("NEVER-DURABLE") {
+            o.problem("a lock-free reader handed over the event of a write that failed and was cut", ahead: 1)
+        }
+        if let bytes = Scenario.stateFile(ws), String(decoding: bytes, as: UTF8.self).contains("NEVER-DURABLE") {
+            o.problem("STATE.md shows the event of a write that failed and was cut", ahead: 1)
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - review R4: a leftover snapshot of another history
+
+enum LeftoverSnapshot {
+    /// The journal is put back from a backup with `cp -a backup/. journal/`
+    /// (files overwritten in place; a newer snapshot, not in the backup,
+    /// stays). `statejournal note` processes then append: every one that
+    /// exits 0 must be in the journal, and none may exit 5 on a sound journal.
+    static func run(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/leftover-snapshot-\(c.seed)")
+        let journal = ws.statePath + ".journal"
+        let backup = ws.directory + "/backup"
+        guard let cli = c.cli else { o.why = "no statejournal binary"; return o }
+        do {
+            let m = Scenario.manager(ws, actor: "setup", snapshotInterval: 16)
+            _ = try Scenario.prepare(m, notes: 1)
+            Scenario.copyDirectory(journal, backup)
+            for i in 3...40 { try m.write(.noteAdded(text: "old \(i)"), options: .init(idempotencyKey: "old-\(i)")) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let snapshots = ((try? FileManager.default.contentsOfDirectory(atPath: journal)) ?? []).filter { $0.hasPrefix("snapshot-") }
+        // cp -a backup/. journal/ — each file overwritten in place.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: backup)) ?? [] {
+            guard let bytes = FileManager.default.contents(atPath: backup + "/" + name) else { continue }
+            let fd = open(journal + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            if fd >= 0 { _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }; close(fd) }
+        }
+        try? FileManager.default.removeItem(atPath: backup)
+        o.fired = !snapshots.isEmpty
+        o.why = o.fired ? "the journal put back in place from a backup; \(snapshots.count) newer snapshot(s) left beside it" : "no snapshot was written"
+        var acked: [(key: String, seq: UInt64)] = [("init", 1), ("prior-1", 2)]
+        var fivers = 0
+        for i in 3...40 {
+            o.attempts += 1
+            let r = cli.run(["note", "a much longer note than the old ones, number \(i)", "--json", "--idempotency-key", "new-\(i)",
+                             "--state", ws.statePath])
+            if r.status == 0, let event = try? JSON.parse(r.stdout), let seq = event["seq"]?.intValue {
+                acked.append(("new-\(i)", UInt64(seq)))
+                o.acknowledged += 1
+            } else if r.status == 5 {
+                fivers += 1
+                if fivers == 1 { o.problem("`statejournal note` exited 5 on a sound journal: \(firstLines(r.stderr, 1))") }
+            }
+        }
+        // What the journal holds, read from seq 1 with the snapshots set aside.
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: journal)) ?? []) where name.hasPrefix("snapshot-") {
+            try? FileManager.default.removeItem(atPath: journal + "/" + name)
+        }
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after the notes")
+        case .failure(let error): o.problem("the journal does not open: \(error)")
+        }
         if !o.failed { ws.remove() }
         return o
     }
