@@ -200,6 +200,7 @@ if phases.contains("group") {
 
 for phase in FindingsPhase.phases where phases.contains(phase.option) {
     let recorder = Recorder(phase: phase.row, strict: strict)
+    for name in phase.findings where Findings.named(name) == nil { recorder.problem("internal: no finding named \(name)") }
     FindingsPhase(name: phase.row, findings: phase.findings.compactMap(Findings.named), rounds: int("rounds", long ? 60 : 6),
                   cli: cli, root: work + "/" + phase.option, seed: seed &+ 5, recorder: recorder).run()
     record(recorder)
