@@ -78,14 +78,11 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         /// Per file: bytes whose writeback failed — the contents then, and the
         /// durable contents then. Later syncs do not persist them unless they
         /// were written again.
-        var lostWriteback: [Int: (live: [UInt8], durable: [UInt8])] = [:]
+        var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
         var shortWriteChance = 0.0
-        /// Files whose next sync fails with EIO, losing their dirty bytes.
+        /// Files whose next sync fails as a lost writeback (``failWriteback(ofNextSyncOf:)``).
         var writebackFailurePattern: String?
         var writebackFailures = 0
-        /// Byte ranges of a file whose writeback failed: they never reach the
-        /// disk (zeros there) unless written again.
-        var lostRanges: [Int: [Range<Int>]] = [:]
         /// What happened, for a post-mortem when a check fails.
         var journal: [String] = []
     }
@@ -120,24 +117,21 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     /// what the disk held before.
     public func failNextFileSync() { state.withLock { $0.failingFileSyncs += 1 } }
 
-    public var hasCrashed: Bool { state.withLock { $0.crashed } }
-    public var callCount: Int { state.withLock { $0.calls } }
-    public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
-
-    /// The next `fsync`/`fdatasync` of a regular file whose path contains
-    /// `pathContaining` fails with EIO, and the bytes it should have written
-    /// (everything past the file's durable length) are lost: the page cache
-    /// keeps them, so every reader still sees them, but the disk never gets
-    /// them — a later successful sync of the file writes zeros there, unless
-    /// they were written again meanwhile. This is Linux's behaviour after a
-    /// failed writeback: the error is reported once, the pages are marked
-    /// clean, and the next `fsync` succeeds.
+    /// Like ``failNextFileSync()``, for the next sync of a regular file whose
+    /// path contains `pathContaining` only (e.g. "/segment-"): that
+    /// `fsync`/`fdatasync` fails with EIO and the dirty bytes never reach the
+    /// disk, unless written again; the page cache keeps them, and the next
+    /// sync succeeds.
     public func failWriteback(ofNextSyncOf pathContaining: String) {
         state.withLock { $0.writebackFailurePattern = pathContaining }
     }
 
-    /// How many writeback failures fired.
+    /// How many writeback failures fired (both kinds).
     public var writebackFailureCount: Int { state.withLock { $0.writebackFailures } }
+
+    public var hasCrashed: Bool { state.withLock { $0.crashed } }
+    public var callCount: Int { state.withLock { $0.calls } }
+    public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
 
     /// Replaces the directory with the durable image. Call after ``crash()``.
     public func materialize(_ mode: CrashMode) {
@@ -321,14 +315,11 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in
             let result = real.pwrite(fd, from: shortened(buffer, &s), offset: offset)
-            // Bytes written again are dirty again: a later sync writes them.
-            if case .success(let n) = result, let id = s.descriptors[fd]?.id, let ranges = s.lostRanges[id] {
-                let written = Int(offset)..<(Int(offset) + n)
-                s.lostRanges[id] = ranges.flatMap { r -> [Range<Int>] in
-                    guard r.overlaps(written) else { return [r] }
-                    return [r.lowerBound..<max(r.lowerBound, written.lowerBound), min(r.upperBound, written.upperBound)..<r.upperBound]
-                        .filter { !$0.isEmpty }
-                }
+            // Written again: dirty anew, so the next writeback writes it.
+            if case .success(let n) = result, let id = s.descriptors[fd]?.id, var lost = s.lostWriteback[id] {
+                let lower = Int(offset), upper = min(Int(offset) + n, lost.lost.count)
+                if lower < upper { for i in lower..<upper { lost.lost[i] = false } }
+                s.lostWriteback[id] = lost
             }
             return result
         }
@@ -345,28 +336,25 @@ public final class SimulatedDisk: SystemCalls, Sendable {
             } else {
                 // The descriptor may be write-only: read the same file through /proc.
                 guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
-                if let pattern = s.writebackFailurePattern, d.path.contains(pattern) {
-                    s.writebackFailurePattern = nil
+                let patterned = s.writebackFailurePattern.map { d.path.contains($0) } ?? false
+                if patterned || s.failingFileSyncs > 0 {
+                    if patterned { s.writebackFailurePattern = nil } else { s.failingFileSyncs -= 1 }
                     s.writebackFailures += 1
-                    let durable = s.durableData[d.id]?.count ?? 0
-                    if bytes.count > durable { s.lostRanges[d.id, default: []].append(durable..<bytes.count) }
-                    s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)) bytes \(durable)..<\(bytes.count) lost")
-                    return .failure(.ioError)
-                }
-                if s.failingFileSyncs > 0 {
-                    s.failingFileSyncs -= 1
-                    s.lostWriteback[d.id] = ([UInt8](bytes), s.durableData[d.id] ?? [])
+                    // Dirty at the failure: what differs from the disk, or lies beyond it.
+                    let old = s.durableData[d.id] ?? []
+                    let live = [UInt8](bytes)
+                    var lost = s.lostWriteback[d.id]?.lost ?? []
+                    if lost.count < live.count { lost += [Bool](repeating: false, count: live.count - lost.count) }
+                    for i in 0..<live.count where i >= old.count || old[i] != live[i] { lost[i] = true }
+                    s.lostWriteback[d.id] = (lost, old)
                     s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)): dirty bytes marked clean, not on disk")
                     return .failure(.ioError)
                 }
                 var durable = [UInt8](bytes)
-                for r in s.lostRanges[d.id] ?? [] {
-                    for i in r where i < durable.count { durable[i] = 0 }
-                }
                 if let lost = s.lostWriteback[d.id] {
                     // Bytes dirty at the failed writeback and not written since never reach the disk.
-                    for i in 0..<min(durable.count, lost.live.count) where i >= lost.durable.count || lost.durable[i] != lost.live[i] {
-                        if durable[i] == lost.live[i] { durable[i] = i < lost.durable.count ? lost.durable[i] : 0 }
+                    for i in 0..<min(durable.count, lost.lost.count) where lost.lost[i] {
+                        durable[i] = i < lost.durable.count ? lost.durable[i] : 0
                     }
                 }
                 s.durableData[d.id] = durable
@@ -381,13 +369,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
 
     public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
-        logged("ftruncate fd \(fd) to \(length)") { s in
-            let result = real.ftruncate(fd, length: length)
-            if case .success = result, let id = s.descriptors[fd]?.id, let ranges = s.lostRanges[id] {
-                s.lostRanges[id] = ranges.map { $0.clamped(to: 0..<Int(length)) }.filter { !$0.isEmpty }
-            }
-            return result
-        }
+        logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
     }
 
     public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }

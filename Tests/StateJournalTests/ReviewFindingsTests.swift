@@ -241,3 +241,86 @@ final class UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
+
+// MARK: R4 — a snapshot's position is trusted before its identity is checked
+
+@Suite struct ReviewSnapshotFindings {
+    static let quiet = Logger(label: "review", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func manager(_ path: String, snapshotInterval: UInt64 = 128) -> StateManager {
+        StateManager(configuration: .init(statePath: path, actor: "reviewer", lock: LockPolicy(timeout: 5),
+                                          snapshotInterval: snapshotInterval), logger: quiet)
+    }
+
+    static let smallInit = Event.Payload.workflowInitialized(id: "wf", name: "Small", waves: [[.init(id: "t1", description: "one")]], metadata: [])
+
+    /// Builds: a journal whose segment was put back from an older copy
+    /// (seq 2) while the snapshots of the newer history stayed in the
+    /// directory (`cp saved/* STATE.md.journal/`), then grown back by other
+    /// writers with events of other sizes. Returns the snapshot seqs left.
+    static func restoredWithLeftoverSnapshot(_ path: String, newNotes: Int, newText: (Int) -> String) throws -> [UInt64] {
+        let segment = path + ".journal/" + FileJournal.segmentName(firstSeq: 1)
+        let old = manager(path, snapshotInterval: 1)
+        try old.write(smallInit)
+        try old.write(.noteAdded(text: "a"))
+        let saved = try #require(readBytes(segment))
+        for i in 3...8 { try old.write(.noteAdded(text: "old \(i)")) }
+        let snapshots = listDirectory(path + ".journal").filter { $0.hasPrefix("snapshot-") }
+        #expect(!snapshots.isEmpty)
+        writeBytes(segment, saved)  // the segment put back; the snapshots stay
+        return snapshots.compactMap { UInt64($0.dropFirst("snapshot-".count).prefix(20)) }
+    }
+
+    /// Other writers regrow the journal with events longer than the old
+    /// ones. Each write folds from the leftover snapshot: the scan starts at
+    /// the snapshot's recorded offset *before* the snapshot's identity is
+    /// checked; once that offset lies inside the last record, the writer,
+    /// under the lock, takes the rest of it for a torn tail and CUTS it —
+    /// another writer's acknowledged, durable event — and appends over it.
+    /// No fault, no crash: acknowledged writes are lost.
+    @Test func aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let snaps = try Self.restoredWithLeftoverSnapshot(path, newNotes: 0) { _ in "" }
+        let newest = try #require(snaps.max())
+        var acknowledged: [String] = []
+        for i in 3...(Int(newest) + 3) {
+            let text = "a much longer note than before, number \(i)"
+            try Self.manager(path).write(.noteAdded(text: text))
+            acknowledged.append(text)
+        }
+        #expect(Self.notesOrError(path) == .success(["a"] + acknowledged), "acknowledged writes are missing from the journal")
+    }
+
+    /// The snapshot's offset lands inside a record that valid records
+    /// follow: every command on this sound journal (a full replay from seq
+    /// 1 reads it) fails with "damaged and valid records follow" — exit 5.
+    @Test func aLeftoverSnapshotOfAnotherHistoryMakesASoundJournalReportCorruption() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let snaps = try Self.restoredWithLeftoverSnapshot(path, newNotes: 0) { _ in "" }
+        #expect(!snaps.isEmpty)
+        // Two long events written before the snapshots were copied back.
+        let hidden = dir.file("hidden")
+        try FileManager.default.createDirectory(atPath: hidden, withIntermediateDirectories: true)
+        for name in listDirectory(path + ".journal") where name.hasPrefix("snapshot-") {
+            try FileManager.default.moveItem(atPath: path + ".journal/" + name, toPath: hidden + "/" + name)
+        }
+        try Self.manager(path).write(.noteAdded(text: String(repeating: "L", count: 800)))
+        try Self.manager(path).write(.noteAdded(text: String(repeating: "M", count: 100)))
+        for name in listDirectory(hidden) {
+            try FileManager.default.moveItem(atPath: hidden + "/" + name, toPath: path + ".journal/" + name)
+        }
+        #expect(Self.notesOrError(path) == .success(["a", String(repeating: "L", count: 800), String(repeating: "M", count: 100)]))
+        let loaded = Result { try Self.manager(path).loadState()?.notes ?? [] }
+        if case .failure(let error) = loaded { Issue.record("show on a sound journal: \(error)") }
+        let written = Result { try Self.manager(path).write(.noteAdded(text: "next")) }
+        if case .failure(let error) = written { Issue.record("a write to a sound journal: \(error)") }
+        #expect(Self.notesOrError(path) == .success(["a", String(repeating: "L", count: 800), String(repeating: "M", count: 100), "next"]))
+    }
+
+    enum Notes: Equatable { case success([String]), failure(String) }
+    static func notesOrError(_ path: String) -> Notes {
+        do { return .success(try fullReplay(path)?.notes ?? []) } catch { return .failure("\(error)") }
+    }
+}

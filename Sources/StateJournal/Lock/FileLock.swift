@@ -204,17 +204,49 @@ public final class FileLock {
     /// Releases the lock. Safe to call when not held.
     public func release() {
         guard let fd else { return }
-        _ = fs.sys.ftruncate(fd, length: 0)
+        // The holder's note goes; the fields (what holders tell the next
+        // one, see ``record(_:)``) stay.
+        write(fd, holder: nil)
         _ = fs.sys.flock(fd, operation: LOCK_UN)
         fs.closeQuietly(fd)
         self.fd = nil
     }
 
+    /// `key=value` lines the previous holder left in the lock file (other
+    /// than its pid, command and start), read when the lock was acquired.
+    public private(set) var fields: [(key: String, value: String)] = []
+    private var holderNote = ""
+
+    /// Replaces the fields kept in the lock file for the next holder, which
+    /// finds them in ``fields``. The file is the lock holders' shared memory
+    /// within one boot: it is never fsynced, so after a machine crash it may
+    /// hold anything, and readers of a field must check it.
+    public func record(_ newFields: [(key: String, value: String)]) {
+        guard let fd else { return }
+        fields = newFields
+        write(fd, holder: holderNote)
+    }
+
     private func recordHolder(_ fd: Int32, command: String) {
-        let text = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
-        _ = fs.sys.ftruncate(fd, length: 0)
-        // Best effort: the lock is held whether or not this note is written.
-        _ = try? fs.writeAll(fd, Array(text.utf8), at: 0, path)
+        var found: [(key: String, value: String)] = []
+        let text = String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            guard !["pid", "command", "since"].contains(key) else { continue }
+            found.append((key, String(line[line.index(after: eq)...])))
+        }
+        fields = found
+        holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+        write(fd, holder: holderNote)
+    }
+
+    /// Best effort: the lock is held whether or not the note is written.
+    private func write(_ fd: Int32, holder: String?) {
+        let text = (holder ?? "") + fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined()
+        let bytes = Array(text.utf8)
+        _ = try? fs.writeAll(fd, bytes, at: 0, path)
+        _ = fs.sys.ftruncate(fd, length: Int64(bytes.count))
     }
 
     static func monotonicSeconds() -> Double {

@@ -249,8 +249,12 @@ public final class StateManager: Sendable {
     func currentFold(_ store: any JournalStore) throws -> Folded {
         if let cache = foldCache.withLock({ $0 }) {
             var folded = cache.folded
-            let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
-            if last == folded.lastSeq { return folded }
+            do {
+                let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
+                if last == folded.lastSeq { return folded }
+            } catch is JournalPosition.Mismatch {
+                logger.notice("the journal no longer holds the event this process last saw (it was put back from an older copy?); folding it anew")
+            }
             // The journal is not the one the cache was made from.
             foldCache.withLock { $0 = nil }
         }
