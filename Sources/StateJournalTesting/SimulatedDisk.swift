@@ -22,7 +22,8 @@ import Glibc
 /// gone — and recovery runs with real system calls on what is left.
 ///
 /// A descriptor opened with `O_DIRECT` reads what the disk holds (the
-/// durable image), as a process bypassing the page cache would.
+/// durable image), as a process bypassing the page cache would. After a
+/// crash the machine counts as rebooted (see ``fromPreviousBoot(_:)``).
 ///
 /// Files are tracked by a logical id, not by inode number, so an inode
 /// number reused after an unlink does not alias the old file's durable
@@ -220,8 +221,25 @@ public final class SimulatedDisk: SystemCalls, Sendable {
             let extra = Int.random(in: 0...(now.count - bytes.count), using: &s.rng)
             bytes += now[bytes.count..<(bytes.count + extra)]
         }
+        if path.hasSuffix(".lock") { bytes = Self.fromPreviousBoot(bytes) }
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         trace("recreate \(path) id \(id): \(bytes.count) bytes (durable \(s.durableData[id]?.count ?? -1))")
+    }
+
+    /// A machine crash is followed by a new boot, and recovery runs in it:
+    /// what a lock file recorded about the boot that wrote it (StateJournal's
+    /// `boot=` field, read against `/proc/sys/kernel/random/boot_id`) must
+    /// name a boot that is over. The simulated crash cannot change the real
+    /// boot id, so it changes the recorded one. (Without this, a watermark
+    /// the crash took back to an older value would look current whenever the
+    /// recreated segment happens to get its old inode number back.)
+    static func fromPreviousBoot(_ bytes: [UInt8]) -> [UInt8] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("boot=") else { return bytes }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("boot=") ? "boot=before-simulated-crash-" + line.dropFirst(5) : String(line)
+        }
+        return Array(lines.joined(separator: "\n").utf8)
     }
 
     /// Counts a call; false when the machine has crashed (now or before).
