@@ -49,7 +49,17 @@ struct Finding: Sendable {
     let name: String
     let summary: String
     let variants: Int
+    /// A phase runs it every this many rounds (costly ones: many processes).
+    var everyNthRound = 1
     let run: @Sendable (_ context: FindingContext) -> Outcome
+
+    init(name: String, summary: String, variants: Int, everyNthRound: Int = 1, run: @escaping @Sendable (_ context: FindingContext) -> Outcome) {
+        self.name = name
+        self.summary = summary
+        self.variants = variants
+        self.everyNthRound = everyNthRound
+        self.run = run
+    }
 }
 
 struct FindingContext: Sendable {
@@ -88,7 +98,7 @@ enum Findings {
         Finding(name: "killed-after-failed-fsync", summary: "a writer killed right after its own fsync failed leaves bytes the next writer builds on (review R3)",
                 variants: 1, run: FsyncErrorConsumed.killedAfterOwnFailedSync),
         Finding(name: "leftover-snapshot", summary: "a snapshot of another history left beside a restored journal makes writers cut acknowledged events (review R4)",
-                variants: 1, run: LeftoverSnapshot.run),
+                variants: 1, everyNthRound: 3, run: LeftoverSnapshot.run),
     ]
 
     static func named(_ name: String) -> Finding? { all.first { $0.name == name } }

@@ -28,8 +28,8 @@ struct FindingsPhase {
         let start = Clock.now
         var fired: [String: Int] = [:]
         for round in 0..<rounds {
-            for finding in findings {
-                let variant = round % finding.variants
+            for finding in findings where round % finding.everyNthRound == 0 {
+                let variant = (round / finding.everyNthRound) % finding.variants
                 let o = finding.run(FindingContext(work: root, variant: variant, seed: seed &+ UInt64(round) &* 7_919 &+ 1, cli: cli))
                 recorder.add { f in
                     f.runs += 1; f.kills += o.kills; f.postAppendKills += o.postAppendKills; f.syncKills += o.syncKills; f.crashes += o.crashes
