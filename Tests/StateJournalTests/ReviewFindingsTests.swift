@@ -414,3 +414,49 @@ final class FailNextDirectorySync: SystemCalls, @unchecked Sendable {
     func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
     func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }
+
+// MARK: R7 — a reader whose boundary predates the newest snapshot
+
+@Suite struct ReviewReaderSnapshotFindings {
+    /// A lock-free reader (`show`, `log`, a projector) takes its committed
+    /// boundary; a writer then appends and writes a snapshot (every 128
+    /// events on the command line). The reader's fold picks the newest
+    /// snapshot — beyond its boundary — cannot confirm its identity (the
+    /// event is past the boundary), logs at warning level that "the journal
+    /// was put back from an older copy, or lost its tail" on a healthy
+    /// journal, and replays the WHOLE journal from seq 1 instead of using the
+    /// older snapshot it could confirm (`fold(_:upTo:)` asks for the newest
+    /// snapshot at or before `.max`, not at or before the boundary).
+    @Test func aReaderRacingASnapshotWriteDoesNotReportARestoredJournalNorReplayEverything() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let writer = StateManager(configuration: .init(statePath: path, actor: "w", lock: LockPolicy(timeout: 5), snapshotInterval: 1),
+                                  logger: ReviewFindingsTests.quiet)
+        try writer.write(.workflowInitialized(id: "wf", name: "n", waves: [[.init(id: "t1", description: "d")]], metadata: []))
+        for i in 0..<6 { try writer.write(.noteAdded(text: "n\(i)")) }
+        let warnings = Locked<[String]>([])
+        let logger = Logger(label: "capture", factory: { _ in CapturingLogHandler(warnings) })
+        let reader = StateManager(configuration: .init(statePath: path, actor: "r", lock: LockPolicy(timeout: 5)), logger: logger)
+        let store = FileJournal(statePath: path, logger: logger)
+        _ = try store.committedBoundary()           // the reader looks…
+        for i in 6..<10 { try writer.write(.noteAdded(text: "n\(i)")) }  // …a writer appends and snapshots…
+        let folded = try reader.fold(store)          // …the reader folds what it saw
+        #expect(folded.lastSeq == 7)
+        #expect(warnings.withLock { $0 }.isEmpty, "spurious warnings on a healthy journal: \(warnings.withLock { $0 })")
+        #expect(folded.snapshotSeq > 0, "replayed the whole journal from seq 1 although a confirmable snapshot exists")
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let sink: Locked<[String]>
+    init(_ sink: Locked<[String]>) { self.sink = sink }
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        if level >= .warning { sink.withLock { $0.append("\(message)") } }
+    }
+}
