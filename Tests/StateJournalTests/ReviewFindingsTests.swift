@@ -324,3 +324,139 @@ final class UncheckedBox<T>: @unchecked Sendable {
         do { return .success(try fullReplay(path)?.notes ?? []) } catch { return .failure("\(error)") }
     }
 }
+
+// MARK: R6 — a segment rewritten after a failed fsync, whose directory fsync failed, is still taken as durable by its process
+
+@Suite struct ReviewRewriteFindings {
+    static let quiet = Logger(label: "review", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// makeDurable()'s rewrite renames a new file over the segment and then
+    /// fsyncs the directory; when that directory fsync fails, the error is
+    /// thrown — but `FileJournal.durableSegments` (process-wide) still lists
+    /// the path as having a durable directory entry. The same process's next
+    /// write (a long-lived library user, or the next group-commit batch)
+    /// skips the directory fsync that `append` makes for segments whose
+    /// entry it has not seen made durable, and acknowledges an event written
+    /// into a file that a power loss takes away (the directory still names
+    /// the old inode). `createSegment` handles exactly this case (unlink, no
+    /// write may land in it); the rewrite does not.
+    @Test func anAcknowledgedWriteLandsInARewrittenSegmentWhoseDirectoryEntryIsNotDurable() throws {
+        let dir = TemporaryDirectory()
+        let root = dir.file("ws")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 7)
+        let path = root + "/STATE.md"
+        let dirFault = FailNextDirectorySync(disk)
+        let longLived = ReviewFindingsTests.manager(path, dirFault)
+        try longLived.write(initPayload())
+
+        // Another process is killed between its write and its fsync: bytes only in the page cache.
+        let killed = ReviewFindingsTests.manager(path, SegmentSyncHook(disk) { .die })
+        _ = try? killed.write(.noteAdded(text: "K"))
+
+        // The long-lived process's next write syncs them: the writeback fails, it
+        // rewrites the segment, and the directory fsync of that rewrite fails.
+        disk.failNextFileSync()
+        dirFault.arm()
+        #expect(throws: (any Error).self) { try longLived.write(.noteAdded(text: "A")) }
+        #expect(dirFault.fired)
+
+        let acknowledged = try longLived.write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
+        disk.crash()
+        disk.materialize(.dropAll)
+
+        var keys: [String: UInt64] = [:]
+        let read = Result { try FileJournal(statePath: path, logger: Self.quiet).readEvents(after: 0) { event in
+            if let key = event.idempotencyKey { keys[key] = event.seq }
+        } }
+        if case .failure(let error) = read { Issue.record("after the power loss the journal does not open: \(error)") }
+        #expect(keys["b"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost")
+    }
+}
+
+/// Forwards to `base`; once armed, the next fsync of a directory fails with
+/// EIO without reaching `base` (so nothing of it becomes durable).
+final class FailNextDirectorySync: SystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
+    private let lock = NSLock()
+    private var armed = false
+    private var didFire = false
+    init(_ base: any SystemCalls) { self.base = base }
+    func arm() { lock.lock(); armed = true; lock.unlock() }
+    var fired: Bool { lock.lock(); defer { lock.unlock() }; return didFire }
+
+    func fsync(_ fd: Int32) -> Result<Void, Errno> {
+        var st = stat()
+        if Glibc.fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR {
+            lock.lock()
+            let fail = armed
+            if fail { armed = false; didFire = true }
+            lock.unlock()
+            if fail { return .failure(.ioError) }
+        }
+        return base.fsync(fd)
+    }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
+    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pread(fd, into: buffer, offset: offset) }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pwrite(fd, from: buffer, offset: offset) }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+}
+
+// MARK: R7 — a reader whose boundary predates the newest snapshot
+
+@Suite struct ReviewReaderSnapshotFindings {
+    /// A lock-free reader (`show`, `log`, a projector) takes its committed
+    /// boundary; a writer then appends and writes a snapshot (every 128
+    /// events on the command line). The reader's fold picks the newest
+    /// snapshot — beyond its boundary — cannot confirm its identity (the
+    /// event is past the boundary), logs at warning level that "the journal
+    /// was put back from an older copy, or lost its tail" on a healthy
+    /// journal, and replays the WHOLE journal from seq 1 instead of using the
+    /// older snapshot it could confirm (`fold(_:upTo:)` asks for the newest
+    /// snapshot at or before `.max`, not at or before the boundary).
+    @Test func aReaderRacingASnapshotWriteDoesNotReportARestoredJournalNorReplayEverything() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let writer = StateManager(configuration: .init(statePath: path, actor: "w", lock: LockPolicy(timeout: 5), snapshotInterval: 1),
+                                  logger: ReviewFindingsTests.quiet)
+        try writer.write(.workflowInitialized(id: "wf", name: "n", waves: [[.init(id: "t1", description: "d")]], metadata: []))
+        for i in 0..<6 { try writer.write(.noteAdded(text: "n\(i)")) }
+        let warnings = Locked<[String]>([])
+        let logger = Logger(label: "capture", factory: { _ in CapturingLogHandler(warnings) })
+        let reader = StateManager(configuration: .init(statePath: path, actor: "r", lock: LockPolicy(timeout: 5)), logger: logger)
+        let store = FileJournal(statePath: path, logger: logger)
+        _ = try store.committedBoundary()           // the reader looks…
+        for i in 6..<10 { try writer.write(.noteAdded(text: "n\(i)")) }  // …a writer appends and snapshots…
+        let folded = try reader.fold(store)          // …the reader folds what it saw
+        #expect(folded.lastSeq == 7)
+        #expect(warnings.withLock { $0 }.isEmpty, "spurious warnings on a healthy journal: \(warnings.withLock { $0 })")
+        #expect(folded.snapshotSeq > 0, "replayed the whole journal from seq 1 although a confirmable snapshot exists")
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let sink: Locked<[String]>
+    init(_ sink: Locked<[String]>) { self.sink = sink }
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        if level >= .warning { sink.withLock { $0.append("\(message)") } }
+    }
+}

@@ -134,7 +134,14 @@ extension FileJournal {
                 if n == 0 { break }
                 done += n
             }
-            try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            do throws(StateJournalError) {
+                try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            } catch {
+                // Its directory entry may not be durable: the next append
+                // must fsync the directory first.
+                Self.durableSegments.withLock { _ = $0.remove(file) }
+                throw error
+            }
             let replacement = try fs.open(file, O_RDWR)
             fs.closeQuietly(fd)
             return replacement
@@ -403,7 +410,7 @@ extension FileJournal {
                                lastRecordStart: walker.lastRecordStart, lastRecordChecksum: walker.lastRecordChecksum)
             tail = scanned
             keepOpen = true
-            confirm(scanned)
+            try confirm(scanned)
         }
         return lastSeq
         }

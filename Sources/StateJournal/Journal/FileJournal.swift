@@ -272,13 +272,23 @@ public final class FileJournal: JournalStore {
             closeTail()
             throw error
         }
-        current.lastRecordStart = current.end + Int64(lastStart)
-        current.lastRecordChecksum = buffer.withUnsafeBytes { $0.loadLE(UInt32.self, at: lastStart + 4) }
-        current.end += Int64(buffer.count)
-        current.lastSeq = events[events.count - 1].seq
-        current.lastTime = events[events.count - 1].time
-        tail = current
-        confirm(current)
+        var appended = current
+        appended.lastRecordStart = current.end + Int64(lastStart)
+        appended.lastRecordChecksum = buffer.withUnsafeBytes { $0.loadLE(UInt32.self, at: lastStart + 4) }
+        appended.end += Int64(buffer.count)
+        appended.lastSeq = events[events.count - 1].seq
+        appended.lastTime = events[events.count - 1].time
+        do throws(StateJournalError) {
+            // Acknowledged only once the next holder will not cut it.
+            try confirm(appended)
+        } catch {
+            _ = fs.sys.ftruncate(current.fd, length: current.end)
+            _ = fs.sys.fdatasync(current.fd)
+            closeTail()
+            throw StateJournalError(.io, "recording the journal's durable end in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
+                                    path: lockPath, errno: error.errno)
+        }
+        tail = appended
         return rotated
     }
 
@@ -305,7 +315,7 @@ public final class FileJournal: JournalStore {
         let fd = try fs.open(path, O_RDWR)
         let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
         tail = created
-        confirm(created)
+        try confirm(created)
     }
 
     // MARK: Snapshots

@@ -63,6 +63,7 @@ struct Watermark: Equatable {
         self.init(boot: boot, segmentFirstSeq: first, inode: inode, end: end, lastRecordStart: start, lastRecordChecksum: crc)
     }
 
+    /// The fields; `durable` last but one (before `end=1`, added by the lock).
     var fields: [(key: String, value: String)] {
         [("boot", boot), ("segment", String(segmentFirstSeq)), ("inode", String(inode)), ("durable", String(end)),
          ("last", "\(lastRecordStart):\(String(lastRecordChecksum, radix: 16))")]
@@ -70,9 +71,15 @@ struct Watermark: Equatable {
 }
 
 extension FileJournal {
-    /// Records `tail` as confirmed durable, for the next holder.
-    func confirm(_ tail: Tail) {
-        guard let boot = Watermark.currentBoot, case .success(let status) = fs.sys.fstat(tail.fd) else { return }
+    /// Records `tail` as confirmed durable, for the next holder. Nothing in
+    /// the segment may be acknowledged or used before this succeeded: the
+    /// next holder cuts what lies beyond the recorded watermark.
+    ///
+    /// - Throws: when the watermark could not be recorded (the lock file then
+    ///   holds the previous one, or none).
+    func confirm(_ tail: Tail) throws(StateJournalError) {
+        guard let boot = Watermark.currentBoot else { return }
+        let status = try fs.sys.fstat(tail.fd).get("stat", tail.path)
         let hasRecords = tail.lastSeq >= tail.firstSeq
         let mark = Watermark(boot: boot, segmentFirstSeq: tail.firstSeq, inode: status.inode, end: tail.end,
                              lastRecordStart: hasRecords ? tail.lastRecordStart : 0,
@@ -81,8 +88,8 @@ extension FileJournal {
         // so does not know the last one: keep the watermark it confirmed).
         if let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq, current.inode == mark.inode,
            current.end == mark.end { return }
+        try lock.record(mark.fields)
         watermark = mark
-        lock.record(mark.fields)
     }
 
     /// The confirmed end of the segment open as `fd`, when the watermark is

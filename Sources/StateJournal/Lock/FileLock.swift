@@ -206,14 +206,15 @@ public final class FileLock {
         guard let fd else { return }
         // The holder's note goes; the fields (what holders tell the next
         // one, see ``record(_:)``) stay.
-        write(fd, holder: nil)
+        try? write(fd, holder: nil)
         _ = fs.sys.flock(fd, operation: LOCK_UN)
         fs.closeQuietly(fd)
         self.fd = nil
     }
 
     /// `key=value` lines the previous holder left in the lock file (other
-    /// than its pid, command and start), read when the lock was acquired.
+    /// than its pid, command and start), read when the lock was acquired;
+    /// only a complete set (ended by `end=1`) counts.
     public private(set) var fields: [(key: String, value: String)] = []
     private var holderNote = ""
 
@@ -221,32 +222,45 @@ public final class FileLock {
     /// finds them in ``fields``. The file is the lock holders' shared memory
     /// within one boot: it is never fsynced, so after a machine crash it may
     /// hold anything, and readers of a field must check it.
-    public func record(_ newFields: [(key: String, value: String)]) {
-        guard let fd else { return }
+    ///
+    /// - Throws: when the file could not be rewritten; it then holds either
+    ///   the fields as they were or no complete set of fields.
+    public func record(_ newFields: [(key: String, value: String)]) throws(StateJournalError) {
+        guard let fd else { throw StateJournalError(.io, "'\(path)' is not locked by this process") }
+        let previous = fields
         fields = newFields
-        write(fd, holder: holderNote)
+        do throws(StateJournalError) { try write(fd, holder: holderNote) } catch {
+            fields = previous
+            throw error
+        }
     }
 
     private func recordHolder(_ fd: Int32, command: String) {
         var found: [(key: String, value: String)] = []
+        var complete = false
         let text = String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self)
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<eq])
+            if key == "end" { complete = true; break }
             guard !["pid", "command", "since"].contains(key) else { continue }
             found.append((key, String(line[line.index(after: eq)...])))
         }
-        fields = found
+        fields = complete ? found : []
         holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
-        write(fd, holder: holderNote)
+        // Best effort: the lock is held whether or not the note is written
+        // (and a failed rewrite leaves no complete set of fields).
+        try? write(fd, holder: holderNote)
     }
 
-    /// Best effort: the lock is held whether or not the note is written.
-    private func write(_ fd: Int32, holder: String?) {
-        let text = (holder ?? "") + fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined()
-        let bytes = Array(text.utf8)
-        _ = try? fs.writeAll(fd, bytes, at: 0, path)
-        _ = fs.sys.ftruncate(fd, length: Int64(bytes.count))
+    /// Empties the file, then writes the note and the fields, ended by
+    /// `end=1`: an interrupted or failed rewrite never leaves a mix of old
+    /// and new fields, only a set without its end, which does not count.
+    private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
+        var text = holder ?? ""
+        if !fields.isEmpty { text += fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n" }
+        try fs.sys.ftruncate(fd, length: 0).get("truncate", path)
+        try fs.writeAll(fd, Array(text.utf8), at: 0, path)
     }
 
     static func monotonicSeconds() -> Double {

@@ -212,8 +212,8 @@ public final class StateManager: Sendable {
             confirmed = false
         }
         if confirmed { return folded }
-        logger.warning("the newest snapshot does not match the journal's event at its seq (the journal was put back from an older copy, or lost its tail); replaying the whole journal instead",
-                       metadata: ["snapshotSeq": "\(snapshot.seq)"])
+        logger.notice("a snapshot does not match the journal's event at its seq (it is newer than what this read may see, or of another history); using an older one",
+                      metadata: ["snapshotSeq": "\(snapshot.seq)"])
         return nil
     }
 
