@@ -97,6 +97,8 @@ enum Findings {
                 variants: 1, run: ReaderBoundaryTornTail.run),
         Finding(name: "killed-after-failed-fsync", summary: "a writer killed right after its own fsync failed leaves bytes the next writer builds on (review R3)",
                 variants: 1, run: FsyncErrorConsumed.killedAfterOwnFailedSync),
+        Finding(name: "rewrite-dir-fsync", summary: "a segment rewritten after a failed fsync, whose directory fsync failed, is taken as durable (review R6)",
+                variants: 1, run: FsyncErrorConsumed.rewriteDirectoryFsync),
         Finding(name: "leftover-snapshot", summary: "a snapshot of another history left beside a restored journal makes writers cut acknowledged events (review R4)",
                 variants: 1, everyNthRound: 3, run: LeftoverSnapshot.run),
     ]
@@ -957,6 +959,76 @@ extension FsyncErrorConsumed {
         switch Scenario.journal(ws) {
         case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
         case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)", lost: acked.contains { $0.key == "B" } ? 1 : 0)
+        }
+        Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+extension FsyncErrorConsumed {
+    /// Review R6: a long-lived process's write meets another process's
+    /// unsynced bytes; its sync of them fails (lost writeback), so it
+    /// rewrites the segment to a new file — and that rewrite's directory
+    /// fsync fails. The process's next write is acknowledged; after a power
+    /// loss it must be there.
+    static func rewriteDirectoryFsync(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/rewrite-dir-fsync-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        let journal = ws.statePath + ".journal"
+        let armed = Flag(), fired = Flag(), renamed = Flag()
+        let longLivedCalls = ScriptedCalls(disk) { call in
+            guard armed.isSet && !fired.isSet else { return .pass }
+            if call.operation == .rename, call.target.map({ $0.contains("/segment-") }) == true { renamed.set() }
+            if renamed.isSet && call.operation == .fsync && call.path == journal {
+                fired.set()
+                return .fail(.ioError)
+            }
+            return .pass
+        }
+        let longLived = Scenario.manager(ws, longLivedCalls, actor: "long-lived")
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            let last = try Scenario.prepare(longLived, notes: Int(c.seed % 2))
+            acked.append(("init", 1))
+            for i in stride(from: 2, through: last, by: 1) { acked.append(("prior-\(i - 1)", i)) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        // Another process killed between its pwrite and its fdatasync.
+        let wrote = Flag()
+        let killed = ScriptedCalls(disk) { call in
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            return call.operation == .fdatasync && call.isSegment && wrote.isSet ? .die : .pass
+        }
+        _ = try? Scenario.manager(ws, killed, actor: "killed").write(.noteAdded(text: "K"), options: .init(idempotencyKey: "K"))
+        o.kills = 1
+        // The long-lived process's next write syncs those bytes: the writeback
+        // fails, it rewrites the segment, the rewrite's directory fsync fails.
+        disk.failWriteback(ofNextSyncOf: "/segment-")
+        armed.set()
+        o.attempts += 1
+        if let outcome = try? longLived.write(.noteAdded(text: "A"), options: .init(idempotencyKey: "A")) {
+            acked.append(("A", outcome.event.seq))  // it may recover; then it must survive too
+            o.acknowledged += 1
+        }
+        o.fired = fired.isSet && disk.writebackFailureCount == 1
+        o.faults = disk.writebackFailureCount + (fired.isSet ? 1 : 0)
+        o.why = o.fired ? "the segment was rewritten after a failed writeback and the rewrite's directory fsync failed"
+                        : "the rewrite's directory fsync never came (writeback failures: \(disk.writebackFailureCount))"
+        o.attempts += 1
+        if let outcome = try? longLived.write(.noteAdded(text: "B"), options: .init(idempotencyKey: "B")) {
+            acked.append(("B", outcome.event.seq))
+            o.acknowledged += 1
+        }
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)", lost: acked.count)
         }
         Scenario.checkProjection(ws, &o, "after a simulated power loss", allowBehind: true)
         if !o.failed { ws.remove() }

@@ -20,7 +20,7 @@ struct FindingsPhase {
         ("reader", "reader vs failing sync", ["reader-during-failed-fdatasync", "reader-boundary-torn-tail"]),
         ("lockfile", "lock file removed", ["lock-file-removed"]),
         ("older", "older journal copy", ["journal-restored-older-copy", "snapshot-ahead", "fold-cache-restore", "leftover-snapshot"]),
-        ("fsyncerror", "fsync error consumed", ["fsync-error-consumed", "killed-after-failed-fsync"]),
+        ("fsyncerror", "fsync error consumed", ["fsync-error-consumed", "killed-after-failed-fsync", "rewrite-dir-fsync"]),
         ("findings", "other findings", ["group-dup-failed-batch", "dup-failed-batch-visible", "import-retry", "segment-dir-fsync"]),
     ]
 
