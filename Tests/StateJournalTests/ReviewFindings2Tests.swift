@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import Testing
+@testable import StateJournal
+import StateJournalTesting
+
+/// Second outside review: attacks on the watermark (the confirmed-durable
+/// end of the active segment kept in STATE.md.lock). Each test fails on
+/// branch `review2` (= main at "A write is acknowledged only once the
+/// watermark covering it is recorded…").
+///
+/// The rule checked: an acknowledged write is never lost, a read never shows
+/// an event that is not durable or not in the journal, a sound journal never
+/// reports corruption.
+@Suite struct ReviewFindings2Tests {
+    static let quiet = Logger(label: "review2", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func manager(_ path: String, _ system: any SystemCalls = RealSystemCalls()) -> StateManager {
+        StateManager(configuration: .init(statePath: path, actor: "reviewer2", lock: LockPolicy(timeout: 5),
+                                          fileSystem: FileSystem(system)), logger: quiet)
+    }
+
+    static func notes(_ path: String) -> [String] {
+        (try? fullReplay(path))??.notes ?? ["<journal does not open>"]
+    }
+
+    /// What the segment file holds, read directly (no lock, no watermark).
+    static func notesInSegment(_ path: String) -> [String] {
+        var notes: [String] = []
+        let bytes = readBytes(path + ".journal/" + FileJournal.segmentName(firstSeq: 1)) ?? []
+        bytes.withUnsafeBytes { raw in
+            _ = RecordFormat.scan(raw, from: RecordFormat.headerSize, maximumSize: 1 << 24) { payload, _ in
+                if let json = try? JSON.parse(payload), let event = try? Event(json: json),
+                   case .noteAdded(let text) = event.payload { notes.append(text) }
+            }
+        }
+        return notes
+    }
+
+    // MARK: W1 — a watermark from earlier in the same boot passes validation and cuts acknowledged events
+
+    /// The watermark is checked for boot, segment, inode and "the record at
+    /// `last` has this checksum and ends at `durable`" — all of which an
+    /// OLDER watermark of the same file also satisfies: the journal is
+    /// append-only, so the record an older watermark names is still there.
+    /// STATE.md.lock holding content from earlier in the same boot (a lock
+    /// file put back by `git checkout`/`git stash` of a project that tracks
+    /// it, `cp -a`/rsync from a copy of the project, a file system that lost
+    /// its unsynced data without a reboot — forced unmount, device reset,
+    /// FUSE/NFS server restart: the lock file is never fsynced) makes the
+    /// next holder CUT every acknowledged event after the old watermark and
+    /// append over them, silently, exit 0. Before that, every read command
+    /// stops at the old watermark and STATE.md is regenerated without them.
+    @Test func aLockFileFromEarlierInTheSameBootMakesTheNextWriterCutAcknowledgedEvents() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try Self.manager(path).write(initPayload())
+        try Self.manager(path).write(.noteAdded(text: "a"))
+        let earlier = try #require(readBytes(path + ".lock"))
+        try Self.manager(path).write(.noteAdded(text: "b ACKNOWLEDGED"))
+        try Self.manager(path).write(.noteAdded(text: "c ACKNOWLEDGED"))
+        #expect(Self.notes(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED"])
+
+        writeBytes(path + ".lock", earlier)  // the lock file as it was a moment ago
+
+        // A read already hides the acknowledged events (and regenerates STATE.md without them).
+        #expect(Self.notes(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED"], "a read stops at the old watermark")
+        try Self.manager(path).write(.noteAdded(text: "d"))
+        #expect(Self.notesInSegment(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED", "d"],
+                "acknowledged events were cut from the segment")
+    }
+
+    /// The same without touching the lock file: the journal is put back
+    /// from a copy that went FURTHER — worked on elsewhere (a scratch copy,
+    /// another checkout) and copied back over it, `cp elsewhere/STATE.md.journal/*
+    /// STATE.md.journal/` (cp rewrites an existing file in place: same
+    /// inode). The lock file stays. The old watermark (same boot, same
+    /// segment, same inode, and the record it names is the same bytes — a
+    /// common prefix) is taken as valid, and the next writer cuts every event
+    /// the copy holds beyond it, silently (`log`, `export` and `verify` showed
+    /// them a moment before, or rather: stop at the old watermark already).
+    /// With `rm -r` + `cp -r` instead, ext4 usually hands the new file the
+    /// removed one's inode number, with the same result.
+    @Test func aJournalPutBackFromALongerCopyLosesItsEventsToTheOldWatermark() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try Self.manager(path).write(initPayload())
+        try Self.manager(path).write(.noteAdded(text: "a"))
+        let segment = path + ".journal/" + FileJournal.segmentName(firstSeq: 1)
+
+        // Worked on elsewhere: a copy of the journal gets two more acknowledged events.
+        let elsewhere = dir.file("elsewhere")
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: path + ".journal", toPath: elsewhere + "/STATE.md.journal")
+        try Self.manager(elsewhere + "/STATE.md").write(.noteAdded(text: "b ACKNOWLEDGED"))
+        try Self.manager(elsewhere + "/STATE.md").write(.noteAdded(text: "c ACKNOWLEDGED"))
+        #expect(Self.notes(elsewhere + "/STATE.md") == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED"])
+
+        // Copied back over the journal (cp: same inode); the lock file stays.
+        let longer = try #require(readBytes(elsewhere + "/STATE.md.journal/" + FileJournal.segmentName(firstSeq: 1)))
+        let handle = try #require(FileHandle(forWritingAtPath: segment))
+        try handle.truncate(atOffset: 0)
+        handle.write(Data(longer))
+        try handle.synchronize()
+        try handle.close()
+        #expect(Self.notesInSegment(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED"])
+        #expect(Self.notes(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED"], "a read stops at the old watermark")
+
+        try Self.manager(path).write(.noteAdded(text: "d"))
+        #expect(Self.notesInSegment(path) == ["a", "b ACKNOWLEDGED", "c ACKNOWLEDGED", "d"], "events of the journal were cut")
+    }
+
+    // MARK: W2 — the lock file holds no watermark while its holder believes it does
+
+    /// `FileLock.recordHolder` rewrites the lock file at acquisition on a
+    /// best-effort basis (ftruncate(0), then pwrite): when that pwrite fails
+    /// (ENOSPC on a full disk, EIO) the file is left EMPTY, while the holder
+    /// keeps the watermark it read in memory. Its scan then confirms the
+    /// same end, and `confirm` skips recording it as "unchanged"
+    /// (Watermark.swift:83) — so the lock file holds no watermark while the
+    /// holder writes. If that writer's own fdatasync then fails (lost
+    /// writeback) and it is killed before it cuts its bytes — exactly the
+    /// case the watermark was made for (R3) — the next holder finds no
+    /// watermark, takes the long way, and its fsync succeeds (the error was
+    /// consumed), so it builds on bytes that never reached the disk and
+    /// acknowledges its own write behind them. After a power loss the
+    /// acknowledged write is gone (or sits behind a hole).
+    @Test func aFailedLockFileRewriteAtAcquisitionLeavesNoWatermarkForTheWriterKilledAfterItsFailedFsync() throws {
+        let dir = TemporaryDirectory()
+        let root = dir.file("ws")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 7)
+        let path = root + "/STATE.md"
+        try Self.manager(path, disk).write(initPayload())
+        #expect(String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"))
+
+        // The lock file's rewrite at acquisition fails (its first pwrite);
+        // the append's own sync fails as a lost writeback; the process dies there.
+        let faults = FaultInjector(disk)
+        faults.fail(.pwrite, errno: .noSpace)
+        let dying = DiesAfterAFailedSync(faults)
+        let killed = Self.manager(path, SegmentSyncHook(dying) {
+            disk.failNextFileSync()
+            return .proceed
+        })
+        #expect(throws: (any Error).self) { try killed.write(.noteAdded(text: String(repeating: "A", count: 20_000))) }
+        #expect(dying.isDead)
+        #expect(faults.injectedCount == 1)
+        // The lock file was left without a watermark (no complete set of fields).
+        #expect(!String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"))
+
+        let acknowledged = try Self.manager(path, disk).write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
+        disk.crash()
+        disk.materialize(.dropAll)
+
+        var keys: [String: UInt64] = [:]
+        let read = Result { try FileJournal(statePath: path, logger: Self.quiet).readEvents(after: 0) { event in
+            if let key = event.idempotencyKey { keys[key] = event.seq }
+        } }
+        if case .failure(let error) = read { Issue.record("after the power loss the journal does not open: \(error)") }
+        #expect(keys["b"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost")
+    }
+}
