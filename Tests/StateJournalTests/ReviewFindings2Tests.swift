@@ -160,4 +160,90 @@ import StateJournalTesting
         if case .failure(let error) = read { Issue.record("after the power loss the journal does not open: \(error)") }
         #expect(keys["b"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost")
     }
+
+    /// The same hole with kills only (no full disk): the lock file is
+    /// rewritten in place — ftruncate(0), then pwrite — by EVERY process that
+    /// takes the lock, readers included (`show`, `log`, a projector: they
+    /// take the writers' lock to learn the boundary). One killed between the
+    /// two (an agent's `statejournal show` killed by its timeout) leaves the
+    /// lock file empty: "no complete set, does not count" — and no watermark
+    /// means the next holder trusts what its fsync vouches for. After a
+    /// writer killed right after its failed fsync (R3), that is the dead
+    /// writer's never-written bytes: the next writer builds on them and
+    /// acknowledges its write behind them; a power loss takes it away.
+    @Test func aReaderKilledWhileRewritingTheLockFileErasesTheWatermarkTheNextWriterNeeds() throws {
+        let dir = TemporaryDirectory()
+        let root = dir.file("ws")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 7)
+        let path = root + "/STATE.md"
+        try Self.manager(path, disk).write(initPayload())
+
+        // R3: a writer's own sync fails as a lost writeback; it dies right there.
+        let dying = DiesAfterAFailedSync(disk)
+        let killed = Self.manager(path, SegmentSyncHook(dying) {
+            disk.failNextFileSync()
+            return .proceed
+        })
+        #expect(throws: (any Error).self) { try killed.write(.noteAdded(text: String(repeating: "A", count: 20_000))) }
+        #expect(dying.isDead)
+        #expect(String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"), "the watermark is still there")
+
+        // A lock-free reader takes the writers' lock and is killed between
+        // the lock file's ftruncate and its pwrite.
+        let reader = DiesAtFirstPwrite(disk)
+        _ = try? FileJournal(statePath: path, fileSystem: FileSystem(reader), logger: Self.quiet).readEvents(after: 0) { _ in }
+        #expect(reader.isDead)
+        #expect(!String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"), "the watermark is gone")
+
+        let acknowledged = try Self.manager(path, disk).write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
+        disk.crash()
+        disk.materialize(.dropAll)
+
+        var keys: [String: UInt64] = [:]
+        let read = Result { try FileJournal(statePath: path, logger: Self.quiet).readEvents(after: 0) { event in
+            if let key = event.idempotencyKey { keys[key] = event.seq }
+        } }
+        if case .failure(let error) = read { Issue.record("after the power loss the journal does not open: \(error)") }
+        #expect(keys["b"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost")
+    }
+}
+
+/// Forwards to `base` until the first `pwrite`; that call and every later one
+/// fail with EIO and change nothing (the process was killed there), except
+/// `close` and unlocking, which the kernel does for a dead process.
+final class DiesAtFirstPwrite: SystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
+    private let lock = NSLock()
+    private var dead = false
+    var isDead: Bool { lock.lock(); defer { lock.unlock() }; return dead }
+    init(_ base: any SystemCalls) { self.base = base }
+    private func gated<T>(_ body: () -> Result<T, Errno>) -> Result<T, Errno> { isDead ? .failure(.ioError) : body() }
+
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        lock.lock(); dead = true; lock.unlock()
+        return .failure(.ioError)
+    }
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { gated { base.fsync(fd) } }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { gated { base.fdatasync(fd) } }
+    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+        if operation & LOCK_UN != 0 { return base.flock(fd, operation: operation) }
+        return gated { base.flock(fd, operation: operation) }
+    }
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { gated { base.open(path, flags: flags, mode: mode) } }
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { gated { base.read(fd, into: buffer) } }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+        gated { base.pread(fd, into: buffer, offset: offset) }
+    }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { gated { base.write(fd, from: buffer) } }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { gated { base.ftruncate(fd, length: length) } }
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { base.fstat(fd) } }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
+    func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { base.availableSpace(path) } }
 }
