@@ -209,6 +209,71 @@ import StateJournalTesting
     }
 }
 
+// MARK: W3 — a reader that may not write the lock file reads past the watermark
+
+@Suite struct ReviewReaderPermissionFindings {
+    /// The committed boundary needs the writers' lock, taken by opening
+    /// STATE.md.lock O_RDWR. A reader that may read the journal but not
+    /// write the lock file — another user: the lock file is created 0644 by
+    /// whoever wrote first (CI, a monitoring user, a teammate's agent
+    /// reading a shared project) — gets EACCES, and `committedBoundary`
+    /// then returns nil: "the reader cannot tell and reads everything"
+    /// (FileJournal+Reading.swift:108). The comment names a read-only
+    /// directory; it is also every reader without write permission on an
+    /// existing lock file. Such a reader shows a write in progress whose
+    /// fsync then fails and which is cut: the R2 hole, back for every reader
+    /// of another user.
+    @Test func aReaderWithoutWritePermissionOnTheLockFileShowsAWriteThatIsThenCut() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try ReviewFindings2Tests.manager(path).write(initPayload())
+        let seen = Locked<[String]?>(nil)
+        let reader = ReviewFindings2Tests.manager(path, LockFileNotWritable(RealSystemCalls(), lockPath: path + ".lock"))
+        let writer = ReviewFindings2Tests.manager(path, SegmentSyncHook(RealSystemCalls()) {
+            // The writer's bytes are in the file, its fsync not done: the reader reads now.
+            var notes: [String] = []
+            let store = FileJournal(statePath: path, fileSystem: reader.configuration.fileSystem, logger: ReviewFindings2Tests.quiet)
+            if (try? store.readEvents(after: 0, { if case .noteAdded(let text) = $0.payload { notes.append(text) } })) != nil {
+                seen.withLock { $0 = notes }
+            }
+            return .fail(.ioError)
+        })
+        #expect(throws: (any Error).self) { try writer.write(.noteAdded(text: "NEVER-DURABLE")) }
+        #expect(seen.withLock { $0 } != nil, "the reader did not read")
+        #expect(!(seen.withLock { $0 } ?? []).contains("NEVER-DURABLE"), "a reader handed over an event whose write failed and was cut")
+        #expect(ReviewFindings2Tests.notes(path) == [])
+    }
+}
+
+/// Real calls, except that opening `lockPath` for writing fails with EACCES
+/// (a lock file created 0644 by another user).
+final class LockFileNotWritable: SystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
+    let lockPath: String
+    init(_ base: any SystemCalls, lockPath: String) { self.base = base; self.lockPath = lockPath }
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+        if path == lockPath, flags & O_ACCMODE != O_RDONLY { return .failure(.permissionDenied) }
+        return base.open(path, flags: flags, mode: mode)
+    }
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { base.fsync(fd) }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
+    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pread(fd, into: buffer, offset: offset) }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pwrite(fd, from: buffer, offset: offset) }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+}
+
 /// Forwards to `base` until the first `pwrite`; that call and every later one
 /// fail with EIO and change nothing (the process was killed there), except
 /// `close` and unlocking, which the kernel does for a dead process.
