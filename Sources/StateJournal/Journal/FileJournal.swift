@@ -262,6 +262,13 @@ public final class FileJournal: JournalStore {
         // The lock file removed or replaced while held: another writer may
         // hold a lock on the new one; write nothing.
         try lock.validate()
+        // Announce the append: if this process dies before it confirms it,
+        // the next holder cuts exactly these bytes.
+        do throws(StateJournalError) { try confirm(current, pendingEnd: current.end + Int64(buffer.count)) } catch {
+            closeTail()
+            throw StateJournalError(.io, "recording an append in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
+                                    path: lockPath, errno: error.errno)
+        }
         do throws(StateJournalError) {
             try fs.writeAll(current.fd, buffer, at: current.end, current.path)
             try fs.fdatasync(current.fd, current.path)
