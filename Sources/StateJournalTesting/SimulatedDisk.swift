@@ -23,7 +23,8 @@ import Glibc
 ///
 /// A descriptor opened with `O_DIRECT` reads what the disk holds (the
 /// durable image), as a process bypassing the page cache would. After a
-/// crash the machine counts as rebooted (see ``fromPreviousBoot(_:)``).
+/// crash the machine counts as rebooted (see ``fromPreviousBoot(_:)``),
+/// unless ``materialize(_:reboot:)`` is told the storage alone lost data.
 ///
 /// Files are tracked by a logical id, not by inode number, so an inode
 /// number reused after an unlink does not alias the old file's durable
@@ -84,6 +85,8 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         /// Files whose next sync fails as a lost writeback (``failWriteback(ofNextSyncOf:)``).
         var writebackFailurePattern: String?
         var writebackFailures = 0
+        /// Whether ``materialize(_:reboot:)`` models a reboot.
+        var reboot = true
         /// What happened, for a post-mortem when a check fails.
         var journal: [String] = []
     }
@@ -135,11 +138,17 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
 
     /// Replaces the directory with the durable image. Call after ``crash()``.
-    public func materialize(_ mode: CrashMode) {
+    ///
+    /// - Parameter reboot: whether the machine rebooted (a power loss) — the
+    ///   default — or only the storage lost its unsynced data without one
+    ///   (a forced unmount, a device reset, a FUSE or NFS server restart):
+    ///   then what files recorded about the boot stays current.
+    public func materialize(_ mode: CrashMode, reboot: Bool = true) {
         Self.trace("materialize \(ObjectIdentifier(self)) \(mode) on \(Thread.current)")
         defer { Self.trace("materialized \(ObjectIdentifier(self))") }
         state.withLock { s in
             s.crashed = true
+            s.reboot = reboot
             // The page cache's contents per logical file, for torn tails.
             var live: [Int: [UInt8]] = [:]
             if mode == .tornTail { Self.readLive(root, &s, into: &live) }
@@ -221,7 +230,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
             let extra = Int.random(in: 0...(now.count - bytes.count), using: &s.rng)
             bytes += now[bytes.count..<(bytes.count + extra)]
         }
-        if path.hasSuffix(".lock") { bytes = Self.fromPreviousBoot(bytes) }
+        if s.reboot && path.hasSuffix(".lock") { bytes = Self.fromPreviousBoot(bytes) }
         _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         trace("recreate \(path) id \(id): \(bytes.count) bytes (durable \(s.durableData[id]?.count ?? -1))")
     }

@@ -126,7 +126,12 @@ struct LostWritePhase {
             if attempts.value > 0 { callsPerWrite = 0.8 * callsPerWrite + 0.2 * Double(made) / Double(attempts.value) }
             disk.crash()
             let mode = SimulatedDisk.CrashMode.allCases.randomElement(using: &rng) ?? .dropAll
-            disk.materialize(mode)
+            // Mostly a power loss (a reboot); sometimes the storage alone lost
+            // its unsynced data (forced unmount, device reset): then anything
+            // recorded for this boot — the lock file's watermark — is stale yet
+            // looks current, and must still never cut an acknowledged event.
+            let reboot = rng.chance(0.7)
+            disk.materialize(mode, reboot: reboot)
             let injected = faults.injectedCount + disk.shortWriteCount + disk.writebackFailureCount
             recorder.add { $0.crashes += 1; $0.attempts += attempts.value; $0.faults += injected; $0.repairs += repairs.take() }
             // Keep what the crash left (before recovery touches it) and what
@@ -135,7 +140,7 @@ struct LostWritePhase {
             try? FileManager.default.removeItem(atPath: crashed)
             try? FileManager.default.copyItem(atPath: ws.directory, toPath: crashed)
             let violations = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated
-            Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "lost-write cycle \(cycle) (\(mode.rawValue))")
+            Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "lost-write cycle \(cycle) (\(mode.rawValue)\(reboot ? "" : ", no reboot"))")
             if recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated > violations {
                 let kept = root + "/lost-cycle-\(cycle)"
                 try? FileManager.default.moveItem(atPath: crashed, toPath: kept + ".crashed")
