@@ -23,6 +23,8 @@ public final class ScriptedCalls: SystemCalls, Sendable {
         public var path: String
         /// The second path of `rename`/`link`.
         public var target: String?
+        /// The flags of an `open`.
+        public var flags: Int32?
 
         public var isSegment: Bool { path.contains("/segment-") && path.hasSuffix(".log") }
         public var description: String { "\(operation) \(path)\(target.map { " -> " + $0 } ?? "")" }
@@ -98,7 +100,7 @@ public final class ScriptedCalls: SystemCalls, Sendable {
     }
 
     public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
-        let result = run(call(.open, path)) { base.open(path, flags: flags, mode: mode) }
+        let result = run(Call(operation: .open, path: path, target: nil, flags: flags)) { base.open(path, flags: flags, mode: mode) }
         if case .success(let fd) = result { state.withLock { $0.paths[fd] = path } }
         return result
     }

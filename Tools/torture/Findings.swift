@@ -99,6 +99,12 @@ enum Findings {
                 variants: 1, run: FsyncErrorConsumed.killedAfterOwnFailedSync),
         Finding(name: "rewrite-dir-fsync", summary: "a segment rewritten after a failed fsync, whose directory fsync failed, is taken as durable (review R6)",
                 variants: 1, run: FsyncErrorConsumed.rewriteDirectoryFsync),
+        Finding(name: "stale-watermark", summary: "an older watermark of this boot (lock file put back, or a longer journal copied over) cuts acknowledged events (review 2, W1)",
+                variants: 3, run: Watermarks.stale),
+        Finding(name: "watermark-erased", summary: "a reader killed while rewriting the lock file erases the watermark; the next writer builds on lost bytes (review 2, W2)",
+                variants: 1, run: Watermarks.erased),
+        Finding(name: "reader-lock-not-writable", summary: "a reader that may not write the lock file reads past the watermark (review 2, W3)",
+                variants: 1, run: Watermarks.readerWithoutWriteAccess),
         Finding(name: "leftover-snapshot", summary: "a snapshot of another history left beside a restored journal makes writers cut acknowledged events (review R4)",
                 variants: 1, everyNthRound: 3, run: LeftoverSnapshot.run),
     ]
@@ -1300,6 +1306,191 @@ enum LeftoverSnapshot {
         switch Scenario.journal(ws) {
         case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after the notes")
         case .failure(let error): o.problem("the journal does not open: \(error)")
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+}
+
+// MARK: - review 2: the watermark in the lock file
+
+enum Watermarks {
+    static func notes(_ events: [Event]) -> [String] {
+        events.compactMap { if case .noteAdded(let text) = $0.payload { return text } else { return nil } }
+    }
+
+    /// W1. Variant 0: the lock file is put back as it was a moment ago (git
+    /// stash, checkout, a restore tool), then `statejournal note` runs.
+    /// Variant 1: the journal's segment is overwritten in place by a copy
+    /// that went further elsewhere, the lock file stays, then `note`.
+    /// Variant 2: as 0, then `statejournal show`. Every acknowledged event
+    /// must stay in the journal and be shown.
+    static func stale(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/stale-watermark-\(c.variant)-\(c.seed)")
+        guard let cli = c.cli else { o.why = "no statejournal binary"; return o }
+        let lock = ws.statePath + ".lock"
+        let segment = ws.statePath + ".journal/segment-00000000000000000001.log"
+        var acked: [(key: String, seq: UInt64)] = [("init", 1), ("prior-1", 2)]
+        do {
+            _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: 1)
+            if c.variant % 3 == 1 {
+                let elsewhere = Workspace(ws.directory + "/elsewhere")
+                Scenario.copyDirectory(ws.statePath + ".journal", elsewhere.statePath + ".journal")
+                let m = Scenario.manager(elsewhere, actor: "elsewhere")
+                for i in 1...2 {
+                    acked.append(("elsewhere-\(i)", try m.write(.noteAdded(text: "ACKNOWLEDGED elsewhere \(i)"),
+                                                                options: .init(idempotencyKey: "elsewhere-\(i)")).event.seq))
+                }
+                // cp back over the journal: same inode; the lock file stays.
+                guard let longer = FileManager.default.contents(atPath: elsewhere.statePath + ".journal/segment-00000000000000000001.log") else {
+                    o.why = "no segment elsewhere"
+                    return o
+                }
+                let fd = open(segment, O_WRONLY | O_TRUNC)
+                o.fired = fd >= 0 && longer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == longer.count
+                if fd >= 0 { close(fd) }
+                elsewhere.remove()
+                o.why = "the segment overwritten in place by a copy that went further elsewhere; the lock file's watermark is older"
+            } else {
+                guard let earlier = FileManager.default.contents(atPath: lock) else { o.why = "no lock file"; return o }
+                let m = Scenario.manager(ws, actor: "writer")
+                for i in 1...2 {
+                    acked.append(("later-\(i)", try m.write(.noteAdded(text: "ACKNOWLEDGED later \(i)"),
+                                                           options: .init(idempotencyKey: "later-\(i)")).event.seq))
+                }
+                o.fired = FileManager.default.createFile(atPath: lock, contents: earlier)  // as git checkout would
+                o.why = "the lock file put back as it was before two acknowledged writes (same boot)"
+            }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        o.acknowledged = acked.count
+        if c.variant % 3 == 2 {
+            let r = cli.run(["show", "--state", ws.statePath])
+            let text = String(decoding: r.stdout, as: UTF8.self)
+            if r.status != 0 { o.problem("`show` exited \(r.status.map(String.init) ?? "?"): \(firstLines(r.stderr))") }
+            for (key, _) in acked where key.hasPrefix("later") && !text.contains("ACKNOWLEDGED later \(key.dropFirst(6))") {
+                o.problem("`show` does not show the acknowledged write \(key)", lost: 1)
+            }
+        } else {
+            o.attempts += 1
+            let r = cli.run(["note", "the next write", "--json", "--idempotency-key", "next", "--state", ws.statePath])
+            if r.status == 0, let event = try? JSON.parse(r.stdout), let seq = event["seq"]?.intValue {
+                acked.append(("next", UInt64(seq)))
+                o.acknowledged += 1
+            } else {
+                o.problem("`note` exited \(r.status.map(String.init) ?? "?"): \(firstLines(r.stderr))")
+            }
+        }
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after the next command")
+        case .failure(let error): o.problem("the journal does not open: \(error)")
+        }
+        Scenario.checkProjection(ws, &o, "after the next command")
+        if !o.failed { ws.remove() }
+        return o
+    }
+
+    /// W2: R3 (a writer's own sync fails as a lost writeback; it dies right
+    /// there), then a reader is killed between the lock file's ftruncate and
+    /// its pwrite, erasing the watermark; the next writer is acknowledged;
+    /// after a power loss its event must be there.
+    static func erased(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/watermark-erased-\(c.seed)")
+        let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
+        let lock = ws.statePath + ".lock"
+        var acked: [(key: String, seq: UInt64)] = []
+        do {
+            let last = try Scenario.prepare(Scenario.manager(ws, disk, actor: "setup"), notes: Int(c.seed % 2))
+            acked.append(("init", 1))
+            for i in stride(from: 2, through: last, by: 1) { acked.append(("prior-\(i - 1)", i)) }
+        } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let wrote = Flag(), synced = Flag()
+        let a = ScriptedCalls(disk) { call in
+            if synced.isSet { return .die }
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            if call.operation == .fdatasync && call.isSegment && wrote.isSet {
+                disk.failWriteback(ofNextSyncOf: "/segment-")
+                synced.set()
+            }
+            return .pass
+        }
+        _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: String(repeating: "A", count: 20_000)), options: .init(idempotencyKey: "A"))
+        let truncated = Flag()
+        let reader = ScriptedCalls(disk) { call in
+            if call.operation == .ftruncate && call.path == lock { truncated.set() }
+            return call.operation == .pwrite && call.path == lock && truncated.isSet ? .die : .pass
+        }
+        try? Scenario.manager(ws, reader, actor: "reader", lockTimeout: 0.5).forEachEvent(matching: EventFilter()) { _ in }
+        o.kills = 2
+        o.fired = a.isDead && disk.writebackFailureCount == 1 && reader.isDead
+        o.why = o.fired ? "A died after its own failed fsync; a reader died between the lock file's ftruncate and pwrite"
+                        : "A or the reader did not die where planned (A: \(a.isDead), reader: \(reader.isDead))"
+        o.attempts += 1
+        if let outcome = try? Scenario.manager(ws, disk, actor: "B").write(.noteAdded(text: "B"), options: .init(idempotencyKey: "B")) {
+            acked.append(("B", outcome.event.seq))
+            o.acknowledged += 1
+        }
+        disk.crash()
+        disk.materialize(.dropAll)
+        o.crashes = 1
+        switch Scenario.journal(ws) {
+        case .success(let events): Scenario.checkAcknowledged(acked, in: events, &o, "after a simulated power loss")
+        case .failure(let error): o.problem("after a simulated power loss the journal does not open: \(error)", lost: acked.contains { $0.key == "B" } ? 1 : 0)
+        }
+        if !o.failed { ws.remove() }
+        return o
+    }
+
+    /// W3: a reader whose open of the lock file for writing fails (EACCES:
+    /// another user's 0644 lock file) reads while a writer's fdatasync is
+    /// failing; it must not hand over the write that is then cut.
+    static func readerWithoutWriteAccess(_ c: FindingContext) -> Outcome {
+        var o = Outcome()
+        let ws = Workspace(c.work + "/reader-no-write-\(c.seed)")
+        let lock = ws.statePath + ".lock"
+        do { _ = try Scenario.prepare(Scenario.manager(ws, actor: "setup"), notes: Int(c.seed % 2)) } catch {
+            o.why = "setup failed: \(error)"
+            return o
+        }
+        let refused = Flag()
+        let readerCalls = ScriptedCalls(RealSystemCalls()) { call in
+            // A 0644 lock file of another user: opening it for writing fails.
+            if call.operation == .open && call.path == lock, let flags = call.flags, flags & O_ACCMODE != O_RDONLY {
+                refused.set()
+                return .fail(Errno(rawValue: EACCES))
+            }
+            return .pass
+        }
+        let seen = Mutex<[String]?>(nil)
+        let wrote = Flag(), synced = Flag()
+        let w = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .pwrite && call.isSegment { wrote.set() }
+            guard call.operation == .fdatasync && call.isSegment && wrote.isSet && !synced.isSet else { return .pass }
+            synced.set()
+            var texts: [String] = []
+            if (try? Scenario.manager(ws, readerCalls, actor: "reader", lockTimeout: 0.5).forEachEvent(matching: EventFilter()) { event in
+                if case .noteAdded(let text) = event.payload { texts.append(text) }
+            }) != nil {
+                seen.withLock { $0 = texts }
+            }
+            return .fail(.ioError)
+        }
+        o.attempts = 1
+        if (try? Scenario.manager(ws, w, actor: "W").write(.noteAdded(text: "NEVER-DURABLE"), options: .init(idempotencyKey: "W"))) != nil {
+            o.problem("the write whose fdatasync failed was acknowledged")
+        }
+        o.fired = synced.isSet && refused.isSet
+        o.faults = o.fired ? 2 : 0
+        o.why = o.fired ? "a reader refused write access to the lock file read during W's failing fdatasync" : "the reader never tried the lock file"
+        if (seen.withLock { $0 } ?? []).contains("NEVER-DURABLE") {
+            o.problem("a reader without write access to the lock file handed over the event of a write that failed and was cut", ahead: 1)
         }
         if !o.failed { ws.remove() }
         return o

@@ -17,10 +17,10 @@ struct FindingsPhase {
     /// Phase name (for `--phases`) → its table row and findings.
     static let phases: [(option: String, row: String, findings: [String])] = [
         ("retry", "kill, retry, power loss", ["idempotent-retry-unsynced"]),
-        ("reader", "reader vs failing sync", ["reader-during-failed-fdatasync", "reader-boundary-torn-tail"]),
+        ("reader", "reader vs failing sync", ["reader-during-failed-fdatasync", "reader-boundary-torn-tail", "reader-lock-not-writable"]),
         ("lockfile", "lock file removed", ["lock-file-removed"]),
-        ("older", "older journal copy", ["journal-restored-older-copy", "snapshot-ahead", "fold-cache-restore", "leftover-snapshot"]),
-        ("fsyncerror", "fsync error consumed", ["fsync-error-consumed", "killed-after-failed-fsync", "rewrite-dir-fsync"]),
+        ("older", "older journal copy", ["journal-restored-older-copy", "snapshot-ahead", "fold-cache-restore", "leftover-snapshot", "stale-watermark"]),
+        ("fsyncerror", "fsync error consumed", ["fsync-error-consumed", "killed-after-failed-fsync", "rewrite-dir-fsync", "watermark-erased"]),
         ("findings", "other findings", ["group-dup-failed-batch", "dup-failed-batch-visible", "import-retry", "segment-dir-fsync"]),
     ]
 
