@@ -146,8 +146,10 @@ import StateJournalTesting
         #expect(throws: (any Error).self) { try killed.write(.noteAdded(text: String(repeating: "A", count: 20_000))) }
         #expect(dying.isDead)
         #expect(faults.injectedCount == 1)
-        // The lock file was left without a watermark (no complete set of fields).
-        #expect(!String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"))
+        // (Before the fix the lock file was left without a watermark here;
+        // now a failed rewrite leaves the previous record whole, and the
+        // append is announced before anything is written.)
+        #expect(String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"))
 
         let acknowledged = try Self.manager(path, disk).write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
         disk.crash()
@@ -194,7 +196,9 @@ import StateJournalTesting
         let reader = DiesAtFirstPwrite(disk)
         _ = try? FileJournal(statePath: path, fileSystem: FileSystem(reader), logger: Self.quiet).readEvents(after: 0) { _ in }
         #expect(reader.isDead)
-        #expect(!String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"), "the watermark is gone")
+        // (Before the fix the watermark was gone here; the lock record is now
+        // one pwrite of a fixed size, so a kill leaves the old one whole.)
+        #expect(String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("end=1"), "the watermark is still there")
 
         let acknowledged = try Self.manager(path, disk).write(.noteAdded(text: "B"), options: .init(idempotencyKey: "b"))
         disk.crash()
@@ -232,10 +236,17 @@ import StateJournalTesting
         let writer = ReviewFindings2Tests.manager(path, SegmentSyncHook(RealSystemCalls()) {
             // The writer's bytes are in the file, its fsync not done: the reader reads now.
             var notes: [String] = []
-            let store = FileJournal(statePath: path, fileSystem: reader.configuration.fileSystem, logger: ReviewFindings2Tests.quiet)
-            if (try? store.readEvents(after: 0, { if case .noteAdded(let text) = $0.payload { notes.append(text) } })) != nil {
+            // (Since the fix the reader takes the lock through a read-only
+            // descriptor, so here — inside the writer's hold — it waits and
+            // times out instead of reading.)
+            let store = FileJournal(statePath: path, fileSystem: reader.configuration.fileSystem, logger: ReviewFindings2Tests.quiet,
+                                    readLockPolicy: LockPolicy(timeout: 0.3))
+            do {
+                try store.readEvents(after: 0, { if case .noteAdded(let text) = $0.payload { notes.append(text) } })
                 seen.withLock { $0 = notes }
-            }
+            } catch let error as StateJournalError where error.code == .lockTimeout {
+                seen.withLock { $0 = ["(waited for the lock)"] }
+            } catch {}
             return .fail(.ioError)
         })
         #expect(throws: (any Error).self) { try writer.write(.noteAdded(text: "NEVER-DURABLE")) }

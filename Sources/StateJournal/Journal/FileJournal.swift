@@ -76,6 +76,8 @@ public final class FileJournal: JournalStore {
     /// of the lock whose own fsync of it succeeded — read from the lock file
     /// when the lock was taken (see ``Watermark``).
     var watermark: Watermark?
+    /// Where the valid records of the last raw segment scanned end.
+    var lastScanEnd: Int64 = 0
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.

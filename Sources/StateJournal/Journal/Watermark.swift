@@ -105,8 +105,8 @@ extension FileJournal {
                              lastRecordChecksum: hasRecords ? tail.lastRecordChecksum : 0, pending: pendingEnd)
         // Unchanged (a scan that resumed at a position visits no record, and
         // so does not know the last one: keep the watermark it confirmed).
-        if let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq, current.inode == mark.inode,
-           current.end == mark.end, current.pending == mark.pending { return }
+        if lock.fieldsWritten, let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq,
+           current.inode == mark.inode, current.end == mark.end, current.pending == mark.pending { return }
         try lock.record(mark.fields)
         watermark = mark
     }
