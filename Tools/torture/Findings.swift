@@ -1394,9 +1394,10 @@ enum Watermarks {
     }
 
     /// W2: R3 (a writer's own sync fails as a lost writeback; it dies right
-    /// there), then a reader is killed between the lock file's ftruncate and
-    /// its pwrite, erasing the watermark; the next writer is acknowledged;
-    /// after a power loss its event must be there.
+    /// there), then a reader is killed as it rewrites the lock file (at its
+    /// pwrite: after the ftruncate, when the rewrite has one, the watermark
+    /// is gone); the next writer is acknowledged; after a power loss its
+    /// event must be there.
     static func erased(_ c: FindingContext) -> Outcome {
         var o = Outcome()
         let ws = Workspace(c.work + "/watermark-erased-\(c.seed)")
@@ -1422,15 +1423,15 @@ enum Watermarks {
             return .pass
         }
         _ = try? Scenario.manager(ws, a, actor: "A").write(.noteAdded(text: String(repeating: "A", count: 20_000)), options: .init(idempotencyKey: "A"))
-        let truncated = Flag()
+        // Killed at its first write of the lock file (after the ftruncate
+        // that came before it, when the rewrite has one).
         let reader = ScriptedCalls(disk) { call in
-            if call.operation == .ftruncate && call.path == lock { truncated.set() }
-            return call.operation == .pwrite && call.path == lock && truncated.isSet ? .die : .pass
+            call.operation == .pwrite && call.path == lock ? .die : .pass
         }
         try? Scenario.manager(ws, reader, actor: "reader", lockTimeout: 0.5).forEachEvent(matching: EventFilter()) { _ in }
         o.kills = 2
         o.fired = a.isDead && disk.writebackFailureCount == 1 && reader.isDead
-        o.why = o.fired ? "A died after its own failed fsync; a reader died between the lock file's ftruncate and pwrite"
+        o.why = o.fired ? "A died after its own failed fsync; a reader died as it rewrote the lock file"
                         : "A or the reader did not die where planned (A: \(a.isDead), reader: \(reader.isDead))"
         o.attempts += 1
         if let outcome = try? Scenario.manager(ws, disk, actor: "B").write(.noteAdded(text: "B"), options: .init(idempotencyKey: "B")) {
