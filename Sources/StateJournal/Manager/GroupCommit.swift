@@ -143,7 +143,8 @@ extension StateManager {
                 reached = start.state == nil ? nil : start.position
                 if let state = folded.state, !events.isEmpty {
                     do {
-                        try appendEvents(events, after: start, reaching: state, to: store)
+                        // The cadence counts from the newest snapshot, also one this batch wrote.
+                        folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store)
                     } catch {
                         foldCache.withLock { $0 = nil }
                         // Only what was durable before the batch stands.

@@ -314,8 +314,12 @@ public final class StateManager: Sendable {
     /// Before appending, checks that the disk has room for STATE.md to be
     /// rewritten, so that a full disk fails the write before anything is
     /// appended rather than after.
+    ///
+    /// - Returns: the sequence number of the snapshot the journal now has
+    ///   (the new one, or `folded`'s), for the next write's cadence.
+    @discardableResult
     func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
-                      to store: any JournalStore) throws {
+                      to store: any JournalStore) throws -> UInt64 {
         try checkRoomForProjection()
         let rotated = try store.append(events)
         // A snapshot costs about as much as folding as many events as the
@@ -323,15 +327,17 @@ public final class StateManager: Sendable {
         // over the writes, at about one event's.
         let size = UInt64(state.tasks.count + state.notes.count + state.metadata.count)
         guard let last = events.last,
-              rotated || last.seq - folded.snapshotSeq >= max(configuration.snapshotInterval, size) else { return }
+              rotated || last.seq - folded.snapshotSeq >= max(configuration.snapshotInterval, size) else { return folded.snapshotSeq }
         var keys = folded.idempotencyKeys
         for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } }
         do {
             try store.writeSnapshot(Snapshot(seq: last.seq, lastTime: last.time, state: state, idempotencyKeys: keys,
                                              lastEventIdentity: last.identity == 0 ? last.computedIdentity() : last.identity))
+            return last.seq
         } catch {
             // The events are durable; a missing snapshot only makes opening slower.
             logger.warning("could not write a snapshot; the next write retries", metadata: ["error": "\(error)"])
+            return folded.snapshotSeq
         }
     }
 
