@@ -255,6 +255,39 @@ import StateJournalTesting
         #expect(sys.flockCalls == 2)
     }
 
+    // MARK: Durability of new segments
+
+    /// The directory fsync after a new segment is renamed into place fails
+    /// once: that write fails, and no later acknowledged write may land in a
+    /// segment whose directory entry is not durable — after a simulated
+    /// machine crash, every acknowledged event is there (the regression test
+    /// of `torture repro segment-dir-fsync`).
+    @Test func aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite() throws {
+        let root = dir.file("disk")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 1)
+        let fault = DirectorySyncFault(disk)
+        let path = root + "/STATE.md"
+        let m = smallManager(path, segmentSize: 2 << 10, system: fault)
+        var acknowledged: [UInt64] = [try m.write(initPayload(tasks: 1, waves: 1)).event.seq]
+        var failed = 0, afterFailure = 0
+        for i in 0..<200 where afterFailure < 3 {
+            do {
+                acknowledged.append(try m.write(.noteAdded(text: "note \(i) " + String(repeating: "x", count: 100))).event.seq)
+                if failed > 0 { afterFailure += 1 }
+            } catch {
+                failed += 1
+            }
+        }
+        try #require(fault.fired)
+        #expect(failed == 1)
+        #expect(afterFailure == 3)
+        disk.crash()
+        disk.materialize(.dropAll)
+        let recovered = Set(try smallManager(path).events().map(\.seq))
+        #expect(acknowledged.filter { !recovered.contains($0) } == [], "acknowledged events lost in the crash")
+    }
+
     // MARK: Symbolic links
 
     /// With `allowSymlinks`, STATE.md's backup and damaged copies are kept
