@@ -62,6 +62,12 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         var syncs = 0
         var shortWrites = 0
         var rng = SeededRandom(seed: 1)
+        /// File syncs still to fail as a lost writeback (see ``failNextFileSync()``).
+        var failingFileSyncs = 0
+        /// Per file: bytes whose writeback failed — the contents then, and the
+        /// durable contents then. Later syncs do not persist them unless they
+        /// were written again.
+        var lostWriteback: [Int: (live: [UInt8], durable: [UInt8])] = [:]
         var shortWriteChance = 0.0
         /// What happened, for a post-mortem when a check fails.
         var journal: [String] = []
@@ -88,6 +94,14 @@ public final class SimulatedDisk: SystemCalls, Sendable {
 
     /// Crashes now (if not crashed yet).
     public func crash() { state.withLock { $0.crashed = true } }
+
+    /// The next `fsync`/`fdatasync` of a regular file fails with `EIO` the way
+    /// a failed writeback does on Linux: the dirty pages are marked clean
+    /// without reaching the disk and the error is reported once, to that
+    /// call. A later sync of the file succeeds but does not write those bytes
+    /// (unless they were written again): after a crash they are zeros, or
+    /// what the disk held before.
+    public func failNextFileSync() { state.withLock { $0.failingFileSyncs += 1 } }
 
     public var hasCrashed: Bool { state.withLock { $0.crashed } }
     public var callCount: Int { state.withLock { $0.calls } }
@@ -277,7 +291,20 @@ public final class SimulatedDisk: SystemCalls, Sendable {
             } else {
                 // The descriptor may be write-only: read the same file through /proc.
                 guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
-                s.durableData[d.id] = [UInt8](bytes)
+                if s.failingFileSyncs > 0 {
+                    s.failingFileSyncs -= 1
+                    s.lostWriteback[d.id] = ([UInt8](bytes), s.durableData[d.id] ?? [])
+                    s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)): dirty bytes marked clean, not on disk")
+                    return .failure(.ioError)
+                }
+                var durable = [UInt8](bytes)
+                if let lost = s.lostWriteback[d.id] {
+                    // Bytes dirty at the failed writeback and not written since never reach the disk.
+                    for i in 0..<min(durable.count, lost.live.count) where i >= lost.durable.count || lost.durable[i] != lost.live[i] {
+                        if durable[i] == lost.live[i] { durable[i] = i < lost.durable.count ? lost.durable[i] : 0 }
+                    }
+                }
+                s.durableData[d.id] = durable
                 s.journal.append("  durable: \(d.path) (id \(d.id)) = \(bytes.count) bytes")
                 Self.trace("sync fd \(fd) \(d.path) id \(d.id): \(bytes.count) bytes")
             }

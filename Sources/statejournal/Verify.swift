@@ -16,13 +16,13 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let manager = global.manager(command: "verify")
-        let report = try manager.verify()
-        var healed = false
-        if !report.hasCorruption, report.lastSeq > 0 {
-            // Regenerates STATE.md if it needs it, and removes temporary files
-            // a killed writer left beside it.
+        // Regenerates STATE.md if it does not show the journal (and says so
+        // only when the file was really replaced and now matches).
+        let report = try manager.verify(repairingProjection: true)
+        let healed = report.projectionRegenerated
+        if !report.hasCorruption, report.lastSeq > 0, report.projectionMatches {
+            // Removes temporary files a killed writer left beside STATE.md.
             try manager.refreshProjection()
-            healed = report.problems.contains { $0.file == manager.statePath }
         }
         if json {
             Output.json(.obj([
@@ -35,7 +35,10 @@ struct Verify: ParsableCommand {
             ]))
         } else {
             for problem in report.problems {
-                Output.stdout("\(problem.isCorruption ? "CORRUPT" : "repaired"): \(problem.file): \(problem.message)")
+                let label = problem.isCorruption ? "CORRUPT"
+                    : problem.file == manager.statePath ? (healed ? "repaired" : "NOT repaired")
+                    : "repaired"
+                Output.stdout("\(label): \(problem.file): \(problem.message)")
             }
             Output.stderr(report.hasCorruption
                 ? "verify: corruption found; nothing was changed — restore the named files from a backup"

@@ -149,11 +149,32 @@ import StateJournalTesting
         #expect(readBytes(segmentPath)! == bytes)
     }
 
+    /// A writer finds bytes another (killed) writer left and its fsync of
+    /// them fails: the page cache's copy may never reach the disk and the
+    /// kernel reports that only once, so the segment is rewritten to a new
+    /// file before anything is appended behind those bytes.
+    @Test func aFailedSyncBeforeUseRewritesTheSegmentToANewFile() throws {
+        try append((1...2).map { sampleEvent($0) })
+        let inodeBefore = try #require(try FileSystem().lstat(segmentPath)).inode
+        let faults = FaultInjector(RealSystemCalls())
+        faults.fail(.fdatasync, errno: .ioError)  // the sync before use
+        let j = FileJournal(statePath: statePath, fileSystem: FileSystem(faults))
+        try j.withWriteLock(LockPolicy(timeout: 1), command: "test") {
+            try j.readEvents(after: 0) { _ in }
+            try j.append([sampleEvent(3)])
+        }
+        #expect(faults.injectedCount == 1)
+        #expect(try #require(try FileSystem().lstat(segmentPath)).inode != inodeBefore)
+        #expect(try readAll().map(\.seq) == [1, 2, 3])
+    }
+
     @Test func aFailedAppendLeavesTheJournalAsItWas() throws {
         try append((1...2).map { sampleEvent($0) })
         let before = readBytes(segmentPath)!
         let faults = FaultInjector(RealSystemCalls())
-        faults.fail(.fdatasync, errno: .ioError)
+        // The first fdatasync makes the segment durable before it is used;
+        // the second is the append's own.
+        faults.fail(.fdatasync, errno: .ioError, after: 1)
         let j = FileJournal(statePath: statePath, fileSystem: FileSystem(faults))
         #expect(throws: StateJournalError.self) {
             try j.withWriteLock(LockPolicy(timeout: 1), command: "test") {

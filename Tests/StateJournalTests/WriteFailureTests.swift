@@ -42,7 +42,9 @@ import StateJournalTesting
 
         #expect(try manager.events().count == 2)
         #expect(message.contains("durable in the journal (seq 2)"), "\(message)")
-        #expect(message.contains("idempotency-key"))
+        // No advice to retry: a retry without a key would write it twice.
+        #expect(!message.contains("idempotency-key"))
+        #expect(message.contains("do not write it again"))
         #expect(!message.contains("nothing was written"))
         // The next command regenerates STATE.md.
         #expect(try manager.loadState()?.notes == ["x"])

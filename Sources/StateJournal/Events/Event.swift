@@ -12,6 +12,14 @@ public struct Event: Sendable, Equatable {
     /// A caller-chosen key: a retried write with the same key writes nothing.
     public var idempotencyKey: String?
     public var payload: Payload
+    /// A checksum of the event as its store holds it (for the file journal,
+    /// the record's CRC-32C), set when the event is read from a store or
+    /// prepared for writing; 0 when unknown. Two events with the same
+    /// sequence number and different identities belong to different
+    /// histories: STATE.md's footer and snapshots carry the identity of the
+    /// last event they show, so neither is taken for current after the
+    /// journal was put back from an older copy. Not part of `==`.
+    public internal(set) var identity: UInt32 = 0
 
     public init(seq: UInt64, time: Timestamp, actor: String, pid: Int32,
                 idempotencyKey: String? = nil, payload: Payload) {
@@ -21,6 +29,24 @@ public struct Event: Sendable, Equatable {
         self.pid = pid
         self.idempotencyKey = idempotencyKey
         self.payload = payload
+    }
+
+    public static func == (a: Event, b: Event) -> Bool {
+        a.seq == b.seq && a.time == b.time && a.actor == b.actor && a.pid == b.pid
+            && a.idempotencyKey == b.idempotencyKey && a.payload == b.payload
+    }
+
+    /// The identity the file journal gives this event once written: the
+    /// record checksum of its encoding.
+    func computedIdentity() -> UInt32 {
+        RecordFormat.recordChecksum(json().encoded())
+    }
+
+    /// This event with its identity computed (see ``identity``).
+    func withIdentity() -> Event {
+        var copy = self
+        copy.identity = computedIdentity()
+        return copy
     }
 
     /// A task as planned by `workflow.initialized`.

@@ -22,7 +22,8 @@ extension WorkflowState {
     /// Applies `event` to `state` in place, without copying it: the cost is
     /// the event's, not the state's. On error `state` is left as it was.
     public static func apply(_ event: Event, to state: inout WorkflowState?) throws(StateJournalError) {
-        if let replacement = try replacement(for: event) {
+        if var replacement = try replacement(for: event) {
+            replacement.eventIdentity = event.identity
             state = replacement
             return
         }
@@ -117,6 +118,7 @@ extension WorkflowState {
             break // replacements, handled by apply(_:to:)
         }
         seq = event.seq
+        eventIdentity = event.identity
         updated = event.time
     }
 

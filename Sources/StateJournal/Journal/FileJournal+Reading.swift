@@ -30,8 +30,12 @@ extension FileJournal {
     }
 
     private func readEventsOnce(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        // Without the lock: only what was committed — made durable under the
+        // lock — when this store first looked (see ``committedBoundary()``).
+        let limit = locked ? nil : try committedBoundary()
         try recoverInterruptedWork()
-        let segments = try listing().segments
+        var segments = try listing().segments
+        if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
         closeTail()
         var lastSeq: UInt64?
         for (i, segment) in segments.enumerated() {
@@ -46,13 +50,96 @@ extension FileJournal {
                     "segment starting at seq \(segment.firstSeq) follows seq \(previous) in '\(directory)'; a segment is missing or misnamed",
                     path: path(segment.raw ?? segment.sealed ?? ""))
             }
+            let end = isLast ? limit?.end ?? Int64.max : Int64.max
             if let raw = segment.raw {
-                lastSeq = try scanRaw(raw, firstSeq: segment.firstSeq, isLast: isLast, after: seq, body)
+                lastSeq = try scanRaw(raw, firstSeq: segment.firstSeq, isLast: isLast, after: seq, end: end, body)
             } else if let sealed = segment.sealed {
-                lastSeq = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: lastSeq, after: seq, body).lastSeq
+                lastSeq = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: lastSeq, after: seq, end: end, body).lastSeq
             }
         }
         return lastSeq ?? 0
+    }
+
+    /// Where committed data ends: the newest segment, and in it the offset
+    /// after the last byte made durable.
+    struct Boundary: Equatable {
+        var segmentFirstSeq: UInt64
+        /// Records that start at or after this offset are not committed
+        /// (`Int64.max`: the whole segment is).
+        var end: Int64
+    }
+
+    /// For reads without the lock: takes the writers' lock for a moment,
+    /// makes the newest segment durable (a writer killed between its write
+    /// and its fsync may have left bytes that are only in the page cache)
+    /// and notes where it ends. Records beyond are not read: they belong to
+    /// a write in progress, which may yet fail and be cut. A process never
+    /// answers from bytes it has not seen made durable.
+    ///
+    /// Computed once per store value; nil when there is no lock to take
+    /// because the lock file cannot be created (a read-only directory): then
+    /// the reader cannot tell and reads everything.
+    func committedBoundary() throws -> Boundary? {
+        if let boundary { return boundary }
+        guard try fs.lstat(directory) != nil else {
+            boundary = Boundary(segmentFirstSeq: 0, end: 0)  // no journal: nothing committed, nothing created
+            return boundary
+        }
+        let found: Boundary
+        do {
+            found = try withWriteLock(readLockPolicy, command: "statejournal (reading)") {
+                guard let last = try listing().segments.last else { return Boundary(segmentFirstSeq: 0, end: 0) }
+                guard let raw = last.raw else { return Boundary(segmentFirstSeq: last.firstSeq, end: .max) }
+                let file = path(raw)
+                var fd = try fs.open(file, O_RDWR)
+                defer { fs.closeQuietly(fd) }
+                let status = try fs.sys.fstat(fd).get("stat", file)
+                let size = status.size
+                if let hint = durableHint, hint.segmentFirstSeq == last.firstSeq, hint.inode == status.inode, hint.offset == size {
+                    return Boundary(segmentFirstSeq: last.firstSeq, end: size)  // nothing written since this process synced
+                }
+                fd = try makeDurable(fd, file, end: size)
+                return Boundary(segmentFirstSeq: last.firstSeq, end: size)
+            }
+        } catch let error as StateJournalError where error.errno == .readOnlyFileSystem || error.errno == .permissionDenied {
+            logger.debug("cannot take the lock to read; reading without it", metadata: ["error": "\(error)"])
+            return nil
+        }
+        boundary = found
+        return found
+    }
+
+    /// Makes `file` durable up to `end` before anything in it is used.
+    ///
+    /// When the fsync fails, the bytes in the page cache may never reach the
+    /// disk, and the kernel reports that error only once: a later fsync by
+    /// anyone succeeds although the bytes are lost. So the segment is
+    /// rewritten to a new file (temporary, fsync, rename, directory fsync)
+    /// from what the page cache holds, and no later write ever lands behind
+    /// bytes that never reached the disk. Returns the descriptor to use from
+    /// now on (the new file's, after a rewrite).
+    func makeDurable(_ fd: Int32, _ file: String, end: Int64) throws -> Int32 {
+        guard case .failure(let errno) = fs.sys.fdatasync(fd) else { return fd }
+        logger.warning("fsync of a segment failed; rewriting it to a new file so that nothing later depends on bytes that may not be on disk",
+                       metadata: ["file": "\(file)", "errno": "\(errno)"])
+        do {
+            var bytes = [UInt8](repeating: 0, count: Int(end))
+            var done = 0
+            while done < bytes.count {
+                let n = try bytes.withUnsafeMutableBytes {
+                    try fs.sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]), offset: Int64(done)).get("read", file)
+                }
+                if n == 0 { break }
+                done += n
+            }
+            try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            let replacement = try fs.open(file, O_RDWR)
+            fs.closeQuietly(fd)
+            return replacement
+        } catch {
+            throw StateJournalError(.io, "fsync of '\(file)' failed (\(errno)) and rewriting it to a new file failed too (\(error)); "
+                + "nothing was written — check the disk, then retry", path: file, errno: errno)
+        }
     }
 
     public var endPosition: JournalPosition? {
@@ -66,7 +153,10 @@ extension FileJournal {
     /// (sealed meanwhile, replaced, shorter) reads by sequence number.
     @discardableResult
     public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
-        guard position.segmentFirstSeq > 0, position.offset >= Int64(RecordFormat.headerSize) else {
+        guard locked, position.segmentFirstSeq > 0, position.offset >= Int64(RecordFormat.headerSize) else {
+            // This process made the journal durable up to `position` itself:
+            // learning what is committed needs no fsync if nothing was added.
+            if !locked, position.segmentFirstSeq > 0 { durableHint = position }
             return try readEvents(after: position.seq, body)
         }
         closeTail()
@@ -80,7 +170,9 @@ extension FileJournal {
         var events: [Event] = []
         snapshotPositions[position.seq] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
                                                                   offset: UInt64(position.offset))
-        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq) { events.append($0) }
+        // This process made the segment durable up to the position itself.
+        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq,
+                               durableUpTo: position.offset) { events.append($0) }
         // Sealed meanwhile (even if a crash left the raw file), or followed
         // by a newer segment: not the active one any more.
         let successor = [Self.sealedName(firstSeq: position.segmentFirstSeq),
@@ -140,25 +232,33 @@ extension FileJournal {
         let body: (Event) throws -> Void
         /// Decode even the events not handed over, to check them (verify).
         let decodeAll: Bool
+        /// Records starting at or after this offset are not committed: ignored.
+        let end: Int64
         var next: UInt64
         var lastTime: Timestamp?
+        /// Where the last record visited starts.
+        var lastRecordStart: Int64 = Int64(RecordFormat.headerSize)
 
         init(_ journal: FileJournal, file: String, next: UInt64, after seq: UInt64, decodeAll: Bool = false,
-             _ body: @escaping (Event) throws -> Void) {
+             end: Int64 = .max, _ body: @escaping (Event) throws -> Void) {
             self.journal = journal
             self.decodeAll = decodeAll
             self.file = file
             self.next = next
             self.seq = seq
+            self.end = end
             self.body = body
         }
 
         func visit(_ payload: UnsafeRawBufferPointer, _ offset: Int) throws {
+            if Int64(offset) >= end { return }
+            lastRecordStart = Int64(offset)
             if !decodeAll, let peeked = FileJournal.peekSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
             }
-            let event = try journal.decodeEvent(payload, at: offset, in: file, after: next - 1)
+            var event = try journal.decodeEvent(payload, at: offset, in: file, after: next - 1)
+            event.identity = RecordFormat.storedChecksum(ofPayload: payload)
             guard event.seq == next else {
                 throw StateJournalError.corruption(
                     "record at byte \(offset) of '\(file)' has seq \(event.seq) but seq \(next) was expected", path: file)
@@ -173,12 +273,17 @@ extension FileJournal {
 
     /// Reads a raw segment, in chunks. Under the lock, the last segment's
     /// torn tail is cut and the segment becomes the append target.
-    func scanRaw(_ name: String, firstSeq: UInt64, isLast: Bool, after seq: UInt64,
-                 _ body: (Event) throws -> Void) throws -> UInt64 {
+    ///
+    /// Under the lock the segment is made durable before any of it is used
+    /// (``makeDurable(_:_:end:)``), unless this process made it durable up
+    /// to `durableUpTo` itself and nothing was written since. Without the
+    /// lock, records starting at or after `end` are not read.
+    func scanRaw(_ name: String, firstSeq: UInt64, isLast: Bool, after seq: UInt64, end: Int64 = .max,
+                 durableUpTo: Int64? = nil, _ body: (Event) throws -> Void) throws -> UInt64 {
         let file = path(name)
         try Self.checkFirstSeq(firstSeq, of: file)
         let repair = locked && isLast
-        let fd = try fs.open(file, repair ? O_RDWR : O_RDONLY)
+        var fd = try fs.open(file, repair ? O_RDWR : O_RDONLY)
         var keepOpen = false
         defer { if !keepOpen { fs.closeQuietly(fd) } }
 
@@ -203,14 +308,19 @@ extension FileJournal {
         var assembler = RecordAssembler(startingAt: start, maximumSize: maximumRecordSize)
         // Sized to what is there (a writer resuming at the end reads nothing),
         // at most one chunk: no megabyte to clear for every small read.
-        let remaining = max(try fs.sys.fstat(fd).get("stat", file).size - Int64(start), 0)
+        let size = try fs.sys.fstat(fd).get("stat", file).size
+        let stop = min(size, end)
+        let remaining = max(stop - Int64(start), 0)
         var buffer = [UInt8](repeating: 0, count: Int(min(Int64(Self.readChunkSize), remaining + 1)))
         var fileOffset = Int64(start)
         var clean = true
         return try withoutActuallyEscaping(body) { body in
-        let walker = RecordWalker(self, file: file, next: next, after: seq, body)
-        while clean {
-            let n = try buffer.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: fileOffset).get("read", file) }
+        let walker = RecordWalker(self, file: file, next: next, after: seq, end: end, body)
+        while clean && fileOffset < stop {
+            let want = Int(min(Int64(buffer.count), stop - fileOffset))
+            let n = try buffer.withUnsafeMutableBytes {
+                try fs.sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), offset: fileOffset).get("read", file)
+            }
             if n == 0 { break }
             fileOffset += Int64(n)
             clean = try buffer.withUnsafeBytes { try assembler.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), walker.visit) }
@@ -218,10 +328,15 @@ extension FileJournal {
         let lastSeq = walker.next - 1
         let validEnd = assembler.offset
         if !clean || assembler.leftover > 0 {
-            try classifyTail(fd: fd, file: file, from: validEnd, lastSeq: lastSeq, isLast: isLast, repair: repair)
+            try classifyTail(fd: fd, file: file, from: validEnd, to: stop, lastSeq: lastSeq, isLast: isLast, repair: repair)
         }
         if repair {
-            tail = Tail(path: file, firstSeq: firstSeq, fd: fd, end: Int64(validEnd), lastSeq: lastSeq, lastTime: walker.lastTime)
+            // Nothing in the segment is used before it is durable.
+            if durableUpTo != Int64(validEnd) || size != Int64(validEnd) {
+                fd = try makeDurable(fd, file, end: Int64(validEnd))
+            }
+            tail = Tail(path: file, firstSeq: firstSeq, fd: fd, end: Int64(validEnd), lastSeq: lastSeq, lastTime: walker.lastTime,
+                        lastRecordStart: walker.lastRecordStart)
             keepOpen = true
         }
         return lastSeq
@@ -230,8 +345,8 @@ extension FileJournal {
 
     /// Decides whether the bytes after the last valid record are a torn tail
     /// (cut it, under the lock) or corruption (valid records follow: report).
-    private func classifyTail(fd: Int32, file: String, from offset: Int, lastSeq: UInt64, isLast: Bool, repair: Bool) throws {
-        let size = Int(try fs.sys.fstat(fd).get("stat", file).size)
+    private func classifyTail(fd: Int32, file: String, from offset: Int, to stop: Int64, lastSeq: UInt64, isLast: Bool, repair: Bool) throws {
+        let size = Int(min(try fs.sys.fstat(fd).get("stat", file).size, stop))
         var rest = [UInt8](repeating: 0, count: max(size - offset, 0))
         var done = 0
         while done < rest.count {
@@ -268,7 +383,7 @@ extension FileJournal {
     /// Streams a sealed segment through zstd, checking the frame, the raw
     /// checksum and the header's counts. Any damage is corruption.
     func scanSealed(_ name: String, firstSeq: UInt64, previous: UInt64?, after seq: UInt64,
-                    verifyAll: Bool = false, _ body: (Event) throws -> Void) throws -> SealedSegmentHeader {
+                    verifyAll: Bool = false, end: Int64 = .max, _ body: (Event) throws -> Void) throws -> SealedSegmentHeader {
         let file = path(name)
         try Self.checkFirstSeq(firstSeq, of: file)
         let fd = try fs.open(file, O_RDONLY)
@@ -293,7 +408,7 @@ extension FileJournal {
         let decompressor: ZstdDecompressor
         do { decompressor = try ZstdDecompressor() } catch { throw StateJournalError(.io, "zstd: \(error)") }
         return try withoutActuallyEscaping(body) { body in
-        let walker = RecordWalker(self, file: file, next: firstSeq, after: seq, decodeAll: verifyAll, body)
+        let walker = RecordWalker(self, file: file, next: firstSeq, after: seq, decodeAll: verifyAll, end: end, body)
         var assembler = RecordAssembler(startingAt: RecordFormat.headerSize, maximumSize: maximumRecordSize)
         var segmentHeader: [UInt8] = []
         var crc: UInt32 = 0
@@ -332,7 +447,7 @@ extension FileJournal {
               inner.firstSeq == firstSeq else { throw damaged("its segment header is damaged") }
         guard clean, assembler.leftover == 0 else { throw damaged("record at byte \(assembler.offset) (after seq \(walker.next - 1)) is damaged") }
         guard crc == header.rawChecksum, rawSize == header.rawSize else { throw damaged("the checksum of its content does not match") }
-        guard walker.next - 1 == header.lastSeq, header.count == header.lastSeq + 1 - header.firstSeq else {
+        guard walker.next - 1 == header.lastSeq || end != .max, header.count == header.lastSeq + 1 - header.firstSeq else {
             throw damaged("it holds events up to seq \(walker.next - 1), not \(header.lastSeq) as its header says")
         }
         _ = previous

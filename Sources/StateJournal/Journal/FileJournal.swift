@@ -52,6 +52,8 @@ public final class FileJournal: JournalStore {
         var end: Int64
         var lastSeq: UInt64
         var lastTime: Timestamp?
+        /// Where the last record starts (the header's size when there is none).
+        var lastRecordStart: Int64 = Int64(RecordFormat.headerSize)
     }
     var tail: Tail?
     var locked = false
@@ -61,16 +63,26 @@ public final class FileJournal: JournalStore {
     static let durableSegments = Locked<Set<String>>([])
     /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
     var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
+    /// How long a reader without the lock waits for it to learn what is
+    /// committed (see ``committedBoundary()``).
+    let readLockPolicy: LockPolicy
+    /// Where committed data ended when this store's first read without the
+    /// lock looked (nil before it); later lock-free reads stop there too, so
+    /// one operation sees one consistent journal.
+    var boundary: Boundary?
+    /// A position this process itself made durable (from its last write).
+    var durableHint: JournalPosition?
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
     public init(statePath: String, fileSystem: FileSystem = FileSystem(), logger: Logger = Logger(label: "statejournal"),
-                options: Options = Options()) {
+                options: Options = Options(), readLockPolicy: LockPolicy = LockPolicy()) {
         self.directory = statePath + ".journal"
         self.lockPath = statePath + ".lock"
         self.fs = fileSystem
         self.logger = logger
         self.options = options
+        self.readLockPolicy = readLockPolicy
         self.lock = FileLock(path: lockPath, fileSystem: fileSystem)
     }
 
@@ -233,13 +245,18 @@ public final class FileJournal: JournalStore {
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(events.count * 256)
+        var lastStart = 0
         for event in events {
             let payload = event.json().encoded()
             guard payload.count <= maximumRecordSize else {
                 throw Self.recordTooLarge(event, size: payload.count, limit: maximumRecordSize)
             }
+            lastStart = buffer.count
             RecordFormat.appendRecord(payload, to: &buffer)
         }
+        // The lock file removed or replaced while held: another writer may
+        // hold a lock on the new one; write nothing.
+        try lock.validate()
         do throws(StateJournalError) {
             try fs.writeAll(current.fd, buffer, at: current.end, current.path)
             try fs.fdatasync(current.fd, current.path)
@@ -250,6 +267,7 @@ public final class FileJournal: JournalStore {
             closeTail()
             throw error
         }
+        current.lastRecordStart = current.end + Int64(lastStart)
         current.end += Int64(buffer.count)
         current.lastSeq = events[events.count - 1].seq
         current.lastTime = events[events.count - 1].time
@@ -293,7 +311,9 @@ public final class FileJournal: JournalStore {
                     logger.warning("snapshot's name and content disagree; using an older one", metadata: ["file": "\(file)"])
                     continue
                 }
-                if let position { snapshotPositions[snapshot.seq] = position }
+                // The position is where event `seq` starts: reading after
+                // `seq - 1` begins there, and checks that event's identity.
+                if let position, snapshot.seq > 0 { snapshotPositions[snapshot.seq - 1] = position }
                 return snapshot
             case .failure(let problem):
                 logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
@@ -309,8 +329,10 @@ public final class FileJournal: JournalStore {
         }
         try fs.ensureDirectory(directory)
         var position: SnapshotFormat.Position?
-        if let tail, tail.lastSeq == snapshot.seq {
-            position = SnapshotFormat.Position(segmentFirstSeq: tail.firstSeq, offset: UInt64(tail.end))
+        if let tail, tail.lastSeq == snapshot.seq, tail.lastSeq >= tail.firstSeq {
+            // Where the snapshot's own last event starts: a reader checks
+            // that event's identity before trusting the snapshot.
+            position = SnapshotFormat.Position(segmentFirstSeq: tail.firstSeq, offset: UInt64(tail.lastRecordStart))
         }
         try fs.atomicReplace(path(Self.snapshotName(seq: snapshot.seq)),
                              with: SnapshotFormat.encode(snapshot, position: position), backup: nil)

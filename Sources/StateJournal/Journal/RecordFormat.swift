@@ -76,6 +76,23 @@ public enum RecordFormat {
         out.append(contentsOf: payload)
     }
 
+    /// The masked checksum a record holding `payload` carries (over the
+    /// length field and the payload): an event's identity.
+    static func recordChecksum(_ payload: [UInt8]) -> UInt32 {
+        var lengthBytes: [UInt8] = []
+        lengthBytes.appendLE(UInt32(payload.count))
+        let crc = lengthBytes.withUnsafeBytes { l in payload.withUnsafeBytes { CRC32C.update(CRC32C.checksum(l), $0) } }
+        return CRC32C.mask(crc)
+    }
+
+    /// The masked checksum stored in the header of the record whose payload
+    /// `payload` is — a slice that ``record(in:at:maximumSize:)`` returned,
+    /// so the header's bytes precede it in memory.
+    static func storedChecksum(ofPayload payload: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = payload.baseAddress else { return 0 }
+        return UInt32(littleEndian: (base - 4).loadUnaligned(as: UInt32.self))
+    }
+
     public static func appendRecord(_ payload: [UInt8], to out: inout [UInt8]) {
         payload.withUnsafeBytes { appendRecord($0, to: &out) }
     }

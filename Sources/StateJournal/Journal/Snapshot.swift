@@ -10,12 +10,20 @@ public struct Snapshot: Sendable, Equatable {
     /// Idempotency keys seen up to `seq`, with the sequence number of the
     /// event that carried each.
     public var idempotencyKeys: [String: UInt64]
+    /// The identity (``Event/identity``) of event `seq`: a reader trusts the
+    /// snapshot only when the journal's event `seq` has this identity, so a
+    /// snapshot from another history (a journal put back from an older copy
+    /// and written on since) is never folded in. Nil in snapshots written
+    /// before identities existed; those are passed over.
+    public var lastEventIdentity: UInt32?
 
-    public init(seq: UInt64, lastTime: Timestamp, state: WorkflowState?, idempotencyKeys: [String: UInt64]) {
+    public init(seq: UInt64, lastTime: Timestamp, state: WorkflowState?, idempotencyKeys: [String: UInt64],
+                lastEventIdentity: UInt32? = nil) {
         self.seq = seq
         self.lastTime = lastTime
         self.state = state
         self.idempotencyKeys = idempotencyKeys
+        self.lastEventIdentity = lastEventIdentity
     }
 }
 
@@ -27,12 +35,14 @@ public struct Snapshot: Sendable, Equatable {
 ///           | payload size u64 | masked crc32c of the payload u32
 ///           | masked crc32c of the preceding 48 bytes u32
 /// ```
-/// The segment and offset say where the record after `seq` starts, so a
-/// reader can seek there instead of scanning the active segment (0, 0 when
-/// unknown). The payload checksum covers the stored (compressed) bytes.
+/// The segment and offset say where the record of event `seq` starts (version
+/// 2; version 1 pointed after it), so a reader can seek there, check that
+/// event's identity against the payload's `last_event_identity`, and go on,
+/// instead of scanning the active segment (0, 0 when unknown). The payload
+/// checksum covers the stored (compressed) bytes.
 enum SnapshotFormat {
     static let magic: [UInt8] = Array("SJSNAPSH".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let headerSize = 52
     static let compressedFlag: UInt16 = 1
     /// The largest decompressed payload accepted (a guard against a damaged size).
@@ -51,6 +61,7 @@ enum SnapshotFormat {
             "last_time": .string(snapshot.lastTime.rfc3339),
             "state": snapshot.state.map { $0.json() } ?? .null,
             "idempotency_keys": .object(keys),
+            "last_event_identity": snapshot.lastEventIdentity.map { .int(Int64($0)) } ?? .null,
         ]).encoded()
         // State JSON compresses about tenfold; checkpoints are kept for good.
         let compressed = try? Zstd.compress(json)
@@ -127,8 +138,14 @@ enum SnapshotFormat {
                     guard let v = member.value.intValue, v > 0 else { return .failure(.payload("bad idempotency key entry")) }
                     keys[member.key] = UInt64(v)
                 }
-                let snapshot = Snapshot(seq: seq, lastTime: lastTime, state: state, idempotencyKeys: keys)
-                return .success((snapshot, position.segmentFirstSeq == 0 ? nil : position))
+                var identity: UInt32?
+                if version >= 2, let value = json["last_event_identity"]?.intValue {
+                    guard value >= 0, value <= Int64(UInt32.max) else { return .failure(.payload("bad last_event_identity")) }
+                    identity = UInt32(value)
+                }
+                let snapshot = Snapshot(seq: seq, lastTime: lastTime, state: state, idempotencyKeys: keys, lastEventIdentity: identity)
+                // Version 1 positions pointed after event `seq`: not used.
+                return .success((snapshot, position.segmentFirstSeq == 0 || version < 2 ? nil : position))
             } catch {
                 return .failure(.payload("the payload cannot be decoded: \(error)"))
             }

@@ -88,26 +88,36 @@ public final class FileLock {
     ///   an I/O error if the lock file cannot be opened.
     public func acquire(_ policy: LockPolicy, command: String) throws(StateJournalError) {
         if fd != nil { return }  // already held by this value
-        // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
-        let fd: Int32
-        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | (fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW), mode: 0o644) {
-        case .success(let opened): fd = opened
-        case .failure(.tooManySymbolicLinks) where !fs.allowsSymbolicLinks:
-            throw FileSystem.symbolicLinkRefused(path, as: "a lock file")
-        case .failure(let e): throw .system("open", path, e)
-        }
         let start = Self.monotonicSeconds()
         var backoff = policy.initialBackoff
+        var fd = try openLockFile()
         while true {
             switch fs.sys.flock(fd, operation: LOCK_EX | LOCK_NB) {
             case .success:
+                // A lock on a file that is no longer the one at the path (it
+                // was removed or replaced while we waited) excludes nobody:
+                // whoever opens the path now locks another file. Start again
+                // on the file that is there.
+                let current: Bool
+                do throws(StateJournalError) { current = try isStillAtPath(fd) } catch {
+                    fs.closeQuietly(fd)  // releases the lock
+                    throw error
+                }
+                guard current else {
+                    fs.closeQuietly(fd)
+                    fd = try openLockFile()
+                    continue
+                }
                 self.fd = fd
                 recordHolder(fd, command: command)
                 return
             case .failure(.wouldBlock):
                 let elapsed = Self.monotonicSeconds() - start
                 if elapsed >= policy.timeout {
-                    let holder = Holder.parse(String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self))
+                    var holder = Holder.parse(String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self))
+                    if holder.pid == nil, case .success(let status) = fs.sys.fstat(fd) {
+                        holder = kernelHolder(device: status.device, inode: status.inode) ?? holder
+                    }
                     fs.closeQuietly(fd)
                     throw StateJournalError(.lockTimeout,
                         "could not lock '\(path)' within \(Holder.seconds(policy.timeout)): it is held by \(holder); "
@@ -120,6 +130,74 @@ public final class FileLock {
                 fs.closeQuietly(fd)
                 throw .system("lock", path, e)
             }
+        }
+    }
+
+    private func openLockFile() throws(StateJournalError) -> Int32 {
+        // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
+        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | (fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW), mode: 0o644) {
+        case .success(let opened): return opened
+        case .failure(.tooManySymbolicLinks) where !fs.allowsSymbolicLinks:
+            throw FileSystem.symbolicLinkRefused(path, as: "a lock file")
+        case .failure(let e): throw .system("open", path, e)
+        }
+    }
+
+    /// Whether the locked descriptor's file is still the one named `path`.
+    private func isStillAtPath(_ fd: Int32) throws(StateJournalError) -> Bool {
+        let held = try fs.sys.fstat(fd).get("stat", path)
+        guard held.linkCount > 0 else { return false }
+        let named: FileStatus
+        switch fs.sys.lstat(path) {
+        case .success(let status) where status.isSymbolicLink: return true  // allowed links: followed at open, not checked
+        case .success(let status): named = status
+        case .failure(.noSuchFile): return false
+        case .failure(let e): throw .system("stat", path, e)
+        }
+        return named.inode == held.inode && named.device == held.device
+    }
+
+    /// The process holding an `flock` on the file (`device`, `inode`), from
+    /// `/proc/locks` as `lslocks` finds it, for a holder that wrote nothing
+    /// about itself (another tool, `flock(1)`).
+    func kernelHolder(device: UInt64, inode: UInt64) -> Holder? {
+        guard let text = readProcFile("/proc/locks") else { return nil }
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (maj:min in hex).
+        let major = (device >> 8) & 0xfff | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK" || fields[1] == "OFDLCK", let pid = Int32(fields[4]) else { continue }
+            let id = fields[5].split(separator: ":")
+            guard id.count == 3, UInt64(id[0], radix: 16) == major, UInt64(id[1], radix: 16) == minor, UInt64(id[2]) == inode else { continue }
+            guard pid > 0 else { continue }
+            let command = readProcFile("/proc/\(pid)/cmdline").map {
+                $0.split(separator: "\0").joined(separator: " ")
+            }
+            return Holder(pid: pid, command: command.map { $0.isEmpty ? "?" : $0 }, since: nil)
+        }
+        return nil
+    }
+
+    private func readProcFile(_ path: String) -> String? {
+        guard let bytes = (try? fs.readFileIfExists(path)) ?? nil else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Checks, just before a change the lock protects, that the lock still
+    /// means something: its file is still the one at the path. If the lock
+    /// file was removed or replaced while held, another process may hold a
+    /// lock on the new file: nothing may be written.
+    ///
+    /// - Throws: ``StateJournalError/Code/io`` saying so.
+    public func validate() throws(StateJournalError) {
+        guard let fd else {
+            throw StateJournalError(.io, "'\(path)' is not locked by this process; nothing was written")
+        }
+        guard try isStillAtPath(fd) else {
+            throw StateJournalError(.io,
+                "the lock file '\(path)' was removed or replaced while this process held it, so another writer may be working at the same time; "
+                + "nothing was written — do not remove lock files, then retry", path: path)
         }
     }
 

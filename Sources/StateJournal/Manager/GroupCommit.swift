@@ -113,66 +113,83 @@ extension StateManager {
 
     /// Commits one batch: one lock, one fold, one append, one STATE.md
     /// rewrite; then wakes every request's thread.
+    ///
+    /// A request is answered "success" only once what it reports is durable:
+    /// a new event after the batch's append returned; a repeated idempotency
+    /// key whose original event is in the journal at once (the fold under the
+    /// lock read only durable events), one whose original is earlier in this
+    /// batch only if the append succeeded. And only once STATE.md shows it.
     private func commit(_ batch: [WriteQueue.Request]) {
         guard !batch.isEmpty else { return }
-        var accepted: [WriteQueue.Request] = []
-        var lastSeq: UInt64 = 0
+        var outcomes: [ObjectIdentifier: WriteOutcome] = [:]
+        var reached: (seq: UInt64, event: UInt32)?
         do {
             let store = makeStore()
             try store.withWriteLock(configuration.lock, command: configuration.command) {
                 let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
-                var outcomes: [WriteOutcome] = []
                 for request in batch {
                     do {
                         guard let makePayload = request.makePayload else { continue }
-                        let outcome = try prepare(request.options, makePayload, on: &folded, pending: events, store: store)
-                        if outcome.wasDuplicate {
-                            request.result = .success(outcome)
-                        } else {
-                            events.append(outcome.event)
-                            outcomes.append(outcome)
-                            accepted.append(request)
-                        }
+                        outcomes[ObjectIdentifier(request)] = try prepare(request.options, makePayload, on: &folded, pending: events, store: store)
+                        if let outcome = outcomes[ObjectIdentifier(request)], !outcome.wasDuplicate { events.append(outcome.event) }
                     } catch {
                         request.result = .failure(error)
                     }
                 }
+                // Duplicates of events already in the journal are answered
+                // whatever happens to the append: their originals are durable.
+                reached = start.state == nil ? nil : start.position
                 if let state = folded.state, !events.isEmpty {
                     do {
                         try appendEvents(events, after: start, reaching: state, to: store)
                     } catch {
                         foldCache.withLock { $0 = nil }
+                        // Only what was durable before the batch stands.
+                        for request in batch {
+                            if let outcome = outcomes[ObjectIdentifier(request)], outcome.event.seq > start.lastSeq {
+                                outcomes[ObjectIdentifier(request)] = nil
+                                request.result = .failure(error)
+                            }
+                        }
                         throw error
                     }
                 }
                 remember(folded, store)
-                for (request, outcome) in zip(accepted, outcomes) { request.result = .success(outcome) }
-                lastSeq = folded.lastSeq
+                reached = folded.state == nil ? nil : folded.position
             }
         } catch {
             // The lock, the fold or the append failed: nothing of the batch
-            // was written, and every request not already answered says so.
-            for request in batch where request.result == nil || accepted.contains(where: { $0 === request }) {
+            // was written; requests not answered yet (and not duplicates of
+            // durable events) say so.
+            for request in batch where request.result == nil && outcomes[ObjectIdentifier(request)] == nil {
                 request.result = .failure(error)
             }
-            accepted = []
         }
         // A write — also a repeated one, found by its idempotency key —
-        // returns only once STATE.md shows it (SPEC §5, Visible).
-        let succeeded = batch.filter { if case .success = $0.result { return true } else { return false } }
-        if !succeeded.isEmpty {
+        // returns only once STATE.md shows it (or a later state).
+        let succeeded = batch.filter { outcomes[ObjectIdentifier($0)] != nil }
+        if !succeeded.isEmpty, let reached {
             do {
-                try publish(lastSeq, policy: configuration.projection)
+                try publish(reached, policy: configuration.projection)
+                for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
             } catch {
-                let failure = StateJournalError(.io,
-                    "the write is durable in the journal (seq \(lastSeq)), but rewriting '\(statePath)' failed: \(error); "
-                    + "the next command regenerates it — retry with the same --idempotency-key to confirm", path: statePath)
-                for request in succeeded { request.result = .failure(failure) }
+                for request in succeeded {
+                    guard let outcome = outcomes[ObjectIdentifier(request)] else { continue }
+                    let seq = outcome.event.seq
+                    let failure = StateJournalError(.io,
+                        "the event is durable in the journal (seq \(seq)) and will not be lost, but rewriting '\(statePath)' failed: \(error); "
+                        + "do not write it again — the next statejournal command regenerates STATE.md",
+                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
+                    request.result = .failure(failure)
+                }
             }
+        } else {
+            for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
         }
         for request in batch {
+            if request.result == nil { request.result = .failure(StateJournalError(.io, "internal: a write was not answered")) }
             request.makePayload = nil
             request.done.signal()
         }
@@ -192,13 +209,14 @@ extension StateManager {
         }
         let time = max(Timestamp.now(), folded.lastTime)
         let payload = try makePayload(folded.state, time)
-        let event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
+        var event = Event(seq: folded.lastSeq + 1, time: time, actor: configuration.actor, pid: getpid(),
                           idempotencyKey: options.idempotencyKey, payload: payload)
         // Here, not only at the append: an event too large for one record
         // fails alone instead of failing every write of its batch.
-        let size = event.json().encoded().count
+        let encoded = event.json().encoded()
         let limit = configuration.journal.maximumRecordSize
-        if size > limit { throw FileJournal.recordTooLarge(event, size: size, limit: limit) }
+        if encoded.count > limit { throw FileJournal.recordTooLarge(event, size: encoded.count, limit: limit) }
+        event.identity = RecordFormat.recordChecksum(encoded)
         try WorkflowState.apply(event, to: &folded.state)
         guard let state = folded.state else { throw StateJournalError(.io, "internal: the fold produced no state") }
         folded.lastSeq = event.seq

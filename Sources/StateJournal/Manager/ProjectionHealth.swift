@@ -10,8 +10,9 @@ import Synchronization
 
 /// How STATE.md on disk relates to the journal.
 enum ProjectionStatus: Equatable {
-    /// Intact (its checksum matches) and shows the journal at `seq`.
-    case intact(seq: UInt64)
+    /// Intact (its checksum matches) and shows the journal at `seq`, whose
+    /// event had identity `event` (nil in files written before identities).
+    case intact(seq: UInt64, event: UInt32?)
     /// Missing: there is nothing to keep, only to regenerate.
     case missing
     /// Truncated, garbled or edited by hand: kept aside, then regenerated.
@@ -21,97 +22,113 @@ enum ProjectionStatus: Equatable {
 extension StateManager {
     var projectorLockPath: String { statePath + ".journal/" + FileJournal.projectorLockName }
 
-    /// Reads STATE.md's footer (sequence number and checksum).
+    /// Reads STATE.md's footer (sequence number, event identity, checksum).
     func projectionStatus() throws -> ProjectionStatus {
         guard let bytes = try fs.readFileIfExists(statePath) else { return .missing }
-        switch ProjectionFooter.check(bytes) {
-        case .valid(let seq): return .intact(seq: seq)
-        case .invalid(let reason): return .damaged(reason)
+        switch ProjectionFooter.inspect(bytes) {
+        case .success(let footer): return .intact(seq: footer.seq, event: footer.event)
+        case .failure(let reason): return .damaged(reason.message)
         }
     }
 
-    /// The seq STATE.md's last line claims, read from the end of the file
-    /// only (not checked against the content); nil when there is no file or
-    /// no footer.
-    func footerSeq() throws -> UInt64? {
+    /// The seq and event identity STATE.md's last line claims, read from the
+    /// end of the file only (not checked against the content); nil when
+    /// there is no file or no footer.
+    func footerPosition() throws -> (seq: UInt64, event: UInt32?)? {
         guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
         defer { fs.closeQuietly(fd) }
         let size = try fs.sys.fstat(fd).get("stat", statePath).size
-        let tailLength = Int(min(size, 160))
+        let tailLength = Int(min(size, 200))
         var tail = [UInt8](repeating: 0, count: tailLength)
         let n = try tail.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: size - Int64(tailLength)).get("read", statePath) }
         guard n == tailLength, tail.last == UInt8(ascii: "\n") else { return nil }
         let lines = tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        guard let last = lines.last else { return nil }
-        return StateMarkdown.parseFooter(String(decoding: last, as: UTF8.self))?.seq
+        guard let last = lines.last, let footer = StateMarkdown.parseFooter(String(decoding: last, as: UTF8.self)) else { return nil }
+        return (footer.seq, footer.event)
     }
 
     /// Rewrites STATE.md now if it does not show the journal's last event.
     /// Also removes temporary files a killed writer left beside STATE.md.
     public func refreshProjection() throws {
-        let folded = try fold(makeStore())
-        guard folded.state != nil else { return }
-        try publish(folded.lastSeq, policy: .eager, cleanUp: true)
+        try publish(nil, policy: .eager, cleanUp: true)
     }
 
-    /// Makes STATE.md show event `seq` or a later one, as `policy` says.
+    /// Makes STATE.md show `shown` — a committed event's sequence number and
+    /// identity — or a later state of the same journal, as `policy` says.
+    /// With `shown` nil, STATE.md is made to show the journal's last event.
     ///
     /// Projectors take their own lock (not the writers'), so writers keep
-    /// appending meanwhile; a projector renders the newest state it can read,
-    /// so one rewrite covers every writer that finished before it — the
-    /// others find STATE.md already past their event and return at once.
-    /// A damaged STATE.md is kept as `STATE.md.damaged-<UTC time>` first.
+    /// appending meanwhile; a projector renders the newest *committed* state
+    /// (the store takes the writers' lock for a moment to learn what is
+    /// durable, see ``FileJournal/committedBoundary()``), so one rewrite
+    /// covers every writer that finished before it — the others find STATE.md
+    /// showing their event or the same journal's later one and return.
+    ///
+    /// STATE.md is current only when its footer names the journal's last
+    /// event by sequence number *and* identity. A file that claims a later
+    /// event than the journal holds, or the same sequence number with
+    /// another identity (the journal was put back from an older copy, or its
+    /// tail was lost), is kept as `STATE.md.damaged-<UTC time>` and
+    /// regenerated, as is a damaged or hand-edited file.
     ///
     /// With `cleanUp`, it always takes the projectors' lock and removes the
     /// temporary files (`STATE.md.tmp-…`, `STATE.md.backup.tmp-…`) that a
     /// writer killed while replacing STATE.md left behind: only holders of
-    /// that lock create them, so under it none is in use.
-    func publish(_ seq: UInt64, policy: ProjectionPolicy, cleanUp: Bool = false) throws {
+    /// that lock create them, so under it none is in use. With
+    /// `previousIsProjection`, a file without a footer at the path is the
+    /// previous projection (an import's source), kept as the backup rather
+    /// than as damaged.
+    func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
+                 previousIsProjection: Bool = false) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
-        if !cleanUp, policy != .eager {
+        if let shown, !cleanUp, policy != .eager {
             // Deciding to wait needs only the footer's seq (the last line),
             // not the whole file's checksum; a missing file is written anyway.
-            if let shown = try footerSeq() {
+            if let onDisk = try footerPosition(), onDisk.seq <= shown.seq {
                 switch policy {
                 case .manual: return
-                case .everyEvents(let n): if shown >= seq || seq - shown < n { return }
+                case .everyEvents(let n): if shown.seq - onDisk.seq < n { return }
                 case .interval(let ms):
                     let last = lastProjection.withLock { $0 }
-                    if shown >= seq || Timestamp.now().microseconds - last < ms * 1000 { return }
+                    if Timestamp.now().microseconds - last < ms * 1000 { return }
                 case .eager: break
                 }
             }
         }
         let status = try projectionStatus()
-        if !cleanUp, case .intact(let shown) = status, shown >= seq { return }
+        if let shown, !cleanUp, status == .intact(seq: shown.seq, event: shown.event) { return }
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
         try lock.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
         defer { lock.release() }
         var isIntact = false
         if case .intact = status { isIntact = true }
         if cleanUp || !isIntact { try removeStaleTemporaries() }
+        // Committed events only: never a write that may yet fail.
         let folded = try currentFold(makeStore())
         guard let state = folded.state else { return }
         var backup: String? = backupPath
         switch try projectionStatus() {
-        case .intact(let shown) where shown >= seq && shown <= folded.lastSeq:
-            return  // another projector got there first
-        case .intact(let shown) where shown > folded.lastSeq:
+        case .intact(let seq, let event) where seq == folded.lastSeq && event == state.eventIdentity:
+            return  // current (another projector got there first)
+        case .intact(let seq, let event) where seq > folded.lastSeq || (seq == folded.lastSeq && event != nil):
             let kept = try keepDamagedCopy()
             backup = nil
-            logger.warning("STATE.md claims a later event than the journal holds; kept it and regenerated it",
-                           metadata: ["path": "\(statePath)", "fileSeq": "\(shown)", "journalSeq": "\(folded.lastSeq)", "keptAs": "\(kept)"])
+            logger.warning("STATE.md shows an event the journal does not hold (the journal was put back from an older copy, or lost its tail); kept it and regenerated it",
+                           metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(folded.lastSeq)", "keptAs": "\(kept)"])
         case .intact:
-            break
+            break  // behind the journal, or written before identities: the previous projection
         case .missing:
             logger.debug("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
+        case .damaged where previousIsProjection:
+            break
         case .damaged(let reason):
             let kept = try keepDamagedCopy()
             backup = nil  // the backup keeps the last good projection
             logger.warning("STATE.md was damaged or edited by hand; kept it and regenerated it from the journal",
                            metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
         }
+        try lock.validate()
         try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup)
         lastProjection.withLock { $0 = Timestamp.now().microseconds }
     }
@@ -158,19 +175,29 @@ public enum ProjectionFooter {
     /// Whether `bytes` end with a footer whose checksum matches the rest.
     /// Cheaper than parsing the file: only the last line is read.
     public static func check(_ bytes: [UInt8]) -> Check {
+        switch inspect(bytes) {
+        case .success(let footer): return .valid(seq: footer.seq)
+        case .failure(let reason): return .invalid(reason.message)
+        }
+    }
+
+    struct Reason: Error { var message: String }
+
+    /// The footer's sequence number and event identity when it is intact.
+    static func inspect(_ bytes: [UInt8]) -> Result<(seq: UInt64, event: UInt32?), Reason> {
         var end = bytes.count
         guard end > 0, bytes[end - 1] == UInt8(ascii: "\n") else {
-            return .invalid(bytes.isEmpty ? "the file is empty" : "the file does not end with a newline (truncated?)")
+            return .failure(Reason(message: bytes.isEmpty ? "the file is empty" : "the file does not end with a newline (truncated?)"))
         }
         end -= 1
         var start = end
         while start > 0 && bytes[start - 1] != UInt8(ascii: "\n") { start -= 1 }
         guard let footer = StateMarkdown.parseFooter(String(decoding: bytes[start..<end], as: UTF8.self)) else {
-            return .invalid("the last line is not a statejournal footer")
+            return .failure(Reason(message: "the last line is not a statejournal footer"))
         }
         let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<start])) }
-        guard actual == footer.crc32c else { return .invalid("the checksum in the footer does not match the content") }
-        return .valid(seq: footer.seq)
+        guard actual == footer.crc32c else { return .failure(Reason(message: "the checksum in the footer does not match the content")) }
+        return .success((footer.seq, footer.event))
     }
 }
 

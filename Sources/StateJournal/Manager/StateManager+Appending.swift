@@ -29,6 +29,8 @@ extension StateManager {
         guard !events.isEmpty else {
             throw StateJournalError.badInput("\(source) holds no events; nothing to import")
         }
+        // Identities as the journal will give them (STATE.md's footer names the last).
+        let events = events.map { $0.withIdentity() }
         var state: WorkflowState?
         for (i, event) in events.enumerated() {
             guard event.seq == UInt64(i + 1) else {
@@ -45,7 +47,7 @@ extension StateManager {
             throw StateJournalError.badInput("\(source) holds no workflow; nothing to import")
         }
         let store = makeStore()
-        return try store.withWriteLock(configuration.lock, command: configuration.command) {
+        let outcome: (state: WorkflowState, wasDuplicate: Bool) = try store.withWriteLock(configuration.lock, command: configuration.command) {
             // The journal's events are kept only when a retry is to be recognised.
             var existing: [Event] = []
             let keep = options.idempotencyKey != nil
@@ -63,22 +65,22 @@ extension StateManager {
                     + "give another --state path, or see its history with 'statejournal log'")
             }
             try appendEvents(events, after: Folded(), reaching: final, to: store)
-            // Projected here rather than by `publish`, which would take the
-            // file that was there (usually an earlier tool's, without a
-            // footer) for a damaged one: it is the previous projection.
-            // Lock order: writers' lock, then the projector's; nothing takes
-            // them the other way round.
-            let projector = FileLock(path: projectorLockPath, fileSystem: fs)
-            try projector.acquire(configuration.lock, command: configuration.command + " (projecting STATE.md)")
-            defer { projector.release() }
-            do {
-                try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(final).utf8), backup: backupPath)
-            } catch {
-                logger.warning("journal imported but STATE.md was not replaced; it will be regenerated", metadata: ["error": "\(error)"])
-                throw StateJournalError(.io, "the import is in the journal (seq 1…\(final.seq)), but replacing '\(statePath)' failed (\(error)); "
-                    + "the next statejournal command regenerates it", path: statePath)
-            }
             return (final, false)
         }
+        // Projected after the writers' lock is released (projectors take the
+        // writers' lock for a moment to read what is committed). The file
+        // that was at the path (usually an earlier tool's, without a footer)
+        // is the previous projection: kept as the backup, not as damaged.
+        // A retry — also one whose first attempt died before STATE.md was
+        // written — returns only once STATE.md shows the import.
+        do {
+            try publish((outcome.state.seq, outcome.state.eventIdentity), policy: .eager, previousIsProjection: true)
+        } catch {
+            logger.warning("journal imported but STATE.md was not replaced; it will be regenerated", metadata: ["error": "\(error)"])
+            throw StateJournalError(.io, "the import is durable in the journal (seq 1…\(outcome.state.seq)) and will not be lost, but replacing '\(statePath)' failed (\(error)); "
+                + "do not import it again — the next statejournal command regenerates STATE.md", path: statePath,
+                errno: (error as? StateJournalError)?.errno, durableSeq: outcome.state.seq)
+        }
+        return outcome
     }
 }

@@ -127,7 +127,8 @@ public final class StateManager: Sendable {
         self.logger = logger
         let config = configuration
         self.makeStore = store ?? {
-            FileJournal(statePath: config.statePath, fileSystem: config.fileSystem, logger: logger, options: config.journal)
+            FileJournal(statePath: config.statePath, fileSystem: config.fileSystem, logger: logger, options: config.journal,
+                        readLockPolicy: config.lock)
         }
     }
 
@@ -156,22 +157,58 @@ public final class StateManager: Sendable {
         var idempotencyKeys: [String: UInt64] = [:]
         /// The snapshot the fold started from (0: none).
         var snapshotSeq: UInt64 = 0
+
+        /// The last event's sequence number and identity: what STATE.md's
+        /// footer must name to be current.
+        var position: (seq: UInt64, event: UInt32) { (lastSeq, state?.eventIdentity ?? 0) }
     }
+
+    /// Stops a fold from a snapshot whose last event is not the journal's.
+    private struct SnapshotMismatch: Error {}
 
     /// Folds the journal up to `limit`: from the newest readable snapshot at
     /// or before it, then the events after it.
     func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
         if let snapshot = try store.latestSnapshot(atOrBefore: limit) {
-            var folded = Folded(state: snapshot.state, lastSeq: snapshot.seq, lastTime: snapshot.lastTime,
-                                idempotencyKeys: snapshot.idempotencyKeys, snapshotSeq: snapshot.seq)
-            let last = try replay(store, after: snapshot.seq, upTo: limit, into: &folded)
-            if last >= snapshot.seq { return folded }
-            logger.warning("the newest snapshot is ahead of the journal; replaying the whole journal instead",
-                           metadata: ["snapshotSeq": "\(snapshot.seq)", "journalSeq": "\(last)"])
+            if let folded = try fold(store, from: snapshot, upTo: limit) { return folded }
         }
         var folded = Folded()
         _ = try replay(store, after: 0, upTo: limit, into: &folded)
         return folded
+    }
+
+    /// Folds from `snapshot` if the journal's event at the snapshot's seq is
+    /// the very event the snapshot was made after (same identity); nil when
+    /// it is not — a snapshot of another history, or of events the journal
+    /// no longer holds — so the caller replays from the start instead.
+    private func fold(_ store: any JournalStore, from snapshot: Snapshot, upTo limit: UInt64) throws -> Folded? {
+        guard snapshot.seq > 0, let identity = snapshot.lastEventIdentity else {
+            logger.debug("snapshot without an event identity (older format); replaying instead", metadata: ["seq": "\(snapshot.seq)"])
+            return nil
+        }
+        var state = snapshot.state
+        state?.eventIdentity = identity
+        var folded = Folded(state: state, lastSeq: snapshot.seq, lastTime: snapshot.lastTime,
+                            idempotencyKeys: snapshot.idempotencyKeys, snapshotSeq: snapshot.seq)
+        var confirmed = false
+        do {
+            _ = try apply(store, upTo: limit, into: &folded) { body in
+                try store.readEvents(after: snapshot.seq - 1) { event in
+                    if event.seq == snapshot.seq {
+                        guard event.identity == identity else { throw SnapshotMismatch() }
+                        confirmed = true
+                        return
+                    }
+                    try body(event)
+                }
+            }
+        } catch is SnapshotMismatch {
+            confirmed = false
+        }
+        if confirmed { return folded }
+        logger.warning("the newest snapshot does not match the journal's event at its seq (the journal was put back from an older copy, or lost its tail); replaying the whole journal instead",
+                       metadata: ["snapshotSeq": "\(snapshot.seq)"])
+        return nil
     }
 
     private func replay(_ store: any JournalStore, after seq: UInt64, upTo limit: UInt64, into folded: inout Folded) throws -> UInt64 {
@@ -280,7 +317,8 @@ public final class StateManager: Sendable {
         var keys = folded.idempotencyKeys
         for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } }
         do {
-            try store.writeSnapshot(Snapshot(seq: last.seq, lastTime: last.time, state: state, idempotencyKeys: keys))
+            try store.writeSnapshot(Snapshot(seq: last.seq, lastTime: last.time, state: state, idempotencyKeys: keys,
+                                             lastEventIdentity: last.identity == 0 ? last.computedIdentity() : last.identity))
         } catch {
             // The events are durable; a missing snapshot only makes opening slower.
             logger.warning("could not write a snapshot; the next write retries", metadata: ["error": "\(error)"])
@@ -310,9 +348,11 @@ public final class StateManager: Sendable {
     /// stale or damaged, it is regenerated, after a damaged file is kept
     /// beside it under a new name.
     public func loadState() throws -> WorkflowState? {
+        // Without the writers' lock the store reads only committed events
+        // (made durable under the lock), never a write still in progress.
         let folded = try currentFold(makeStore())
         guard let state = folded.state else { return nil }
-        try publish(folded.lastSeq, policy: .eager)
+        try publish(folded.position, policy: .eager)
         return state
     }
 

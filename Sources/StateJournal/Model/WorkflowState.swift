@@ -57,6 +57,10 @@ public struct WorkflowState: Sendable, Equatable {
     public private(set) var metadata: [MetadataEntry]
     /// The sequence number of the last event folded into this state.
     public var seq: UInt64
+    /// The ``Event/identity`` of that event (0 when unknown). STATE.md's
+    /// footer carries it, so a file that shows another history's event
+    /// `seq` is not taken for current. Not part of `==`.
+    public internal(set) var eventIdentity: UInt32 = 0
 
     private var taskIndex: [String: Int]
 

@@ -1,7 +1,7 @@
 /// A STATE.md file read back by ``MarkdownParser``: what it says, as written.
 public struct ParsedStateFile: Sendable, Equatable {
     /// The last line of a file StateJournal wrote:
-    /// `<!-- statejournal v1 seq=N crc32c=xxxxxxxx -->`.
+    /// `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`.
     public struct Footer: Sendable, Equatable {
         /// The sequence number of the last journal event the file reflects.
         public var seq: UInt64
@@ -201,7 +201,7 @@ struct StateFileScanner {
                 problem(line.number, "the statejournal footer is not the last line; "
                     + "lines after it were added by hand or the file was damaged")
             }
-            guard let (seq, crc) = StateMarkdown.parseFooter(line.text.string) else {
+            guard let (seq, crc, _) = StateMarkdown.parseFooter(line.text.string) else {
                 problem(line.number, "malformed statejournal footer; expected '\(StateMarkdown.footerTemplate)'")
                 continue
             }

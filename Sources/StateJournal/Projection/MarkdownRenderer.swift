@@ -6,8 +6,9 @@
 /// - user text escaped (see ``MarkdownParser`` for the inverse), so that it
 ///   renders as literal text and can never add, remove or change a line of
 ///   the structure;
-/// - a last line `<!-- statejournal v1 seq=N crc32c=xxxxxxxx -->` holding the
-///   journal position the file reflects and the CRC-32C of every byte before
+/// - a last line `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`
+///   holding the journal position the file reflects (the last event's
+///   sequence number and identity) and the CRC-32C of every byte before
 ///   that line, so that a damaged or hand-edited file is detected.
 ///
 /// Layout: the header, then each non-empty section as its heading, a blank
@@ -37,7 +38,7 @@ public enum MarkdownRenderer {
             }
         }
         var text = lines.joined(separator: "\n") + "\n"
-        text += StateMarkdown.footer(seq: state.seq, crc32c: CRC32C.checksum(text.utf8)) + "\n"
+        text += StateMarkdown.footer(seq: state.seq, event: state.eventIdentity, crc32c: CRC32C.checksum(text.utf8)) + "\n"
         return text
     }
 
@@ -67,12 +68,15 @@ public enum MarkdownRenderer {
     /// A section of tasks, grouped under `### Wave W` headers when the section
     /// always is (Pending) or when any of its tasks is not in the wave a
     /// reader assumes for a section without headers — so that every task's
-    /// wave reads back exactly.
+    /// wave reads back exactly — except Failed, which is always flat.
     private static func appendTaskSection(_ section: StateFileSection, _ tasks: [WorkflowTask], defaultWave: Int,
                                           to lines: inout [String]) {
         guard !tasks.isEmpty else { return }
         lines += [section.heading(taskCount: tasks.count), ""]
-        guard section.alwaysGroupsByWave || tasks.contains(where: { $0.wave != defaultWave }) else {
+        // Failed tasks are listed flat, never under wave headers, as the
+        // earlier tool writes them (their waves do not read back from the
+        // file; the journal keeps them).
+        guard section != .failed, section.alwaysGroupsByWave || tasks.contains(where: { $0.wave != defaultWave }) else {
             lines += tasks.flatMap { taskLines($0, checkbox: section.checkbox) } + [""]
             return
         }

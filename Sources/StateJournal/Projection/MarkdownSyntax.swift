@@ -21,7 +21,7 @@ enum StateMarkdown {
     static let footerPrefix = "<!-- statejournal"
     static let footerVersion = "v1"
     /// The footer's shape, for messages.
-    static let footerTemplate = "<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->"
+    static let footerTemplate = "<!-- statejournal v1 seq=N event=XXXXXXXX crc32c=XXXXXXXX -->"
     /// How many of a task's files STATE.md shows.
     static let filesShown = 3
     static let progressCells = 20
@@ -73,29 +73,43 @@ enum StateMarkdown {
     // MARK: Footer
 
     /// The last line of a file StateJournal writes:
-    /// `<!-- statejournal v1 seq=N crc32c=xxxxxxxx -->`.
-    static func footer(seq: UInt64, crc32c: UInt32) -> String {
-        "\(footerPrefix) \(footerVersion) seq=\(seq) crc32c=\(hex8(crc32c)) -->"
+    /// `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`, where
+    /// `event` is the identity of event N (left out when unknown, as in files
+    /// written before identities existed).
+    static func footer(seq: UInt64, event: UInt32 = 0, crc32c: UInt32) -> String {
+        let identity = event == 0 ? "" : " event=\(hex8(event))"
+        return "\(footerPrefix) \(footerVersion) seq=\(seq)\(identity) crc32c=\(hex8(crc32c)) -->"
     }
 
-    /// The sequence number and checksum of a well-formed footer line, or nil.
-    static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32)? {
+    /// The sequence number, event identity (nil when the footer has none)
+    /// and checksum of a well-formed footer line, or nil.
+    static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32, event: UInt32?)? {
         let head = "\(footerPrefix) \(footerVersion) seq="
         let tail = " -->"
         guard line.hasPrefix(head), line.hasSuffix(tail) else { return nil }
-        let fields = line.dropFirst(head.count).dropLast(tail.count)
+        var fields = line.dropFirst(head.count).dropLast(tail.count)
             .split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count == 2, let seqText = fields.first, !seqText.isEmpty,
+        guard fields.count == 2 || fields.count == 3, let seqText = fields.first, !seqText.isEmpty,
               seqText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let seq = UInt64(seqText), fields[1].hasPrefix("crc32c=")
+              let seq = UInt64(seqText), let crc = hexField(fields.removeLast(), "crc32c=")
         else { return nil }
-        let crcText = fields[1].dropFirst("crc32c=".count)
-        guard crcText.utf8.count == 8,
-              crcText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }),
-              let crc = UInt32(crcText, radix: 16)
+        var event: UInt32?
+        if fields.count == 2 {
+            guard let identity = hexField(fields[1], "event="), identity != 0 else { return nil }
+            event = identity
+        }
+        return (seq, crc, event)
+    }
+
+    /// The value of `name=xxxxxxxx` (eight lower-case hex digits), or nil.
+    private static func hexField(_ field: Substring, _ name: String) -> UInt32? {
+        guard field.hasPrefix(name) else { return nil }
+        let text = field.dropFirst(name.count)
+        guard text.utf8.count == 8,
+              text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
         else { return nil }
-        return (seq, crc)
+        return UInt32(text, radix: 16)
     }
 
     /// Eight lower-case hex digits.

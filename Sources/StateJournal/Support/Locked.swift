@@ -77,6 +77,23 @@ final class Semaphore: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
+    /// Like ``wait()``, but gives up after `timeoutSeconds`; returns whether
+    /// the count was taken. (A bound for tests' handshakes, never a timing.)
+    func wait(timeoutSeconds: Double) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanos = Int(deadline.tv_nsec) + Int((timeoutSeconds - timeoutSeconds.rounded(.down)) * 1e9)
+        deadline.tv_sec += Int(timeoutSeconds) + nanos / 1_000_000_000
+        deadline.tv_nsec = nanos % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while count == 0 {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return false }
+        }
+        count -= 1
+        return true
+    }
+
     /// Increments the count, waking one waiter.
     func signal() {
         pthread_mutex_lock(mutex)

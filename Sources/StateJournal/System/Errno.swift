@@ -24,6 +24,8 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let ioError = Errno(rawValue: EIO)
     public static let tooManySymbolicLinks = Errno(rawValue: ELOOP)
     public static let notDirectory = Errno(rawValue: ENOTDIR)
+    public static let permissionDenied = Errno(rawValue: EACCES)
+    public static let readOnlyFileSystem = Errno(rawValue: EROFS)
 
     /// The C library's message for this error, e.g. "No space left on device".
     public var description: String {

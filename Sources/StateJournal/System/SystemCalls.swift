@@ -12,11 +12,17 @@ public struct FileStatus: Sendable, Equatable {
     public var mode: UInt32
     /// The inode number: tells a file from another one later given its name.
     public var inode: UInt64
+    /// The device the file is on (with `inode`, a file's identity).
+    public var device: UInt64
+    /// How many names the file has (0: it was removed while open).
+    public var linkCount: UInt64
 
-    public init(size: Int64, mode: UInt32, inode: UInt64 = 0) {
+    public init(size: Int64, mode: UInt32, inode: UInt64 = 0, device: UInt64 = 0, linkCount: UInt64 = 1) {
         self.size = size
         self.mode = mode
         self.inode = inode
+        self.device = device
+        self.linkCount = linkCount
     }
 
     public var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
@@ -91,7 +97,8 @@ func nothingOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body:
 }
 
 private func makeStatus(_ s: stat) -> FileStatus {
-    FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode), inode: UInt64(s.st_ino))
+    FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode), inode: UInt64(s.st_ino), device: UInt64(s.st_dev),
+               linkCount: UInt64(s.st_nlink))
 }
 
 /// The production ``SystemCalls``: thin wrappers over libc.
