@@ -189,19 +189,28 @@ import StateJournalTesting
         let m = manager(snapshotInterval: throughSnapshot ? 1 : 1000)
         try m.write(initPayload())
         let ahead = Timestamp(microseconds: Timestamp.now().microseconds + 86_400_000_000)
-        let journal = FileJournal(statePath: statePath)
-        try journal.withWriteLock(LockPolicy(timeout: 5), command: "test") {
-            let last = try journal.readEvents(after: .max) { _ in }
-            try journal.append([Event(seq: last + 1, time: ahead, actor: "clock", pid: 1, payload: .noteAdded(text: "from the future"))])
-            if throughSnapshot {
-                let state = try #require(try fullReplay(statePath))
-                try journal.writeSnapshot(Snapshot(seq: last + 1, lastTime: ahead, state: state, idempotencyKeys: [:]))
-            }
-        }
+        // Read before taking the lock: readers take it briefly themselves.
+        let last = try m.events().last?.seq ?? 0
+        let future = Event(seq: last + 1, time: ahead, actor: "clock", pid: 1, payload: .noteAdded(text: "from the future"))
+        let state = try WorkflowState.applying(future, to: try fullReplay(statePath))
+        try Self.append(future, to: statePath, snapshot: throughSnapshot ? state : nil)
         for i in 0..<3 { try manager(snapshotInterval: throughSnapshot ? 1 : 1000).write(.noteAdded(text: "now \(i)")) }
         let times = try m.events().map(\.time)
         #expect(times == times.sorted(), "\(times)")
         #expect(times.suffix(3).allSatisfy { $0 >= ahead })
+    }
+
+    /// Appends `event` under the lock, and a snapshot of `state` at it when given.
+    static func append(_ event: Event, to statePath: String, snapshot state: WorkflowState?) throws {
+        let journal = FileJournal(statePath: statePath)
+        try journal.withWriteLock(LockPolicy(timeout: 5), command: "test") { () throws -> Void in
+            try journal.append([event])
+            guard let state else { return }
+            let identity = Locked<UInt32?>(nil)
+            try journal.readEvents(after: event.seq - 1) { read in identity.withLock { $0 = read.identity } }
+            try journal.writeSnapshot(Snapshot(seq: event.seq, lastTime: event.time, state: state, idempotencyKeys: [:],
+                                               lastEventIdentity: identity.withLock { $0 }))
+        }
     }
 
     // MARK: The lock

@@ -491,7 +491,14 @@ why: item 8 — after an fsync error, later writers trust the page cache, not th
 status: TODO
 why: item 9 — a snapshot ahead of the journal is trusted once the journal catches up
 
-@@ durable-seq-on-publish-failure
-status: TODO
-why: once rewriting STATE.md after a durable append sets StateJournalError.durableSeq (not yet on main): drop it again; test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged with FAULT_MATRIX=open
+@@ durable-seq-dropped
+why: a write whose event is durable but whose STATE.md rewrite failed no longer says so (durableSeq nil): "durable but not said"
+test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
+env: FAULT_MATRIX=shared:open,shared:rename
+file: Sources/StateJournal/Manager/GroupCommit.swift
+<<< original
+                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
+===
+                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+>>>
 MUTANTS
