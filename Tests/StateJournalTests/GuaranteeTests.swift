@@ -130,13 +130,21 @@ import StateJournalTesting
         try history(kind == "raw" ? 3 : 40)
         let file = try #require(segments().first { kind == "raw" ? $0.path.hasSuffix(".log") : $0.path.hasSuffix(".log.zst") }?.path)
         var bytes = try #require(readBytes(file))
+        // The header's version (u16 after the 8-byte magic) becomes 2, and the
+        // header's checksum is made right again: a sound header from a newer
+        // format, not a damaged one.
+        func setVersion(at start: Int, checksummed length: Int) {
+            bytes[start + 8] = 2
+            let crc = CRC32C.mask(bytes[start..<(start + length)].withUnsafeBytes { CRC32C.checksum($0) })
+            withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[start + length + i] = b } }
+        }
         if kind == "raw" {
-            bytes[8] = 2  // the header's version, u16 at byte 8
+            setVersion(at: 0, checksummed: 28)
         } else {
-            // The sealed header sits in a zstd skippable frame (8 bytes) before "SJSEALED".
+            // The sealed header sits in a zstd skippable frame, starting with "SJSEALED".
             let magic = Array("SJSEALED".utf8)
             let at = try #require((0..<(bytes.count - 8)).first { Array(bytes[$0..<($0 + 8)]) == magic })
-            bytes[at + 8] = 2
+            setVersion(at: at, checksummed: 68)
         }
         writeBytes(file, bytes)
         // Every read of the segment refuses it: all events, the state at seq 1,
@@ -151,6 +159,7 @@ import StateJournalTesting
             }
             #expect(error?.code == .corruption, "\(attempt): \(String(describing: error))")
             #expect(error?.message.contains(file) == true, "\(attempt): \(String(describing: error))")
+            #expect(error?.message.contains("newer than this build understands") == true, "\(attempt): \(String(describing: error))")
         }
         #expect(readBytes(file) == bytes)
     }

@@ -106,15 +106,24 @@ if "--check" in args:
 wanted = [a for a in args if not a.startswith("-")]
 unknown = [w for w in wanted if w not in {m["id"] for m in mutants}]
 if unknown: sys.exit(f"mutants: unknown mutant(s): {unknown}")
-selected = [m for m in mutants if (m["id"] in wanted) if wanted] or \
-           [m for m in mutants if m["status"] != "TODO" and not wanted]
+selected = [m for m in mutants if m["id"] in wanted] if wanted else mutants
 
 # ---- the copy -------------------------------------------------------------
 src = os.path.join(work, "src")
 os.makedirs(src, exist_ok=True)
 print(f"mutants: copying {repo} to {src} (its .build is kept between runs)", flush=True)
-subprocess.run(["rsync", "-a", "--delete", "--exclude", "/.build*", "--exclude", "/.git",
-                "--exclude", "/.swiftpm", repo + "/", src + "/"], check=True)
+skip = lambda name: name.startswith(".build") or name in (".git", ".swiftpm")
+for name in os.listdir(src):
+    if not skip(name):
+        path = os.path.join(src, name)
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+for name in os.listdir(repo):
+    if not skip(name):
+        path = os.path.join(repo, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.copytree(path, os.path.join(src, name), symlinks=True)
+        else:
+            shutil.copy2(path, os.path.join(src, name), follow_symlinks=False)
 
 def run(cmd, env=None, limit=None, log=None):
     """Runs cmd (a shell string) in the copy; returns (status, output tail)."""
@@ -301,7 +310,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 <<< original
             guard repair else { return }  // maybe an append in progress: not ours to cut
 ===
-            return
+            guard repair && false else { return }  // mutant: never cut
 >>>
 
 @@ header-damage-not-corruption
@@ -338,14 +347,24 @@ file: Sources/StateJournal/Journal/RecordFormat.swift
 >>>
 
 @@ corruption-cut-as-torn-tail
-why: corruption (valid records after damage) is cut like a torn tail: acknowledged events silently dropped
-test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
+why: under the lock, corruption (valid records after damage) is cut like a torn tail: acknowledged events silently dropped
 test: FuzzRegressionTests
-file: Sources/StateJournal/Journal/RecordFormat.swift
+test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
+file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 <<< original
-                        return .corrupt(offset: offset, nextValidRecord: probe)
+        case .corrupt(_, let next):
+            throw StateJournalError.corruption(
 ===
-                        return .torn(offset: offset, length: bytes.count - offset)
+        case .corrupt(_, let next) where !repair:
+            throw StateJournalError.corruption(
+>>>
+<<< original
+        case .torn(_, let length):
+            guard isLast else {
+===
+        case .torn, .corrupt:
+            let length = size - offset
+            guard isLast else {
 >>>
 
 # ---- issue 18: documented guarantees with no test -----------------------------

@@ -418,6 +418,11 @@ public enum FuzzEntryPoints {
                 out.append([3] + lines)
                 out.append([4 | 0x40] + segment + segment[RecordFormat.headerSize..<(RecordFormat.headerSize + 20)])
                 out.append([5] + lines + Array("\n#torn".utf8))
+                if payloads.count >= 2 {
+                    // Damage between records: corruption, which must be refused and never cut.
+                    let damaged = [payloads[0], Array("#XXXXXXXXXXXX".utf8)] + payloads[1...]
+                    out.append([5] + damaged.joined(separator: [UInt8(ascii: "\n")]).map { $0 })
+                }
             case "snapshot":
                 let snapshot = Snapshot(seq: state.seq, lastTime: state.updated, state: state, idempotencyKeys: ["key-1": 1])
                 let file = SnapshotFormat.encode(snapshot, position: .init(segmentFirstSeq: 1, offset: 4096))
