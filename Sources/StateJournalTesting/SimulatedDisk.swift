@@ -67,7 +67,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         /// Per file: bytes whose writeback failed — the contents then, and the
         /// durable contents then. Later syncs do not persist them unless they
         /// were written again.
-        var lostWriteback: [Int: (live: [UInt8], durable: [UInt8])] = [:]
+        var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
         var shortWriteChance = 0.0
         /// What happened, for a post-mortem when a check fails.
         var journal: [String] = []
@@ -277,7 +277,16 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in real.pwrite(fd, from: shortened(buffer, &s), offset: offset) }
+        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in
+            let result = real.pwrite(fd, from: shortened(buffer, &s), offset: offset)
+            // Written again: dirty anew, so the next writeback writes it.
+            if case .success(let n) = result, let id = s.descriptors[fd]?.id, var lost = s.lostWriteback[id] {
+                let lower = Int(offset), upper = min(Int(offset) + n, lost.lost.count)
+                if lower < upper { for i in lower..<upper { lost.lost[i] = false } }
+                s.lostWriteback[id] = lost
+            }
+            return result
+        }
     }
 
     private func sync(_ fd: Int32) -> Result<Void, Errno> {
@@ -293,15 +302,21 @@ public final class SimulatedDisk: SystemCalls, Sendable {
                 guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
                 if s.failingFileSyncs > 0 {
                     s.failingFileSyncs -= 1
-                    s.lostWriteback[d.id] = ([UInt8](bytes), s.durableData[d.id] ?? [])
+                    // Dirty at the failure: what differs from the disk, or lies beyond it.
+                    let old = s.durableData[d.id] ?? []
+                    let live = [UInt8](bytes)
+                    var lost = s.lostWriteback[d.id]?.lost ?? []
+                    if lost.count < live.count { lost += [Bool](repeating: false, count: live.count - lost.count) }
+                    for i in 0..<live.count where i >= old.count || old[i] != live[i] { lost[i] = true }
+                    s.lostWriteback[d.id] = (lost, old)
                     s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)): dirty bytes marked clean, not on disk")
                     return .failure(.ioError)
                 }
                 var durable = [UInt8](bytes)
                 if let lost = s.lostWriteback[d.id] {
                     // Bytes dirty at the failed writeback and not written since never reach the disk.
-                    for i in 0..<min(durable.count, lost.live.count) where i >= lost.durable.count || lost.durable[i] != lost.live[i] {
-                        if durable[i] == lost.live[i] { durable[i] = i < lost.durable.count ? lost.durable[i] : 0 }
+                    for i in 0..<min(durable.count, lost.lost.count) where lost.lost[i] {
+                        durable[i] = i < lost.durable.count ? lost.durable[i] : 0
                     }
                 }
                 s.durableData[d.id] = durable

@@ -155,6 +155,8 @@ import StateJournalTesting
     /// file before anything is appended behind those bytes.
     @Test func aFailedSyncBeforeUseRewritesTheSegmentToANewFile() throws {
         try append((1...2).map { sampleEvent($0) })
+        // No watermark (a new boot, a removed lock file): the segment is checked the long way.
+        try FileManager.default.removeItem(atPath: statePath + ".lock")
         let inodeBefore = try #require(try FileSystem().lstat(segmentPath)).inode
         let faults = FaultInjector(RealSystemCalls())
         faults.fail(.fdatasync, errno: .ioError)  // the sync before use
@@ -171,18 +173,19 @@ import StateJournalTesting
     @Test func aFailedAppendLeavesTheJournalAsItWas() throws {
         try append((1...2).map { sampleEvent($0) })
         let before = readBytes(segmentPath)!
-        let faults = FaultInjector(RealSystemCalls())
-        // The first fdatasync makes the segment durable before it is used;
-        // the second is the append's own.
-        faults.fail(.fdatasync, errno: .ioError, after: 1)
-        let j = FileJournal(statePath: statePath, fileSystem: FileSystem(faults))
+        // The append's own fdatasync fails.
+        let hook = SegmentSyncHook(RealSystemCalls()) { .fail(.ioError) }
+        let failing = FileJournal(statePath: statePath, fileSystem: FileSystem(hook))
         #expect(throws: StateJournalError.self) {
-            try j.withWriteLock(LockPolicy(timeout: 1), command: "test") {
-                try j.readEvents(after: 0) { _ in }
-                try j.append([sampleEvent(3)])
+            try failing.withWriteLock(LockPolicy(timeout: 1), command: "test") {
+                try failing.readEvents(after: 0) { _ in }
+                try failing.append([sampleEvent(3)])
             }
         }
+        #expect(hook.hookCount == 1)
         #expect(readBytes(segmentPath)! == before)
+        let faults = FaultInjector(RealSystemCalls())
+        let j = FileJournal(statePath: statePath, fileSystem: FileSystem(faults))
         faults.fail(.pwrite, errno: .noSpace, after: 1)  // the first pwrite is the lock holder's note
         #expect(throws: StateJournalError.self) {
             try j.withWriteLock(LockPolicy(timeout: 1), command: "test") {

@@ -276,8 +276,9 @@ struct Checker {
         var out = ["id \(file.workflowID)", "name \(file.name)", "wave \(file.currentWave)/\(file.totalWaves)",
                    "seq \(file.footer?.seq ?? 0)"]
         // STATE.md lists tasks by section, show --json in plan order: compare as sets.
+        // Failed tasks are listed flat (as the earlier tool writes them): their wave is not in the file.
         out += file.tasks.map { t in
-            "task \(t.id)|\(t.status.rawValue)|\(t.wave)|\(t.description)|\(t.commit ?? "-")|\(t.error ?? "-")|\(t.files.prefix(3).joined(separator: ","))"
+            "task \(t.id)|\(t.status.rawValue)|\(t.status == .failed ? "-" : String(t.wave))|\(t.description)|\(t.commit ?? "-")|\(t.error ?? "-")|\(t.files.prefix(3).joined(separator: ","))"
         }.sorted()
         out += file.notes.map { "note \($0)" }
         out += file.metadata.map { "meta \($0.key)=\($0.value)" }
@@ -290,7 +291,8 @@ struct Checker {
                    "seq \(show["seq"]?.intValue ?? -1)"]
         out += (show["tasks"]?.arrayValue ?? []).map { t in
             let files = (t["files"]?.arrayValue ?? []).compactMap(\.stringValue)
-            return "task \(t["task_id"]?.stringValue ?? "")|\(t["status"]?.stringValue ?? "")|\(t["wave"]?.intValue ?? -1)|"
+            let failed = t["status"]?.stringValue == "failed"
+            return "task \(t["task_id"]?.stringValue ?? "")|\(t["status"]?.stringValue ?? "")|\(failed ? "-" : String(t["wave"]?.intValue ?? -1))|"
                 + "\(t["description"]?.stringValue ?? "")|\(t["commit"]?.stringValue ?? "-")|\(t["error"]?.stringValue ?? "-")|"
                 + files.prefix(3).joined(separator: ",")
         }.sorted()

@@ -69,16 +69,19 @@ extension FileJournal {
         var end: Int64
     }
 
-    /// For reads without the lock: takes the writers' lock for a moment,
-    /// makes the newest segment durable (a writer killed between its write
-    /// and its fsync may have left bytes that are only in the page cache)
-    /// and notes where it ends. Records beyond are not read: they belong to
-    /// a write in progress, which may yet fail and be cut. A process never
-    /// answers from bytes it has not seen made durable.
+    /// For reads without the lock: takes the writers' lock for a moment and
+    /// notes where the newest segment is confirmed durable (its
+    /// ``Watermark``); records beyond are not read — they belong to a write
+    /// in progress, which may yet fail and be cut, or to a writer killed
+    /// before it confirmed them, whose bytes the next writer cuts. A process
+    /// never answers from bytes it has not seen made durable.
     ///
-    /// Computed once per store value; nil when there is no lock to take
-    /// because the lock file cannot be created (a read-only directory): then
-    /// the reader cannot tell and reads everything.
+    /// When the lock file holds no usable watermark (a new boot, a lock file
+    /// removed, an older version), the newest segment is checked as a writer
+    /// checks it — torn tail cut, unconfirmed bytes made durable — and a
+    /// watermark is written. Computed once per store value; nil when there
+    /// is no lock to take because the lock file cannot be created (a
+    /// read-only directory): then the reader cannot tell and reads everything.
     func committedBoundary() throws -> Boundary? {
         if let boundary { return boundary }
         guard try fs.lstat(directory) != nil else {
@@ -91,15 +94,14 @@ extension FileJournal {
                 guard let last = try listing().segments.last else { return Boundary(segmentFirstSeq: 0, end: 0) }
                 guard let raw = last.raw else { return Boundary(segmentFirstSeq: last.firstSeq, end: .max) }
                 let file = path(raw)
-                var fd = try fs.open(file, O_RDWR)
-                defer { fs.closeQuietly(fd) }
-                let status = try fs.sys.fstat(fd).get("stat", file)
-                let size = status.size
-                if let hint = durableHint, hint.segmentFirstSeq == last.firstSeq, hint.inode == status.inode, hint.offset == size {
-                    return Boundary(segmentFirstSeq: last.firstSeq, end: size)  // nothing written since this process synced
-                }
-                fd = try makeDurable(fd, file, end: size)
-                return Boundary(segmentFirstSeq: last.firstSeq, end: size)
+                let fd = try fs.open(file, O_RDONLY)
+                let size = try fs.sys.fstat(fd).get("stat", file).size
+                let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size)
+                fs.closeQuietly(fd)
+                if let confirmed { return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed) }
+                // The long way, as a writer: scan, cut a torn tail, make durable, confirm.
+                _ = try scanRaw(raw, firstSeq: last.firstSeq, isLast: true, after: .max) { _ in }
+                return Boundary(segmentFirstSeq: last.firstSeq, end: tail?.end ?? Int64(RecordFormat.headerSize))
             }
         } catch let error as StateJournalError where error.errno == .readOnlyFileSystem || error.errno == .permissionDenied {
             logger.debug("cannot take the lock to read; reading without it", metadata: ["error": "\(error)"])
@@ -132,7 +134,14 @@ extension FileJournal {
                 if n == 0 { break }
                 done += n
             }
-            try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            do throws(StateJournalError) {
+                try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            } catch {
+                // Its directory entry may not be durable: the next append
+                // must fsync the directory first.
+                Self.durableSegments.withLock { _ = $0.remove(file) }
+                throw error
+            }
             let replacement = try fs.open(file, O_RDWR)
             fs.closeQuietly(fd)
             return replacement
@@ -143,46 +152,86 @@ extension FileJournal {
     }
 
     public var endPosition: JournalPosition? {
-        guard locked, let tail, case .success(let status) = fs.sys.fstat(tail.fd) else { return nil }
-        return JournalPosition(seq: tail.lastSeq, segmentFirstSeq: tail.firstSeq, offset: tail.end, inode: status.inode)
+        guard locked, let tail, tail.lastSeq >= tail.firstSeq, case .success(let status) = fs.sys.fstat(tail.fd) else { return nil }
+        return JournalPosition(seq: tail.lastSeq, identity: tail.lastRecordChecksum, segmentFirstSeq: tail.firstSeq,
+                               offset: tail.end, inode: status.inode, recordStart: tail.lastRecordStart)
     }
 
     /// Reads only what was appended after `position`: opens the segment it
-    /// names, checks it is the same file and still the active one, and scans
-    /// from the offset — no directory listing, no snapshot. Anything else
-    /// (sealed meanwhile, replaced, shorter) reads by sequence number.
+    /// names, checks it is the same file, that the position's event is still
+    /// there (its record where the position says, with its identity), and
+    /// that it is still the active segment, then scans from the offset — no
+    /// directory listing, no snapshot. Anything else reads by sequence
+    /// number, checking the position's event's identity on the way.
+    ///
+    /// - Throws: ``JournalPosition/Mismatch`` when the journal does not hold
+    ///   the position's event (it was put back from an older copy).
     @discardableResult
     public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
-        guard locked, position.segmentFirstSeq > 0, position.offset >= Int64(RecordFormat.headerSize) else {
-            // This process made the journal durable up to `position` itself:
-            // learning what is committed needs no fsync if nothing was added.
-            if !locked, position.segmentFirstSeq > 0 { durableHint = position }
-            return try readEvents(after: position.seq, body)
+        guard position.seq > 0, position.identity != 0, position.segmentFirstSeq > 0,
+              position.recordStart >= Int64(RecordFormat.headerSize) else {
+            return try readEventsChecking(position, body)
         }
         closeTail()
         let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
         guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
-              status.inode == position.inode, status.size >= position.offset else {
-            return try readEvents(after: position.seq, body)
+              status.inode == position.inode, status.size >= position.offset,
+              recordIsThere(path(name), position) else {
+            return try readEventsChecking(position, body)
         }
+        // Start at the position's own record (checked above, and again by identity).
+        snapshotPositions[position.seq - 1] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
+                                                                      offset: UInt64(position.recordStart), identity: position.identity)
+        guard locked else { return try readEventsChecking(position, body) }
         // Collect first: if the segment turns out not to be the active one,
         // nothing may have been handed over yet.
         var events: [Event] = []
-        snapshotPositions[position.seq] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
-                                                                  offset: UInt64(position.offset))
-        // This process made the segment durable up to the position itself.
-        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq,
+        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq - 1,
                                durableUpTo: position.offset) { events.append($0) }
+        guard let first = events.first, first.seq == position.seq, first.identity == position.identity else {
+            closeTail()
+            throw JournalPosition.Mismatch()
+        }
         // Sealed meanwhile (even if a crash left the raw file), or followed
         // by a newer segment: not the active one any more.
         let successor = [Self.sealedName(firstSeq: position.segmentFirstSeq),
                          Self.segmentName(firstSeq: last + 1), Self.sealedName(firstSeq: last + 1)]
         if successor.contains(where: { if case .success = fs.sys.lstat(path($0)) { return true } else { return false } }) {
             closeTail()
-            return try readEvents(after: position.seq, body)
+            return try readEventsChecking(position, body)
         }
-        for event in events { try body(event) }
+        for event in events.dropFirst() { try body(event) }
         return last
+    }
+
+    /// Reads after `position.seq - 1`, checking that event `position.seq`
+    /// has the position's identity and handing over only the events after it.
+    private func readEventsChecking(_ position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
+        guard position.seq > 0, position.identity != 0 else { return try readEvents(after: position.seq, body) }
+        var confirmed = false
+        let last = try readEvents(after: position.seq - 1) { event in
+            if event.seq == position.seq {
+                guard event.identity == position.identity else { throw JournalPosition.Mismatch() }
+                confirmed = true
+                return
+            }
+            try body(event)
+        }
+        guard confirmed else { throw JournalPosition.Mismatch() }
+        return last
+    }
+
+    /// Whether the record of the position's event is where it says: a record
+    /// header at `recordStart` with the position's identity, ending at `offset`.
+    private func recordIsThere(_ file: String, _ position: JournalPosition) -> Bool {
+        guard case .success(let fd) = fs.sys.open(file, flags: O_RDONLY, mode: 0) else { return false }
+        defer { fs.closeQuietly(fd) }
+        var header = [UInt8](repeating: 0, count: RecordFormat.recordHeaderSize)
+        guard case .success(let n) = header.withUnsafeMutableBytes({ fs.sys.pread(fd, into: $0, offset: position.recordStart) }),
+              n == header.count else { return false }
+        let length = Int64(header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
+        let checksum = header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 4) }
+        return position.recordStart + Int64(RecordFormat.recordHeaderSize) + length == position.offset && checksum == position.identity
     }
 
     /// Sequence numbers run from 1 to `Int64.max` (events carry them as JSON
@@ -236,8 +285,9 @@ extension FileJournal {
         let end: Int64
         var next: UInt64
         var lastTime: Timestamp?
-        /// Where the last record visited starts.
+        /// Where the last record visited starts, and its checksum.
         var lastRecordStart: Int64 = Int64(RecordFormat.headerSize)
+        var lastRecordChecksum: UInt32 = 0
 
         init(_ journal: FileJournal, file: String, next: UInt64, after seq: UInt64, decodeAll: Bool = false,
              end: Int64 = .max, _ body: @escaping (Event) throws -> Void) {
@@ -253,6 +303,7 @@ extension FileJournal {
         func visit(_ payload: UnsafeRawBufferPointer, _ offset: Int) throws {
             if Int64(offset) >= end { return }
             lastRecordStart = Int64(offset)
+            lastRecordChecksum = RecordFormat.storedChecksum(ofPayload: payload)
             if !decodeAll, let peeked = FileJournal.peekSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
@@ -301,14 +352,34 @@ extension FileJournal {
 
         var start = RecordFormat.headerSize
         var next = firstSeq
-        if seq != UInt64.max, let position = snapshotPositions[seq], position.segmentFirstSeq == firstSeq, position.offset >= UInt64(start) {
+        // Seek to a known record only once it is checked to be there: the
+        // position may come from another history (a snapshot left beside
+        // segments put back from an older copy), and a scan from the middle
+        // of a record would take the rest for a torn tail.
+        if seq != UInt64.max, let position = snapshotPositions[seq], position.segmentFirstSeq == firstSeq,
+           position.offset >= UInt64(start), position.identity != 0,
+           recordChecksum(fd, at: Int64(position.offset)) == position.identity {
             start = Int(position.offset)
             next = seq + 1
         }
         var assembler = RecordAssembler(startingAt: start, maximumSize: maximumRecordSize)
         // Sized to what is there (a writer resuming at the end reads nothing),
         // at most one chunk: no megabyte to clear for every small read.
-        let size = try fs.sys.fstat(fd).get("stat", file).size
+        var size = try fs.sys.fstat(fd).get("stat", file).size
+        var durableUpTo = durableUpTo
+        if repair, let confirmed = confirmedEnd(fd, file, firstSeq: firstSeq, size: size) {
+            if size > confirmed {
+                // Written by a process that never confirmed it durable (killed
+                // before its fsync returned, or after it failed): never
+                // acknowledged, and no fsync of ours can vouch for it. Cut it.
+                try fs.sys.ftruncate(fd, length: confirmed).get("truncate unconfirmed bytes of", file)
+                logger.notice("cut bytes an interrupted writer left unconfirmed",
+                              metadata: ["file": "\(file)", "offset": "\(confirmed)", "bytes": "\(size - confirmed)"])
+                fd = try makeDurable(fd, file, end: confirmed)
+                size = confirmed
+            }
+            durableUpTo = confirmed
+        }
         let stop = min(size, end)
         let remaining = max(stop - Int64(start), 0)
         var buffer = [UInt8](repeating: 0, count: Int(min(Int64(Self.readChunkSize), remaining + 1)))
@@ -335,12 +406,25 @@ extension FileJournal {
             if durableUpTo != Int64(validEnd) || size != Int64(validEnd) {
                 fd = try makeDurable(fd, file, end: Int64(validEnd))
             }
-            tail = Tail(path: file, firstSeq: firstSeq, fd: fd, end: Int64(validEnd), lastSeq: lastSeq, lastTime: walker.lastTime,
-                        lastRecordStart: walker.lastRecordStart)
+            let scanned = Tail(path: file, firstSeq: firstSeq, fd: fd, end: Int64(validEnd), lastSeq: lastSeq, lastTime: walker.lastTime,
+                               lastRecordStart: walker.lastRecordStart, lastRecordChecksum: walker.lastRecordChecksum)
+            tail = scanned
             keepOpen = true
+            try confirm(scanned)
         }
         return lastSeq
         }
+    }
+
+    /// The checksum in the header of a record that starts at `offset` and
+    /// fits in the file; nil when none can start there.
+    func recordChecksum(_ fd: Int32, at offset: Int64) -> UInt32? {
+        var header = [UInt8](repeating: 0, count: RecordFormat.recordHeaderSize)
+        guard case .success(let n) = header.withUnsafeMutableBytes({ fs.sys.pread(fd, into: $0, offset: offset) }),
+              n == header.count, case .success(let status) = fs.sys.fstat(fd) else { return nil }
+        let length = Int64(header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
+        guard length > 0, offset + Int64(RecordFormat.recordHeaderSize) + length <= status.size else { return nil }
+        return header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 4) }
     }
 
     /// Decides whether the bytes after the last valid record are a torn tail

@@ -17,7 +17,17 @@ extension FileJournal {
         var last: (seq: UInt64, time: Timestamp)?
     }
 
-    func segmentTimes(_ segment: SegmentFiles) throws -> SegmentTimes {
+    /// The segments a reader may use: without the lock, those up to the
+    /// committed boundary (see ``committedBoundary()``), and where the
+    /// boundary's segment ends for it.
+    func committedSegments() throws -> (segments: [SegmentFiles], end: (UInt64, Int64)?) {
+        let limit = locked ? nil : try committedBoundary()
+        var segments = try listing().segments
+        if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
+        return (segments, limit.map { ($0.segmentFirstSeq, $0.end) })
+    }
+
+    func segmentTimes(_ segment: SegmentFiles, end: Int64 = .max) throws -> SegmentTimes {
         if segment.raw == nil, let sealed = segment.sealed {
             let file = path(sealed)
             let fd = try fs.open(file, O_RDONLY)
@@ -37,7 +47,9 @@ extension FileJournal {
         var times = SegmentTimes()
         let file = path(raw)
         guard let bytes = try fs.readFileIfExists(file) else { return times }
-        bytes.withUnsafeBytes { b in
+        let committed = Int(min(Int64(bytes.count), end))
+        bytes.withUnsafeBytes { all in
+            let b = UnsafeRawBufferPointer(rebasing: all[0..<committed])
             _ = RecordFormat.scan(b, from: RecordFormat.headerSize, maximumSize: maximumRecordSize) { payload, _ in
                 guard let seq = Self.peekSeq(payload), let time = Self.peekTime(payload) else { return }
                 if times.first == nil { times.first = (seq, time) }
@@ -48,26 +60,28 @@ extension FileJournal {
     }
 
     public func bounds() throws -> JournalBounds? {
-        let segments = try listing().segments
+        let (segments, limit) = try committedSegments()
+        func end(_ segment: SegmentFiles) -> Int64 { limit.map { $0.0 == segment.firstSeq ? $0.1 : .max } ?? .max }
         var first: (seq: UInt64, time: Timestamp)?
         for segment in segments {
-            if let f = try segmentTimes(segment).first { first = f; break }
+            if let f = try segmentTimes(segment, end: end(segment)).first { first = f; break }
         }
         var last: (seq: UInt64, time: Timestamp)?
         for segment in segments.reversed() {
-            if let l = try segmentTimes(segment).last { last = l; break }
+            if let l = try segmentTimes(segment, end: end(segment)).last { last = l; break }
         }
         guard let first, let last else { return nil }
         return JournalBounds(firstSeq: first.seq, firstTime: first.time, lastSeq: last.seq, lastTime: last.time)
     }
 
     public func lastSeq(atOrBefore time: Timestamp) throws -> UInt64? {
-        let segments = try listing().segments
+        let (segments, limit) = try committedSegments()
+        func end(_ segment: SegmentFiles) -> Int64 { limit.map { $0.0 == segment.firstSeq ? $0.1 : .max } ?? .max }
         // The last segment that starts at or before `time` holds the answer
         // (writers never stamp an event earlier than the one before it).
         var candidate: (index: Int, times: SegmentTimes)?
         for (i, segment) in segments.enumerated() {
-            let times = try segmentTimes(segment)
+            let times = try segmentTimes(segment, end: end(segment))
             guard let first = times.first else { continue }
             if first.time > time { break }
             candidate = (i, times)
@@ -79,9 +93,9 @@ extension FileJournal {
         let segment = segments[index]
         let isLast = index == segments.count - 1
         if let raw = segment.raw {
-            _ = try scanRaw(raw, firstSeq: segment.firstSeq, isLast: isLast, after: 0) { segmentIndex.add($0) }
+            _ = try scanRaw(raw, firstSeq: segment.firstSeq, isLast: isLast, after: 0, end: end(segment)) { segmentIndex.add($0) }
         } else if let sealed = segment.sealed {
-            _ = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: nil, after: 0) { segmentIndex.add($0) }
+            _ = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: nil, after: 0, end: end(segment)) { segmentIndex.add($0) }
         }
         return segmentIndex.lastSeq(atOrBefore: time)
     }

@@ -42,7 +42,7 @@ public final class FileJournal: JournalStore {
     let logger: Logger
     let options: Options
     var maximumRecordSize: Int { options.maximumRecordSize }
-    private let lock: FileLock
+    let lock: FileLock
 
     /// The active segment, known after a read under the lock.
     struct Tail {
@@ -54,6 +54,8 @@ public final class FileJournal: JournalStore {
         var lastTime: Timestamp?
         /// Where the last record starts (the header's size when there is none).
         var lastRecordStart: Int64 = Int64(RecordFormat.headerSize)
+        /// The last record's checksum (0 when there is none).
+        var lastRecordChecksum: UInt32 = 0
     }
     var tail: Tail?
     var locked = false
@@ -70,8 +72,10 @@ public final class FileJournal: JournalStore {
     /// lock looked (nil before it); later lock-free reads stop there too, so
     /// one operation sees one consistent journal.
     var boundary: Boundary?
-    /// A position this process itself made durable (from its last write).
-    var durableHint: JournalPosition?
+    /// Where the active segment was last *confirmed* durable — by a holder
+    /// of the lock whose own fsync of it succeeded — read from the lock file
+    /// when the lock was taken (see ``Watermark``).
+    var watermark: Watermark?
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
@@ -99,6 +103,7 @@ public final class FileJournal: JournalStore {
         try lock.acquire(policy, command: command)
         locked = true
         recovered = false
+        watermark = Watermark(fields: lock.fields)
         defer {
             closeTail()
             locked = false
@@ -267,11 +272,23 @@ public final class FileJournal: JournalStore {
             closeTail()
             throw error
         }
-        current.lastRecordStart = current.end + Int64(lastStart)
-        current.end += Int64(buffer.count)
-        current.lastSeq = events[events.count - 1].seq
-        current.lastTime = events[events.count - 1].time
-        tail = current
+        var appended = current
+        appended.lastRecordStart = current.end + Int64(lastStart)
+        appended.lastRecordChecksum = buffer.withUnsafeBytes { $0.loadLE(UInt32.self, at: lastStart + 4) }
+        appended.end += Int64(buffer.count)
+        appended.lastSeq = events[events.count - 1].seq
+        appended.lastTime = events[events.count - 1].time
+        do throws(StateJournalError) {
+            // Acknowledged only once the next holder will not cut it.
+            try confirm(appended)
+        } catch {
+            _ = fs.sys.ftruncate(current.fd, length: current.end)
+            _ = fs.sys.fdatasync(current.fd)
+            closeTail()
+            throw StateJournalError(.io, "recording the journal's durable end in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
+                                    path: lockPath, errno: error.errno)
+        }
+        tail = appended
         return rotated
     }
 
@@ -296,7 +313,9 @@ public final class FileJournal: JournalStore {
         }
         Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
-        tail = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
+        let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
+        tail = created
+        try confirm(created)
     }
 
     // MARK: Snapshots
@@ -313,7 +332,10 @@ public final class FileJournal: JournalStore {
                 }
                 // The position is where event `seq` starts: reading after
                 // `seq - 1` begins there, and checks that event's identity.
-                if let position, snapshot.seq > 0 { snapshotPositions[snapshot.seq - 1] = position }
+                if var position, snapshot.seq > 0, let identity = snapshot.lastEventIdentity {
+                    position.identity = identity
+                    snapshotPositions[snapshot.seq - 1] = position
+                }
                 return snapshot
             case .failure(let problem):
                 logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",

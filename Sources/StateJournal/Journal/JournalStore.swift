@@ -84,27 +84,55 @@ extension JournalStore {
 
     @discardableResult
     public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
-        try readEvents(after: position.seq, body)
+        guard position.seq > 0, position.identity != 0 else { return try readEvents(after: position.seq, body) }
+        var confirmed = false
+        let last = try readEvents(after: position.seq - 1) { event in
+            if event.seq == position.seq {
+                guard event.identity == position.identity else { throw JournalPosition.Mismatch() }
+                confirmed = true
+                return
+            }
+            try body(event)
+        }
+        guard confirmed else { throw JournalPosition.Mismatch() }
+        return last
     }
 }
 
 /// Where a store's data ended at some moment: the last sequence number and,
 /// for the file store, the active segment and byte offset. A process that
 /// keeps its folded state resumes reading from here instead of refolding.
+///
+/// A position names its last event by identity too: reading from a position
+/// whose event the store no longer holds (the journal was put back from an
+/// older copy, or replaced) throws ``Mismatch``, so the reader refolds from
+/// scratch instead of building on an event that is not there.
 public struct JournalPosition: Sendable, Equatable {
     public var seq: UInt64
+    /// The ``Event/identity`` of event `seq` (0: unknown, not checked).
+    public var identity: UInt32 = 0
     var segmentFirstSeq: UInt64 = 0
     var offset: Int64 = 0
     var inode: UInt64 = 0
+    /// Where event `seq`'s record starts.
+    var recordStart: Int64 = 0
 
-    public init(seq: UInt64) { self.seq = seq }
-
-    init(seq: UInt64, segmentFirstSeq: UInt64, offset: Int64, inode: UInt64) {
+    public init(seq: UInt64, identity: UInt32 = 0) {
         self.seq = seq
+        self.identity = identity
+    }
+
+    init(seq: UInt64, identity: UInt32, segmentFirstSeq: UInt64, offset: Int64, inode: UInt64, recordStart: Int64) {
+        self.seq = seq
+        self.identity = identity
         self.segmentFirstSeq = segmentFirstSeq
         self.offset = offset
         self.inode = inode
+        self.recordStart = recordStart
     }
+
+    /// The store does not hold the position's event: read from the start.
+    public struct Mismatch: Error {}
 }
 
 /// The ends of a journal.

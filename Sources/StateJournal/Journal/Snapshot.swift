@@ -51,6 +51,11 @@ enum SnapshotFormat {
     struct Position: Equatable, Sendable {
         var segmentFirstSeq: UInt64
         var offset: UInt64
+        /// The checksum of the record that must start at `offset` (not
+        /// stored: the snapshot's `last_event_identity`). A reader seeks to
+        /// `offset` only after checking that record is there — the segment
+        /// may be of another history than the snapshot.
+        var identity: UInt32 = 0
     }
 
     static func encode(_ snapshot: Snapshot, position: Position?) -> [UInt8] {

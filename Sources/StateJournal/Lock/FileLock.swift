@@ -204,17 +204,63 @@ public final class FileLock {
     /// Releases the lock. Safe to call when not held.
     public func release() {
         guard let fd else { return }
-        _ = fs.sys.ftruncate(fd, length: 0)
+        // The holder's note goes; the fields (what holders tell the next
+        // one, see ``record(_:)``) stay.
+        try? write(fd, holder: nil)
         _ = fs.sys.flock(fd, operation: LOCK_UN)
         fs.closeQuietly(fd)
         self.fd = nil
     }
 
+    /// `key=value` lines the previous holder left in the lock file (other
+    /// than its pid, command and start), read when the lock was acquired;
+    /// only a complete set (ended by `end=1`) counts.
+    public private(set) var fields: [(key: String, value: String)] = []
+    private var holderNote = ""
+
+    /// Replaces the fields kept in the lock file for the next holder, which
+    /// finds them in ``fields``. The file is the lock holders' shared memory
+    /// within one boot: it is never fsynced, so after a machine crash it may
+    /// hold anything, and readers of a field must check it.
+    ///
+    /// - Throws: when the file could not be rewritten; it then holds either
+    ///   the fields as they were or no complete set of fields.
+    public func record(_ newFields: [(key: String, value: String)]) throws(StateJournalError) {
+        guard let fd else { throw StateJournalError(.io, "'\(path)' is not locked by this process") }
+        let previous = fields
+        fields = newFields
+        do throws(StateJournalError) { try write(fd, holder: holderNote) } catch {
+            fields = previous
+            throw error
+        }
+    }
+
     private func recordHolder(_ fd: Int32, command: String) {
-        let text = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
-        _ = fs.sys.ftruncate(fd, length: 0)
-        // Best effort: the lock is held whether or not this note is written.
-        _ = try? fs.writeAll(fd, Array(text.utf8), at: 0, path)
+        var found: [(key: String, value: String)] = []
+        var complete = false
+        let text = String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            if key == "end" { complete = true; break }
+            guard !["pid", "command", "since"].contains(key) else { continue }
+            found.append((key, String(line[line.index(after: eq)...])))
+        }
+        fields = complete ? found : []
+        holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+        // Best effort: the lock is held whether or not the note is written
+        // (and a failed rewrite leaves no complete set of fields).
+        try? write(fd, holder: holderNote)
+    }
+
+    /// Empties the file, then writes the note and the fields, ended by
+    /// `end=1`: an interrupted or failed rewrite never leaves a mix of old
+    /// and new fields, only a set without its end, which does not count.
+    private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
+        var text = holder ?? ""
+        if !fields.isEmpty { text += fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n" }
+        try fs.sys.ftruncate(fd, length: 0).get("truncate", path)
+        try fs.writeAll(fd, Array(text.utf8), at: 0, path)
     }
 
     static func monotonicSeconds() -> Double {

@@ -169,8 +169,14 @@ public final class StateManager: Sendable {
     /// Folds the journal up to `limit`: from the newest readable snapshot at
     /// or before it, then the events after it.
     func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
-        if let snapshot = try store.latestSnapshot(atOrBefore: limit) {
+        // The newest snapshot the journal confirms; an older one when it does
+        // not (a snapshot newer than what a reader may see, or of another
+        // history), a few times at most before replaying from the start.
+        var bound = limit
+        for _ in 0..<3 {
+            guard let snapshot = try store.latestSnapshot(atOrBefore: bound), snapshot.seq > 0 else { break }
             if let folded = try fold(store, from: snapshot, upTo: limit) { return folded }
+            bound = snapshot.seq - 1
         }
         var folded = Folded()
         _ = try replay(store, after: 0, upTo: limit, into: &folded)
@@ -206,8 +212,8 @@ public final class StateManager: Sendable {
             confirmed = false
         }
         if confirmed { return folded }
-        logger.warning("the newest snapshot does not match the journal's event at its seq (the journal was put back from an older copy, or lost its tail); replaying the whole journal instead",
-                       metadata: ["snapshotSeq": "\(snapshot.seq)"])
+        logger.notice("a snapshot does not match the journal's event at its seq (it is newer than what this read may see, or of another history); using an older one",
+                      metadata: ["snapshotSeq": "\(snapshot.seq)"])
         return nil
     }
 
@@ -243,8 +249,12 @@ public final class StateManager: Sendable {
     func currentFold(_ store: any JournalStore) throws -> Folded {
         if let cache = foldCache.withLock({ $0 }) {
             var folded = cache.folded
-            let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
-            if last == folded.lastSeq { return folded }
+            do {
+                let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
+                if last == folded.lastSeq { return folded }
+            } catch is JournalPosition.Mismatch {
+                logger.notice("the journal no longer holds the event this process last saw (it was put back from an older copy?); folding it anew")
+            }
             // The journal is not the one the cache was made from.
             foldCache.withLock { $0 = nil }
         }
