@@ -285,8 +285,10 @@ test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
 env: FAULT_MATRIX=shared:fdatasync,fresh:fdatasync
 file: Sources/StateJournal/Journal/FileJournal.swift
 <<< original
+            // Leave the journal exactly as it was: cut whatever reached the file.
             _ = fs.sys.ftruncate(current.fd, length: current.end)
 ===
+            // mutant: whatever reached the file stays
 >>>
 
 # ---- issue 18: tests that could not fail --------------------------------------
