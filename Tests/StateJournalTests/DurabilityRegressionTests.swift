@@ -316,6 +316,42 @@ import StateJournalTesting
         #expect(ProjectionFooter.check(readBytes(path) ?? []) == .valid(seq: retry.state.seq))
     }
 
+    // MARK: The watermark
+
+    /// A lock file older than the segment (put back from a copy, or left
+    /// from before a crash that kept its bytes but not the lock file's
+    /// later ones): bytes beyond its watermark that no announced append
+    /// explains are acknowledged events — never cut.
+    @Test func aStaleWatermarkNeverCutsAcknowledgedEvents() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let m = Self.manager(path, RealSystemCalls())
+        try m.write(initPayload())
+        try m.write(.noteAdded(text: "one"))
+        let staleLock = try #require(readBytes(path + ".lock"))
+        #expect(String(decoding: staleLock, as: UTF8.self).contains("durable="))
+        try m.write(.noteAdded(text: "two"))
+        try m.write(.noteAdded(text: "three"))
+        writeBytes(path + ".lock", staleLock)
+        try Self.manager(path, RealSystemCalls()).write(.noteAdded(text: "four"))
+        #expect(try fullReplay(path)?.notes == ["one", "two", "three", "four"])
+        #expect(try Self.manager(path, RealSystemCalls()).loadState()?.notes == ["one", "two", "three", "four"])
+    }
+
+    /// A writer killed between announcing its append and confirming it:
+    /// the next holder cuts exactly its bytes, and readers never saw them.
+    @Test func bytesOfAnAnnouncedAppendThatWasNeverConfirmedAreCut() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try Self.manager(path, RealSystemCalls()).write(initPayload())
+        let killed = Self.manager(path, SegmentSyncHook(RealSystemCalls()) { .die })
+        #expect(throws: (any Error).self) { try killed.write(.noteAdded(text: "never confirmed")) }
+        #expect(String(decoding: readBytes(path + ".lock") ?? [], as: UTF8.self).contains("pending="))
+        #expect(try Self.manager(path, RealSystemCalls()).loadState()?.notes == [])
+        try Self.manager(path, RealSystemCalls()).write(.noteAdded(text: "next"))
+        #expect(try fullReplay(path)?.notes == ["next"])
+    }
+
     // MARK: 8
 
     /// A killed writer's bytes; another process's fsync gets the writeback

@@ -95,10 +95,18 @@ extension FileJournal {
                 guard let raw = last.raw else { return Boundary(segmentFirstSeq: last.firstSeq, end: .max) }
                 let file = path(raw)
                 let fd = try fs.open(file, O_RDONLY)
+                defer { fs.closeQuietly(fd) }
                 let size = try fs.sys.fstat(fd).get("stat", file).size
-                let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size)
-                fs.closeQuietly(fd)
-                if let confirmed { return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed) }
+                if let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size) {
+                    return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed)
+                }
+                if lock.isReadOnly {
+                    // May not repair or record: read under the lock up to the
+                    // last valid record, made durable by an fsync of our own.
+                    _ = try scanRaw(raw, firstSeq: last.firstSeq, isLast: true, after: .max, allowRepair: false) { _ in }
+                    try fs.fdatasync(fd, file)
+                    return Boundary(segmentFirstSeq: last.firstSeq, end: lastScanEnd)
+                }
                 // The long way, as a writer: scan, cut a torn tail, make durable, confirm.
                 _ = try scanRaw(raw, firstSeq: last.firstSeq, isLast: true, after: .max) { _ in }
                 return Boundary(segmentFirstSeq: last.firstSeq, end: tail?.end ?? Int64(RecordFormat.headerSize))
@@ -330,10 +338,10 @@ extension FileJournal {
     /// to `durableUpTo` itself and nothing was written since. Without the
     /// lock, records starting at or after `end` are not read.
     func scanRaw(_ name: String, firstSeq: UInt64, isLast: Bool, after seq: UInt64, end: Int64 = .max,
-                 durableUpTo: Int64? = nil, _ body: (Event) throws -> Void) throws -> UInt64 {
+                 durableUpTo: Int64? = nil, allowRepair: Bool = true, _ body: (Event) throws -> Void) throws -> UInt64 {
         let file = path(name)
         try Self.checkFirstSeq(firstSeq, of: file)
-        let repair = locked && isLast
+        let repair = locked && isLast && allowRepair
         var fd = try fs.open(file, repair ? O_RDWR : O_RDONLY)
         var keepOpen = false
         defer { if !keepOpen { fs.closeQuietly(fd) } }
@@ -398,6 +406,7 @@ extension FileJournal {
         }
         let lastSeq = walker.next - 1
         let validEnd = assembler.offset
+        lastScanEnd = Int64(validEnd)
         if !clean || assembler.leftover > 0 {
             try classifyTail(fd: fd, file: file, from: validEnd, to: stop, lastSeq: lastSeq, isLast: isLast, repair: repair)
         }

@@ -76,6 +76,8 @@ public final class FileJournal: JournalStore {
     /// of the lock whose own fsync of it succeeded — read from the lock file
     /// when the lock was taken (see ``Watermark``).
     var watermark: Watermark?
+    /// Where the valid records of the last raw segment scanned end.
+    var lastScanEnd: Int64 = 0
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
@@ -262,6 +264,13 @@ public final class FileJournal: JournalStore {
         // The lock file removed or replaced while held: another writer may
         // hold a lock on the new one; write nothing.
         try lock.validate()
+        // Announce the append: if this process dies before it confirms it,
+        // the next holder cuts exactly these bytes.
+        do throws(StateJournalError) { try confirm(current, pendingEnd: current.end + Int64(buffer.count)) } catch {
+            closeTail()
+            throw StateJournalError(.io, "recording an append in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
+                                    path: lockPath, errno: error.errno)
+        }
         do throws(StateJournalError) {
             try fs.writeAll(current.fd, buffer, at: current.end, current.path)
             try fs.fdatasync(current.fd, current.path)

@@ -30,6 +30,13 @@ struct Watermark: Equatable {
     /// for a segment without records).
     var lastRecordStart: Int64
     var lastRecordChecksum: UInt32
+    /// Set by a holder about to append: the end its append will reach.
+    /// Bytes beyond `end` are cut by the next holder only when they lie
+    /// within it — bytes of that one append, never acknowledged. Anything
+    /// else beyond `end` (a segment put back from a longer copy) was not
+    /// written by an append this watermark knows of: checked the long way,
+    /// never cut.
+    var pending: Int64?
 
     /// This boot's identity (`/proc/sys/kernel/random/boot_id`); nil where
     /// there is none, and then no watermark is ever trusted.
@@ -42,7 +49,9 @@ struct Watermark: Equatable {
         return text.isEmpty ? nil : text
     }()
 
-    init(boot: String, segmentFirstSeq: UInt64, inode: UInt64, end: Int64, lastRecordStart: Int64, lastRecordChecksum: UInt32) {
+    init(boot: String, segmentFirstSeq: UInt64, inode: UInt64, end: Int64, lastRecordStart: Int64, lastRecordChecksum: UInt32,
+         pending: Int64? = nil) {
+        self.pending = pending
         self.boot = boot
         self.segmentFirstSeq = segmentFirstSeq
         self.inode = inode
@@ -60,13 +69,20 @@ struct Watermark: Equatable {
               let end = map["durable"].flatMap(Int64.init), let last = map["last"]?.split(separator: ":"), last.count == 2,
               let start = Int64(last[0]), let crc = UInt32(last[1], radix: 16), end >= Int64(RecordFormat.headerSize)
         else { return nil }
-        self.init(boot: boot, segmentFirstSeq: first, inode: inode, end: end, lastRecordStart: start, lastRecordChecksum: crc)
+        var pending: Int64?
+        if let text = map["pending"] {
+            guard let value = Int64(text), value > end else { return nil }
+            pending = value
+        }
+        self.init(boot: boot, segmentFirstSeq: first, inode: inode, end: end, lastRecordStart: start, lastRecordChecksum: crc,
+                  pending: pending)
     }
 
     /// The fields; `durable` last but one (before `end=1`, added by the lock).
     var fields: [(key: String, value: String)] {
         [("boot", boot), ("segment", String(segmentFirstSeq)), ("inode", String(inode)), ("durable", String(end)),
          ("last", "\(lastRecordStart):\(String(lastRecordChecksum, radix: 16))")]
+            + (pending.map { [("pending", String($0))] } ?? [])
     }
 }
 
@@ -77,17 +93,20 @@ extension FileJournal {
     ///
     /// - Throws: when the watermark could not be recorded (the lock file then
     ///   holds the previous one, or none).
-    func confirm(_ tail: Tail) throws(StateJournalError) {
+    ///
+    /// With `pendingEnd`, announces an append about to reach that offset
+    /// (see ``Watermark/pending``), before any of it is written.
+    func confirm(_ tail: Tail, pendingEnd: Int64? = nil) throws(StateJournalError) {
         guard let boot = Watermark.currentBoot else { return }
         let status = try fs.sys.fstat(tail.fd).get("stat", tail.path)
         let hasRecords = tail.lastSeq >= tail.firstSeq
         let mark = Watermark(boot: boot, segmentFirstSeq: tail.firstSeq, inode: status.inode, end: tail.end,
                              lastRecordStart: hasRecords ? tail.lastRecordStart : 0,
-                             lastRecordChecksum: hasRecords ? tail.lastRecordChecksum : 0)
+                             lastRecordChecksum: hasRecords ? tail.lastRecordChecksum : 0, pending: pendingEnd)
         // Unchanged (a scan that resumed at a position visits no record, and
         // so does not know the last one: keep the watermark it confirmed).
-        if let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq, current.inode == mark.inode,
-           current.end == mark.end { return }
+        if lock.fieldsWritten, let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq,
+           current.inode == mark.inode, current.end == mark.end, current.pending == mark.pending { return }
         try lock.record(mark.fields)
         watermark = mark
     }
@@ -96,6 +115,15 @@ extension FileJournal {
     /// for this very file and its last record is where it says; nil when the
     /// segment must be checked the long way.
     func confirmedEnd(_ fd: Int32, _ file: String, firstSeq: UInt64, size: Int64) -> Int64? {
+        guard let mark = watermark else { return nil }
+        // Bytes beyond the end that no announced append explains: the long way.
+        if size > mark.end, size > (mark.pending ?? mark.end) { return nil }
+        return confirmedPrefix(fd, firstSeq: firstSeq, size: size)
+    }
+
+    /// The watermark's end, when it is for this very file and its last
+    /// record is where it says (whatever lies beyond).
+    func confirmedPrefix(_ fd: Int32, firstSeq: UInt64, size: Int64) -> Int64? {
         guard let mark = watermark, mark.segmentFirstSeq == firstSeq, size >= mark.end,
               case .success(let status) = fs.sys.fstat(fd), status.inode == mark.inode else { return nil }
         if mark.lastRecordStart == 0 { return mark.end == Int64(RecordFormat.headerSize) ? mark.end : nil }

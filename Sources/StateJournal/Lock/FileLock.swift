@@ -133,10 +133,24 @@ public final class FileLock {
         }
     }
 
+    /// Whether the lock file could only be opened for reading (a reader
+    /// without write permission): the lock still excludes writers, but
+    /// nothing can be recorded in the file.
+    public private(set) var isReadOnly = false
+
     private func openLockFile() throws(StateJournalError) -> Int32 {
         // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
-        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | (fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW), mode: 0o644) {
+        let noFollow = fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW
+        isReadOnly = false
+        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | noFollow, mode: 0o644) {
         case .success(let opened): return opened
+        case .failure(.permissionDenied):
+            // Another user's lock file: flock works on a descriptor open for reading.
+            guard case .success(let opened) = fs.sys.open(path, flags: O_RDONLY | noFollow, mode: 0) else {
+                throw .system("open", path, .permissionDenied)
+            }
+            isReadOnly = true
+            return opened
         case .failure(.tooManySymbolicLinks) where !fs.allowsSymbolicLinks:
             throw FileSystem.symbolicLinkRefused(path, as: "a lock file")
         case .failure(let e): throw .system("open", path, e)
@@ -206,7 +220,7 @@ public final class FileLock {
         guard let fd else { return }
         // The holder's note goes; the fields (what holders tell the next
         // one, see ``record(_:)``) stay.
-        try? write(fd, holder: nil)
+        if !isReadOnly { try? write(fd, holder: nil) }
         _ = fs.sys.flock(fd, operation: LOCK_UN)
         fs.closeQuietly(fd)
         self.fd = nil
@@ -227,10 +241,10 @@ public final class FileLock {
     ///   the fields as they were or no complete set of fields.
     public func record(_ newFields: [(key: String, value: String)]) throws(StateJournalError) {
         guard let fd else { throw StateJournalError(.io, "'\(path)' is not locked by this process") }
-        let previous = fields
+        guard !isReadOnly else { throw .system("write", path, .permissionDenied) }
         fields = newFields
         do throws(StateJournalError) { try write(fd, holder: holderNote) } catch {
-            fields = previous
+            fieldsWritten = false
             throw error
         }
     }
@@ -238,7 +252,7 @@ public final class FileLock {
     private func recordHolder(_ fd: Int32, command: String) {
         var found: [(key: String, value: String)] = []
         var complete = false
-        let text = String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self)
+        let text = String(decoding: ((try? fs.readAll(fd, path)) ?? []).prefix(Self.recordSize), as: UTF8.self)
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<eq])
@@ -247,21 +261,39 @@ public final class FileLock {
             found.append((key, String(line[line.index(after: eq)...])))
         }
         fields = complete ? found : []
+        fieldsWritten = false
         holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
         // Best effort: the lock is held whether or not the note is written
-        // (and a failed rewrite leaves no complete set of fields).
-        try? write(fd, holder: holderNote)
+        // (and a failed rewrite leaves the previous record whole).
+        if !isReadOnly { try? write(fd, holder: holderNote) }
     }
 
-    /// Empties the file, then writes the note and the fields, ended by
-    /// `end=1`: an interrupted or failed rewrite never leaves a mix of old
-    /// and new fields, only a set without its end, which does not count.
+    /// The lock file's content is one record of this many bytes (padded
+    /// with newlines), rewritten by a single `pwrite` at offset 0: a holder
+    /// killed at any instant leaves the old record or the new one, never a
+    /// mix and never an empty file, and nothing needs truncating.
+    static let recordSize = 512
+
+    /// Writes the note and the fields, ended by `end=1`, as one record.
     private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
-        var text = holder ?? ""
-        if !fields.isEmpty { text += fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n" }
-        try fs.sys.ftruncate(fd, length: 0).get("truncate", path)
-        try fs.writeAll(fd, Array(text.utf8), at: 0, path)
+        var body = fields.isEmpty ? "" : fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n"
+        var note = holder ?? ""
+        // The fields first in importance: a long command is shortened to fit.
+        if note.utf8.count + body.utf8.count > Self.recordSize {
+            note = String(decoding: Array(note.utf8.prefix(max(0, Self.recordSize - body.utf8.count - 1))), as: UTF8.self)
+            if !note.isEmpty && !note.hasSuffix("\n") { note += "\n" }
+        }
+        if note.utf8.count + body.utf8.count > Self.recordSize { body = "" }  // cannot happen with our fields
+        var bytes = Array((note + body).utf8)
+        bytes += [UInt8](repeating: UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count))
+        try fs.writeAll(fd, bytes, at: 0, path)
+        fieldsWritten = true
     }
+
+    /// Whether ``fields`` are in the file as they are in memory (false after
+    /// a failed rewrite: they must be written again before anything relies
+    /// on them).
+    public private(set) var fieldsWritten = false
 
     static func monotonicSeconds() -> Double {
         var ts = timespec()
