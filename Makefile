@@ -101,7 +101,7 @@ bench: deps
 
 # Mutation check (Tools/mutants, issue 18): applies each deliberate bug in
 # the script's table to a copy of the repository (MUTANTS_WORK, default
-# /tmp/statejournal-mutants, with its own .build), runs the tests that must
+# .build-mutants, with its own .build), runs the tests that must
 # catch it, and prints a table; exits non-zero if any mutant survived. Slow
 # (a build per mutant): not part of `make test`. MUTANTS=id… runs only some.
 MUTANTS ?=

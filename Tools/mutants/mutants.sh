@@ -9,7 +9,7 @@
 # Usage: Tools/mutants/mutants.sh [--list | --check] [ID ...]
 #   no ID: every mutant not marked TODO; --list: print the table and exit;
 #   --check: only check that every edit applies to this checkout.
-#   MUTANTS_WORK (default /tmp/statejournal-mutants) holds the copy and its
+#   MUTANTS_WORK (default .build-mutants in the repository) holds the copy and its
 #   own .build, kept between runs (the first build takes a few minutes, each
 #   mutant then rebuilds incrementally). MUTANTS_TEST_TIMEOUT (default 900 s)
 #   bounds one test command.
@@ -43,7 +43,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-WORK="${MUTANTS_WORK:-/tmp/statejournal-mutants}"
+WORK="${MUTANTS_WORK:-$REPO/.build-mutants}"
 TIMEOUT="${MUTANTS_TEST_TIMEOUT:-900}"
 SELF="${BASH_SOURCE[0]}"
 
