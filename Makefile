@@ -3,16 +3,21 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz sanitize clean
+.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants
 
 all: build
 
 # Installs what a fresh Debian/Ubuntu machine lacks: libzstd (headers and
-# pkg-config file) and the zstd command-line tool.
+# pkg-config file), the zstd command-line tool, and script(1) (bsdutils; the
+# CLI tests run `log` under a pseudo-terminal with it).
 deps:
 	@if ! pkg-config --exists libzstd 2>/dev/null || ! command -v zstd >/dev/null 2>&1; then \
 		echo "make: installing libzstd-dev pkg-config zstd"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libzstd-dev pkg-config zstd; \
+	fi
+	@if ! [ -x /usr/bin/script ]; then \
+		echo "make: installing bsdutils (script)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bsdutils; \
 	fi
 
 build: deps
@@ -113,3 +118,12 @@ bench: deps
 	$(SWIFT) build $(RELEASE_FLAGS) $(BENCH_BUILD_FLAGS) --product statejournal
 	$(SWIFT) build $(RELEASE_FLAGS) $(BENCH_BUILD_FLAGS) --product bench
 	"$$($(SWIFT) build $(RELEASE_FLAGS) $(BENCH_BUILD_FLAGS) --show-bin-path)/bench" $(BENCH_FLAGS)
+
+# Mutation check (Tools/mutants, issue 18): applies each deliberate bug in
+# the script's table to a copy of the repository (MUTANTS_WORK, default
+# .build-mutants, with its own .build), runs the tests that must
+# catch it, and prints a table; exits non-zero if any mutant survived. Slow
+# (a build per mutant): not part of `make test`. MUTANTS=id… runs only some.
+MUTANTS ?=
+mutants: deps
+	Tools/mutants/mutants.sh $(MUTANTS)

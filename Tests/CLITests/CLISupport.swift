@@ -108,3 +108,26 @@ func planJSON(waves: Int, perWave: Int, metadata: String = "{}") -> String {
     }
     return #"{"waves": [\#(ws.joined(separator: ","))], "metadata": \#(metadata)}"#
 }
+
+/// Waits (polling /proc, at most `limit` seconds — a bound for a broken
+/// handshake, not a timing assertion) until every process in `pids` has
+/// `lockPath` open: each is then inside its lock acquisition, waiting.
+/// False when the limit passed first, or a process exited.
+func waitUntilWaitingForLock(_ pids: [Int32], lockPath: String, limit: Double = 60) -> Bool {
+    let target = URL(fileURLWithPath: lockPath).resolvingSymlinksInPath().path
+    func hasOpen(_ pid: Int32) -> Bool {
+        let fdDir = "/proc/\(pid)/fd"
+        for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
+            if let dest = try? FileManager.default.destinationOfSymbolicLink(atPath: fdDir + "/" + fd),
+               dest == target || dest == lockPath { return true }
+        }
+        return false
+    }
+    let deadline = Date().addingTimeInterval(limit)
+    while Date() < deadline {
+        if pids.allSatisfy(hasOpen) { return true }
+        if pids.contains(where: { kill($0, 0) != 0 }) { return false }
+        usleep(2_000)
+    }
+    return false
+}

@@ -226,7 +226,9 @@ import StateJournal
 
     /// Two processes write with the same --expect-seq at once: exactly one
     /// wins, the other exits 4 and writes nothing. The test holds the lock
-    /// while both start, so both are waiting for it when it is released.
+    /// while both start and releases it only once both are waiting for it
+    /// (each has the lock file open, seen in /proc/PID/fd): run one after
+    /// the other, they would never both wait, and the test fails.
     @Test func twoProcessesRacingWithTheSameExpectSeqExactlyOneWins() throws {
         try severalActors()
         for round in 0..<4 {
@@ -243,6 +245,8 @@ import StateJournal
                 try p.run()
                 racers.append(p)
             }
+            let bothWaiting = waitUntilWaitingForLock(racers.map(\.processIdentifier), lockPath: ws.state + ".lock")
+            #expect(bothWaiting, "round \(round): the two racers were never both waiting for the lock")
             lock.release()
             for p in racers { p.waitUntilExit() }
             #expect(racers.map(\.terminationStatus).sorted() == [0, 4], "round \(round)")
@@ -325,9 +329,10 @@ import StateJournal
 
     /// Colour only on a terminal: under a pseudo-terminal (`script`) the
     /// table is coloured; piped (every other test) it is not.
-    @Test func logIsColouredOnlyOnATerminal() throws {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+                   "needs script(1) (bsdutils/util-linux; `make deps` installs it)"))
+    func logIsColouredOnlyOnATerminal() throws {
         try severalActors()
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { return }
         let command = "'\(CLI.binary)' log --state '\(ws.state)'"
         func underTerminal(noColour: String) throws -> String {
             let p = Process()

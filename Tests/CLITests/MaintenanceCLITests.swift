@@ -57,12 +57,16 @@ import StateJournal
     @Test func verifyRepairsATornTailAndExitsZero() throws {
         try history()
         let raw = journal + "/" + files(".log")[0]
+        let intact = try #require(FileManager.default.contents(atPath: raw))
         let handle = try #require(FileHandle(forWritingAtPath: raw))
         handle.seekToEndOfFile()
         handle.write(Data([0x40, 0, 0, 0, 1, 2, 3]))  // half a record: an interrupted append
         try handle.close()
+        #expect(FileManager.default.contents(atPath: raw)?.count == intact.count + 7)
         let r = try ws.sj("verify")
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        // The torn tail was cut: the segment is byte for byte what it was before the interrupted append.
+        #expect(FileManager.default.contents(atPath: raw) == intact)
         #expect(try ws.showJSON()["seq"]?.intValue == 6)
         #expect(try ws.sj("note", "next").status == 0)
         #expect(try ws.showJSON()["seq"]?.intValue == 7)

@@ -63,9 +63,10 @@ import Testing
 
     @Test func anyEventBeforeInitIsRefused() {
         #expect(throws: StateJournalError.self) { _ = try WorkflowState.applying(event(1, .taskStarted(taskID: "a")), to: nil) }
-        do { _ = try WorkflowState.applying(event(1, .noteAdded(text: "x")), to: nil) } catch {
-            #expect((error as StateJournalError).code == .notInitialized)
+        let error = #expect(throws: StateJournalError.self) {
+            _ = try WorkflowState.applying(event(1, .noteAdded(text: "x")), to: nil)
         }
+        #expect(error?.code == .notInitialized)
     }
 
     // Allowed: pending → in progress, completed or failed; in progress →

@@ -116,6 +116,33 @@ import Testing
         return header + payload
     }
 
+    /// `renderProblems` (every target's check of a folded state) can fail: a
+    /// state the fold would never accept, whose STATE.md is not valid,
+    /// is reported.
+    @Test func renderProblemsReportsAStateThatDoesNotRenderValid() throws {
+        let good = try #require(FuzzEntryPoints.sampleState)
+        #expect(FuzzEntryPoints.renderProblems(good) == [])
+        var bad = good
+        bad.workflowID = "wf`\n\n# Another document\n\n## Tasks"
+        #expect(!FuzzEntryPoints.renderProblems(bad).isEmpty)
+    }
+
+    /// The segment target tells corruption (a damaged record with valid ones
+    /// after it: refused, never cut) from a torn tail (cut under the lock
+    /// exactly where the damage starts); both inputs pass, and a reader that
+    /// cut corruption as a torn tail would break the first.
+    @Test func theSegmentTargetTellsCorruptionFromATornTail() {
+        let newline: [UInt8] = [UInt8(ascii: "\n")]
+        let events = (1...3).map { sampleEvent(UInt64($0)).json().encoded() }
+        let damage = Array("#XXXXXXXXXXXX".utf8)
+        let corrupt: [UInt8] = [5] + events[0] + newline + damage + newline + events[1] + newline + events[2]
+        let torn: [UInt8] = [5] + events[0] + newline + events[1] + newline + damage
+        #expect(Self.run("segment", corrupt) == [])
+        #expect(Self.run("segment", torn) == [])
+        // The same reader over the corrupt segment refuses it with `.corruption`.
+        #expect((try? Self.readError(segmentInput: corrupt).code) == .corruption)
+    }
+
     /// The error a writer's read of the segment a `segment` input describes throws.
     static func readError(segmentInput bytes: [UInt8]) throws -> StateJournalError {
         let mode = bytes[0]

@@ -101,7 +101,9 @@ import StateJournalTesting
         var bytes = readBytes(segmentPath)!
         bytes[3] ^= 0xFF
         writeBytes(segmentPath, bytes)
-        #expect(throws: StateJournalError.self) { _ = try readAll() }
+        let error = #expect(throws: StateJournalError.self) { _ = try readAll() }
+        #expect(error?.code == .corruption)
+        #expect(error?.message.contains(segmentPath) == true)
     }
 
     @Test func tornTailIsCutAtEveryByteOffsetOfTheLastRecord() throws {

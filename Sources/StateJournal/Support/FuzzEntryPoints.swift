@@ -209,7 +209,11 @@ public enum FuzzEntryPoints {
         }
         let fs = FileSystem(sys)
         var broken: [String] = []
+        let segmentPath = statePath + ".journal/" + name
 
+        /// Reads the journal; nil when it refused with `.corruption` (a fine
+        /// answer to damaged bytes). Any other error is a broken invariant:
+        /// the journal is in memory, so nothing but damage can fail a read.
         func read(locked: Bool) -> [Event]? {
             let journal = FileJournal(statePath: statePath, fileSystem: fs, logger: quiet)
             var events: [Event] = []
@@ -232,15 +236,45 @@ public enum FuzzEntryPoints {
                     if after != events.filter({ $0.seq > 1 }) { broken.append("reading after seq 1 differs from reading everything") }
                 }
                 return events
+            } catch let error as StateJournalError where error.code == .corruption {
+                return nil
             } catch {
+                broken.append("reading \(locked ? "under the lock" : "without the lock") failed with a non-corruption error: \(error)")
                 return nil
             }
         }
 
+        // What the record scan says follows the last valid record of a raw
+        // segment with a sound header: a torn tail (cut under the lock, at
+        // exactly that offset) or corruption (refused, never cut).
+        var rawTail: RecordFormat.Tail?
+        if kind < 2, file.count >= RecordFormat.headerSize,
+           case .success(let h) = file.withUnsafeBytes({ RecordFormat.decodeHeader($0) }), h.firstSeq == firstSeq {
+            rawTail = file.withUnsafeBytes { RecordFormat.scan(UnsafeRawBufferPointer(rebasing: $0[RecordFormat.headerSize...]), from: 0) { _, _ in } }
+        }
+
         let before = read(locked: false)
+        if case .corrupt? = rawTail, before != nil {
+            broken.append("a damaged record with valid records after it was read without an error")
+        }
         _ = try? FileJournal(statePath: statePath, fileSystem: fs, logger: quiet).verify()
         if mode & 4 != 0 {
+            let unlocked = sys.contents(segmentPath)
             let repaired = read(locked: true)
+            let cut = sys.contents(segmentPath)
+            switch rawTail {
+            case .corrupt?:
+                if repaired != nil { broken.append("a damaged record with valid records after it was read under the lock without an error") }
+                if cut != unlocked { broken.append("corruption (valid records after a damaged one) was cut under the lock") }
+            case .torn(let offset, _)? where repaired != nil:
+                if cut?.count != RecordFormat.headerSize + offset {
+                    broken.append("a torn tail at byte \(RecordFormat.headerSize + offset) was not cut there: the file has \(cut?.count ?? -1) bytes")
+                }
+            case .clean? where repaired != nil:
+                if cut != unlocked { broken.append("a segment without damage was changed by reading it under the lock") }
+            default:
+                break
+            }
             if let before, let repaired, repaired != before {
                 broken.append("reading under the lock (which cuts a torn tail) gave \(repaired.count) events, without it \(before.count)")
             }
@@ -384,6 +418,11 @@ public enum FuzzEntryPoints {
                 out.append([3] + lines)
                 out.append([4 | 0x40] + segment + segment[RecordFormat.headerSize..<(RecordFormat.headerSize + 20)])
                 out.append([5] + lines + Array("\n#torn".utf8))
+                if payloads.count >= 2 {
+                    // Damage between records: corruption, which must be refused and never cut.
+                    let damaged = [payloads[0], Array("#XXXXXXXXXXXX".utf8)] + payloads[1...]
+                    out.append([5] + damaged.joined(separator: [UInt8(ascii: "\n")]).map { $0 })
+                }
             case "snapshot":
                 let snapshot = Snapshot(seq: state.seq, lastTime: state.updated, state: state, idempotencyKeys: ["key-1": 1])
                 let file = SnapshotFormat.encode(snapshot, position: .init(segmentFirstSeq: 1, offset: 4096))
@@ -474,19 +513,28 @@ public enum FuzzEntryPoints {
 
     /// What every read command does with a state: STATE.md, `show --json`,
     /// `resume-info --json`. None may crash, whatever the state.
+    /// Also: the STATE.md is valid and parses, and the JSON of `show` and
+    /// `resume-info` parses back.
     static func renderProblems(_ state: WorkflowState) -> [String] {
+        var broken: [String] = []
         let text = MarkdownRenderer.render(state)
-        _ = MarkdownValidator.validate(text)
-        _ = try? MarkdownParser.parse(text)
-        _ = state.json().encoded()
-        _ = ResumeInfo(state).json().encoded()
-        return []
+        let problems = MarkdownValidator.validate(text)
+        if !problems.isEmpty {
+            broken.append("the STATE.md rendered for a folded state is not valid: \(problems.prefix(3).map(\.description))")
+        }
+        do { _ = try MarkdownParser.parse(text) } catch {
+            broken.append("the STATE.md rendered for a folded state cannot be parsed: \(error)")
+        }
+        if (try? JSON.parse(state.json().encoded())) == nil { broken.append("the state's JSON (show --json) does not parse") }
+        if (try? JSON.parse(ResumeInfo(state).json().encoded())) == nil { broken.append("resume-info's JSON does not parse") }
+        return broken
     }
 
     /// A state the fold accepts (checked as `payload`, a replacement, when
     /// given) renders to a STATE.md that is valid and reads back the same.
     static func projectionProblems(of state: WorkflowState, as what: String, of payload: Event.Payload?) -> [String] {
         var broken = renderProblems(state)
+        if !broken.isEmpty { return broken }
         if let payload {
             let event = Event(seq: max(state.seq, 1), time: state.updated, actor: "fuzz", pid: 1, payload: payload)
             guard (try? WorkflowState.applying(event, to: nil)) != nil else { return broken }

@@ -1,0 +1,525 @@
+#!/usr/bin/env bash
+# Mutation check (issue 18, Build item 5): applies each deliberate bug
+# ("mutant") below to a copy of the repository, builds it, runs the tests that
+# must catch it, and reports KILLED (the tests failed, as they must) or
+# SURVIVED (they passed: a hole in our checks). Exits non-zero if any mutant
+# survived, or could not be applied or built, or if its tests already fail on
+# the unmutated code (then they prove nothing about the mutant).
+#
+# Usage: Tools/mutants/mutants.sh [--list | --check] [ID ...]
+#   no ID: every mutant not marked TODO; --list: print the table and exit;
+#   --check: only check that every edit applies to this checkout.
+#   MUTANTS_WORK (default .build-mutants in the repository) holds the copy and its
+#   own .build, kept between runs (the first build takes a few minutes, each
+#   mutant then rebuilds incrementally). MUTANTS_TEST_TIMEOUT (default 900 s)
+#   bounds one test command.
+#
+# ---------------------------------------------------------------------------
+# ROW FORMAT (the table is the MUTANTS heredoc at the bottom of this file)
+#
+#   @@ ID                       starts a mutant; ID is [a-z0-9-]+
+#   status: TODO                optional: listed, never run (placeholder rows)
+#   why: TEXT                   optional: what the mutant undoes
+#   test: FILTER                a `swift test --filter` expression that must
+#                               FAIL on the mutant (and pass on the original)
+#   cmd: SHELL COMMAND          instead of / besides `test:`: a command run in
+#                               the copy's root that must exit non-zero on the
+#                               mutant (e.g. `swift run --skip-build torture
+#                               repro segment-dir-fsync`); several test:/cmd:
+#                               lines: the mutant is KILLED if any of them fails
+#   env: NAME=VALUE             optional, exported for this mutant's tests
+#   file: PATH                  the file (relative to the repository root)
+#                               that the following edit applies to
+#   <<< original                the next lines, up to `===`, are the EXACT
+#                               original text (it must occur exactly once in
+#                               the file)
+#   ===                         the next lines, up to `>>>`, replace it
+#   >>>                         (an empty replacement deletes the text)
+#
+# A mutant may have several file:/<<</===/>>> edits (applied together, e.g.
+# both halves of one fix). Lines inside <<< … >>> are taken verbatim
+# (indentation included). Lines starting with `#` outside edits are comments.
+# ---------------------------------------------------------------------------
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WORK="${MUTANTS_WORK:-$REPO/.build-mutants}"
+TIMEOUT="${MUTANTS_TEST_TIMEOUT:-900}"
+SELF="${BASH_SOURCE[0]}"
+
+command -v python3 >/dev/null || { echo "mutants: needs python3" >&2; exit 2; }
+
+# The table, extracted from the end of this file.
+TABLE="$(sed -n '/^: <<'"'"'MUTANTS'"'"'$/,/^MUTANTS$/p' "$SELF" | sed '1d;$d')"
+
+exec python3 - "$REPO" "$WORK" "$TIMEOUT" "$@" 3<<<"$TABLE" <<'PYTHON'
+import os, re, shutil, subprocess, sys, time
+
+repo, work, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3])
+args = sys.argv[4:]
+table = os.fdopen(3).read()
+
+# ---- parse ----------------------------------------------------------------
+mutants, cur, edit, mode, file = [], None, None, None, None
+for raw in table.split("\n"):
+    if mode in ("orig", "repl"):
+        if mode == "orig" and raw == "===":
+            mode = "repl"; continue
+        if mode == "repl" and raw == ">>>":
+            cur["edits"].append(edit); edit = None; mode = None; continue
+        edit[mode].append(raw); continue
+    line = raw.strip()
+    if not line or line.startswith("#"):
+        continue
+    if line.startswith("@@ "):
+        cur = {"id": line[3:].strip(), "status": "", "why": "", "tests": [], "env": {}, "edits": []}
+        mutants.append(cur); file = None; continue
+    key, _, value = line.partition(":")
+    value = value.strip()
+    if line == "<<< original":
+        if file is None: sys.exit(f"mutants: {cur['id']}: an edit before any file:")
+        edit = {"file": file, "orig": [], "repl": []}; mode = "orig"; continue
+    if key == "status": cur["status"] = value
+    elif key == "why": cur["why"] = value
+    elif key == "test": cur["tests"].append(("test", value))
+    elif key == "cmd": cur["tests"].append(("cmd", value))
+    elif key == "env":
+        n, _, v = value.partition("="); cur["env"][n] = v
+    elif key == "file": file = value
+    else: sys.exit(f"mutants: cannot read line: {raw!r}")
+
+if "--list" in args:
+    for m in mutants:
+        tests = "; ".join(f"{k}: {v}" for k, v in m["tests"])
+        print(f"{m['id']:<34} {m['status'] or 'active':<7} {tests}\n    {m['why']}")
+    sys.exit(0)
+if "--check" in args:
+    ok = True
+    for m in mutants:
+        for e in m["edits"]:
+            n = open(os.path.join(repo, e["file"])).read().count("\n".join(e["orig"]))
+            if n != 1: ok = False; print(f"{m['id']}: {e['file']}: the original text occurs {n} times")
+        if m["status"] != "TODO" and (not m["edits"] or not m["tests"]):
+            ok = False; print(f"{m['id']}: needs an edit and a test")
+    print("mutants: every edit applies" if ok else "mutants: some edits do not apply")
+    sys.exit(0 if ok else 1)
+wanted = [a for a in args if not a.startswith("-")]
+unknown = [w for w in wanted if w not in {m["id"] for m in mutants}]
+if unknown: sys.exit(f"mutants: unknown mutant(s): {unknown}")
+selected = [m for m in mutants if m["id"] in wanted] if wanted else mutants
+
+# ---- the copy -------------------------------------------------------------
+src = os.path.join(work, "src")
+os.makedirs(src, exist_ok=True)
+print(f"mutants: copying {repo} to {src} (its .build is kept between runs)", flush=True)
+skip = lambda name: name.startswith(".build") or name in (".git", ".swiftpm")
+for name in os.listdir(src):
+    if not skip(name):
+        path = os.path.join(src, name)
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
+for name in os.listdir(repo):
+    if not skip(name):
+        path = os.path.join(repo, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.copytree(path, os.path.join(src, name), symlinks=True)
+        else:
+            shutil.copy2(path, os.path.join(src, name), follow_symlinks=False)
+
+def run(cmd, env=None, limit=None, log=None):
+    """Runs cmd (a shell string) in the copy; returns (status, output tail)."""
+    e = dict(os.environ); e.update(env or {})
+    try:
+        p = subprocess.run(cmd, shell=True, cwd=src, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=limit, start_new_session=True)
+        out = p.stdout.decode(errors="replace")
+        status = p.returncode
+    except subprocess.TimeoutExpired as t:
+        out = (t.stdout or b"").decode(errors="replace") + f"\n[timed out after {limit} s]"
+        status = 124
+    if log:
+        with open(log, "a") as f: f.write(f"$ {cmd}\n{out}\n")
+    return status, out
+
+def build(log):
+    return run("swift build --build-tests 2>&1", log=log)
+
+def test_command(kind, value):
+    if kind == "test":
+        return f"swift test --skip-build --filter '{value}' 2>&1"
+    return value
+
+def ran_no_tests(kind, out):
+    return kind == "test" and (re.search(r"Test run with 0 tests", out) or "No matching test cases" in out) \
+        and not re.search(r"Executed [1-9]", out)
+
+logs = os.path.join(work, "logs")
+shutil.rmtree(logs, ignore_errors=True); os.makedirs(logs)
+
+# ---- baseline: every test command must pass on the original ------------------
+t0 = time.time()
+status, out = build(os.path.join(logs, "baseline.log"))
+if status != 0:
+    print(out[-3000:]); sys.exit("mutants: the unmutated copy does not build")
+print(f"mutants: baseline build {time.time() - t0:.0f} s", flush=True)
+baseline = {}
+for m in selected:
+    if m["status"] == "TODO": continue
+    for kind, value in m["tests"]:
+        key = (kind, value, tuple(sorted(m["env"].items())))
+        if key in baseline: continue
+        t = time.time()
+        s, out = run(test_command(kind, value), env=m["env"], limit=timeout, log=os.path.join(logs, "baseline.log"))
+        baseline[key] = "no-tests" if ran_no_tests(kind, out) else ("pass" if s == 0 else "FAIL")
+        print(f"mutants: baseline {kind}: {value} -> {baseline[key]} ({time.time() - t:.0f} s)", flush=True)
+
+# ---- the mutants ----------------------------------------------------------
+results = []
+for m in selected:
+    if m["status"] == "TODO":
+        results.append((m["id"], "TODO", 0.0, "placeholder: " + m["why"])); continue
+    start = time.time()
+    log = os.path.join(logs, m["id"] + ".log")
+    originals = {}
+    verdict, detail = None, ""
+    try:
+        texts = {}
+        for e in m["edits"]:
+            path = os.path.join(src, e["file"])
+            if e["file"] not in texts:
+                texts[e["file"]] = originals[e["file"]] = open(path).read()
+            orig, repl = "\n".join(e["orig"]), "\n".join(e["repl"])
+            n = texts[e["file"]].count(orig)
+            if n != 1:
+                verdict, detail = "NOT-APPLIED", f"{e['file']}: the original text occurs {n} times"; break
+            texts[e["file"]] = texts[e["file"]].replace(orig, repl)
+        if not m["edits"]:
+            verdict, detail = "NOT-APPLIED", "no edit"
+        if verdict is None:
+            for f, text in texts.items():
+                open(os.path.join(src, f), "w").write(text)
+            s, out = build(log)
+            if s != 0:
+                verdict, detail = "BUILD-FAIL", "the mutant does not compile (fix its replacement)"
+            else:
+                failed, passed, unproven = [], [], []
+                for kind, value in m["tests"]:
+                    key = (kind, value, tuple(sorted(m["env"].items())))
+                    if baseline.get(key) != "pass":
+                        unproven.append(f"{value} ({baseline.get(key)} on the original)"); continue
+                    s, out = run(test_command(kind, value), env=m["env"], limit=timeout, log=log)
+                    (failed if s != 0 else passed).append(value + (" [timed out]" if s == 124 else ""))
+                    if s != 0: break  # killed: no need to run the rest
+                if failed:
+                    verdict, detail = "KILLED", "by " + failed[0]
+                elif unproven and not passed:
+                    verdict, detail = "BASELINE-FAIL", "; ".join(unproven)
+                else:
+                    verdict, detail = "SURVIVED", "passed: " + "; ".join(passed + unproven)
+    finally:
+        for f, text in originals.items():
+            open(os.path.join(src, f), "w").write(text)
+    elapsed = time.time() - start
+    results.append((m["id"], verdict, elapsed, detail))
+    print(f"mutants: {m['id']}: {verdict} in {elapsed:.0f} s — {detail}", flush=True)
+
+# ---- report ---------------------------------------------------------------
+print()
+print(f"| {'mutant':<36} | {'result':<13} | {'time':>6} | detail")
+print(f"|{'-' * 38}|{'-' * 15}|{'-' * 8}|{'-' * 40}")
+for id, verdict, elapsed, detail in results:
+    print(f"| {id:<36} | {verdict:<13} | {elapsed:>5.0f}s | {detail[:160]}")
+bad = [r for r in results if r[1] not in ("KILLED", "TODO")]
+killed = sum(1 for r in results if r[1] == "KILLED")
+todo = sum(1 for r in results if r[1] == "TODO")
+print(f"\nmutants: {killed} killed, {len(bad)} not killed, {todo} TODO, total {time.time() - t0:.0f} s; logs in {logs}")
+sys.exit(1 if bad else 0)
+PYTHON
+
+# ---------------------------------------------------------------------------
+# THE TABLE. File paths are relative to the repository root.
+: <<'MUTANTS'
+# ---- issue 18: mutants an outside audit found surviving ----------------------
+
+@@ segment-dir-fsync-undone
+why: the segment-directory fsync fix undone: a segment whose directory entry may not be durable takes writes
+test: GuaranteeTests/aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+        if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
+            try fs.fsyncDirectory(directory)
+            Self.durableSegments.withLock { _ = $0.insert(current.path) }
+        }
+===
+>>>
+<<< original
+            _ = fs.sys.unlink(path)
+            throw error
+===
+            throw error
+>>>
+
+@@ free-space-check-disabled
+why: the check that the disk has room for STATE.md before appending, disabled
+test: FaultMatrixTests/aNearlyFullDiskRefusesTheWriteBeforeAppending
+file: Sources/StateJournal/Manager/StateManager.swift
+<<< original
+        if free < needed {
+===
+        if free < needed && false {
+>>>
+
+@@ latest-snapshot-nil
+why: snapshots never used: latestSnapshot always returns nil (every open replays from seq 1)
+test: GuaranteeTests/openingReplaysOnlyTheEventsAfterTheNewestSnapshot
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+    public func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
+===
+    public func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
+        if seq > 0 { return nil }
+>>>
+
+@@ durable-but-not-said
+why: a failed append leaves its record in the segment (no cut back): the event may surface although the write failed without saying it is durable
+test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
+env: FAULT_MATRIX=shared:fdatasync,fresh:fdatasync
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+            // Leave the journal exactly as it was: cut whatever reached the file.
+            _ = fs.sys.ftruncate(current.fd, length: current.end)
+===
+            // mutant: whatever reached the file stays
+>>>
+
+# ---- issue 18: tests that could not fail --------------------------------------
+
+@@ fold-before-init-code
+why: an event before init is refused with the wrong code (badInput, not notInitialized)
+test: FoldTests/anyEventBeforeInitIsRefused
+file: Sources/StateJournal/Events/Fold.swift
+<<< original
+        guard var next = state.take() else {
+            throw StateJournalError(.notInitialized,
+===
+        guard var next = state.take() else {
+            throw StateJournalError(.badInput,
+>>>
+
+@@ verify-does-not-cut-torn-tail
+why: a torn tail is no longer cut under the lock (verify says OK, the bytes stay)
+test: MaintenanceCLITests/verifyRepairsATornTailAndExitsZero
+file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+<<< original
+            guard repair else { return }  // maybe an append in progress: not ours to cut
+===
+            guard repair && false else { return }  // mutant: never cut
+>>>
+
+@@ header-damage-not-corruption
+why: a damaged segment header is reported as an I/O error, not corruption (exit 1, not 5)
+test: JournalTests/headerDamageIsCorruption
+file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+<<< original
+            throw StateJournalError.corruption("segment '\(file)' is damaged: \(problem) (events from seq \(firstSeq))", path: file)
+===
+            throw StateJournalError(.io, "segment '\(file)' is damaged: \(problem) (events from seq \(firstSeq))", path: file)
+>>>
+
+@@ record-damage-not-corruption
+why: a damaged record with valid records after it is reported as an I/O error, not corruption
+test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
+file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+<<< original
+            throw StateJournalError.corruption(
+                "record at byte \(offset) of '\(file)' (after seq \(lastSeq)) is damaged and valid records follow at byte \(offset + next); "
+===
+            throw StateJournalError(.io,
+                "record at byte \(offset) of '\(file)' (after seq \(lastSeq)) is damaged and valid records follow at byte \(offset + next); "
+>>>
+
+@@ damaged-region-scan-quadratic
+why: the large-damaged-region fix undone: a candidate record is checksummed at every offset (hangs on 4 MiB of damage)
+test: HardeningTests/aLargeDamagedRegionIsClassifiedInLinearTime
+file: Sources/StateJournal/Journal/RecordFormat.swift
+<<< original
+                    if Self.eventStarts(in: bytes, at: probe + recordHeaderSize),
+                       record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
+===
+                    if record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
+>>>
+
+@@ corruption-cut-as-torn-tail
+why: under the lock, corruption (valid records after damage) is cut like a torn tail: acknowledged events silently dropped
+test: FuzzRegressionTests
+test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
+file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+<<< original
+        case .corrupt(_, let next):
+            throw StateJournalError.corruption(
+===
+        case .corrupt(_, let next) where !repair:
+            throw StateJournalError.corruption(
+>>>
+<<< original
+        case .torn(_, let length):
+            guard isLast else {
+===
+        case .torn, .corrupt:
+            let length = size - offset
+            guard isLast else {
+>>>
+
+# ---- issue 18: documented guarantees with no test -----------------------------
+
+@@ older-segment-version-accepted
+why: a segment header from a newer format version is read as if it were ours
+test: GuaranteeTests/aNewerSegmentFormatIsRefusedNamingTheFile
+file: Sources/StateJournal/Journal/RecordFormat.swift
+<<< original
+        guard version <= RecordFormat.version else { return .failure(.unsupportedVersion(version)) }
+===
+>>>
+
+@@ damaged-snapshot-ends-search
+why: a damaged snapshot makes the fold replay everything instead of using the older snapshot
+test: GuaranteeTests/aDamagedOrNewerSnapshotIsPassedOverOnOpen
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+                logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
+                               metadata: ["file": "\(file)", "problem": "\(problem)"])
+===
+                logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
+                               metadata: ["file": "\(file)", "problem": "\(problem)"])
+                return nil
+>>>
+
+@@ checkpoints-not-kept
+why: only the newest snapshots are kept: reading the past replays from seq 1
+test: GuaranteeTests/readingThePastStartsFromTheNearestCheckpoint
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+        for old in older.dropLast(max(options.snapshotsKept - 1, 0)) where !checkpoints.contains(old.seq) {
+===
+        for old in older.dropLast(max(options.snapshotsKept - 1, 0)) {
+>>>
+
+@@ damaged-seal-copy-deleted
+why: an interrupted seal's damaged compressed copy is deleted instead of set aside
+test: GuaranteeTests/anInterruptedSealWithADamagedCompressedCopyIsSetAside
+file: Sources/StateJournal/Journal/FileJournal.swift
+<<< original
+                try fs.rename(path(sealed), path(sealed) + ".damaged-" + Timestamp.now().compactUTC)
+===
+                try fs.unlinkIfExists(path(sealed))
+>>>
+
+@@ event-time-from-clock-only
+why: an event's time is the clock's alone: a clock stepped back makes times go backwards
+test: GuaranteeTests/eventTimesNeverGoBackwards
+file: Sources/StateJournal/Manager/GroupCommit.swift
+<<< original
+        let time = max(Timestamp.now(), folded.lastTime)
+===
+        let time = Timestamp.now()
+>>>
+
+@@ lock-busy-loop
+why: no backoff between lock attempts (a busy loop)
+test: GuaranteeTests/theLockBacksOffAndTimesOut
+file: Sources/StateJournal/Lock/FileLock.swift
+<<< original
+                Self.sleep(min(jittered, policy.timeout - elapsed))
+===
+                Self.sleep(min(jittered, policy.timeout - elapsed) * 0)
+>>>
+
+@@ lock-sleeps-past-deadline
+why: a backoff is not cut to the time left: a waiter sleeps past its deadline
+test: GuaranteeTests/aLongBackoffIsCutAtTheDeadline
+file: Sources/StateJournal/Lock/FileLock.swift
+<<< original
+                Self.sleep(min(jittered, policy.timeout - elapsed))
+===
+                Self.sleep(jittered)
+>>>
+
+@@ notices-on-stdout
+why: the command line's log (repair notices, warnings) goes to stdout, mixed into JSON output
+test: GuaranteeCLITests/aRepairNoticeGoesToStderrAndStdoutStaysClean
+file: Sources/statejournal/CLILog.swift
+<<< original
+StreamLogHandler.standardError
+===
+StreamLogHandler.standardOutput
+>>>
+
+@@ corruption-exits-one
+why: corruption exits 1 like any I/O error, not 5
+test: GuaranteeCLITests/everyCommandExitsFiveOnCorruptionAndChangesNothing
+file: Sources/StateJournal/Errors/StateJournalError.swift
+<<< original
+            case .corruption: return 5
+===
+            case .corruption: return 1
+>>>
+
+@@ symlink-copies-of-the-link
+why: with --allow-symlinks, STATE.md's backup is a hard link to the symbolic link, not a copy of its file
+test: GuaranteeTests/backupAndDamagedCopiesLieBesideASymlinkedStateFile
+file: Sources/StateJournal/System/FileSystem.swift
+<<< original
+        let path = allowsSymbolicLinks ? try resolvingSymbolicLinks(path, as: "a file StateJournal keeps a copy of") : path
+===
+>>>
+
+# ---- issue 10 (durability holes): the lead fills these in with the fixes ------
+# Each: `file:` and the fix's exact text as `<<< original`, the text without
+# the fix after `===`, and the regression test that must fail as `test:`.
+
+@@ issue10-1-duplicate-retry-fsyncs
+status: TODO
+why: item 1 — a retry with the same idempotency key is acknowledged without fsyncing the records it did not sync itself
+
+@@ issue10-2-batch-duplicate-told-success
+status: TODO
+why: item 2 — group commit: a duplicate in a batch whose append failed is told "success"
+
+@@ issue10-3-readers-render-undurable
+status: TODO
+why: item 3 — readers and projectors without the lock render records that are not yet durable
+
+@@ issue10-4-footer-identity
+status: TODO
+why: item 4 — STATE.md judged current by its footer's seq alone; verify reports repairs it does not make
+
+@@ issue10-5-lock-file-replaced
+status: TODO
+why: item 5 — removing the lock file lets two writers in at once (no inode check after flock)
+
+@@ issue10-6-import-retry-writes-state
+status: TODO
+why: item 6 — a retried import returns without writing STATE.md
+
+@@ issue10-7-failed-batch-duplicate-visible
+status: TODO
+why: item 7 — a duplicate in a failed batch returns before STATE.md shows it
+
+@@ issue10-8-fsync-error-trust-disk
+status: TODO
+why: item 8 — after an fsync error, later writers trust the page cache, not the disk
+
+@@ issue10-9-snapshot-ahead-identity
+status: TODO
+why: item 9 — a snapshot ahead of the journal is trusted once the journal catches up
+
+@@ durable-seq-dropped
+why: a write whose event is durable but whose STATE.md rewrite failed no longer says so (durableSeq nil): "durable but not said"
+test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
+env: FAULT_MATRIX=shared:open,shared:rename
+file: Sources/StateJournal/Manager/GroupCommit.swift
+<<< original
+                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
+===
+                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+>>>
+MUTANTS
