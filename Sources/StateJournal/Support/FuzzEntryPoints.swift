@@ -533,12 +533,15 @@ public enum FuzzEntryPoints {
     /// A state the fold accepts (checked as `payload`, a replacement, when
     /// given) renders to a STATE.md that is valid and reads back the same.
     static func projectionProblems(of state: WorkflowState, as what: String, of payload: Event.Payload?) -> [String] {
-        var broken = renderProblems(state)
-        if !broken.isEmpty { return broken }
+        // Only a state the fold accepts must render well: a file of the
+        // earlier tool may hold what the fold refuses (a task id with a
+        // space), and import refuses it before anything is rendered.
         if let payload {
             let event = Event(seq: max(state.seq, 1), time: state.updated, actor: "fuzz", pid: 1, payload: payload)
-            guard (try? WorkflowState.applying(event, to: nil)) != nil else { return broken }
+            guard (try? WorkflowState.applying(event, to: nil)) != nil else { return [] }
         }
+        var broken = renderProblems(state)
+        if !broken.isEmpty { return broken }
         let text = MarkdownRenderer.render(state)
         let problems = MarkdownValidator.validate(text)
         if !problems.isEmpty {
