@@ -587,7 +587,7 @@ file: Sources/StateJournal/Manager/StateManager.swift
 
 @@ snapshot-offset-unchecked
 why: review R4: a snapshot's seek offset is used before the record there is checked
-test: ReviewFindingsTests/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
+test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
 file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 <<< original
            recordChecksum(fd, at: Int64(position.offset)) == position.identity {
