@@ -586,8 +586,10 @@ file: Sources/StateJournal/Manager/StateManager.swift
 >>>
 
 @@ snapshot-offset-unchecked
-why: review R4: a snapshot's seek offset is used before the record there is checked
+status: TODO
+why: (SURVIVES today: the R4 tests no longer reach a wrong seek — another layer stops them first; needs a test aimed at the seek itself) review R4: a snapshot's seek offset is used before the record there is checked
 test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
+test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesASoundJournalReportCorruption
 file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 <<< original
            recordChecksum(fd, at: Int64(position.offset)) == position.identity {
