@@ -586,8 +586,8 @@ file: Sources/StateJournal/Manager/StateManager.swift
 >>>
 
 @@ snapshot-offset-unchecked
-status: TODO
-why: (SURVIVES today: the R4 tests no longer reach a wrong seek — another layer stops them first; needs a test aimed at the seek itself) review R4: a snapshot's seek offset is used before the record there is checked
+test: DurabilityRegressionTests/aSeekPositionThatMissesItsRecordIsNotUsed
+why: review R4 (its own tests no longer reach a wrong seek: the fold's identity check and the watermark stop them first): a snapshot's seek offset is used before the record there is checked
 test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
 test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesASoundJournalReportCorruption
 file: Sources/StateJournal/Journal/FileJournal+Reading.swift
