@@ -352,6 +352,27 @@ import StateJournalTesting
         #expect(try fullReplay(path)?.notes == ["next"])
     }
 
+    /// A seek position (from a snapshot, or a process's memory) that does
+    /// not point at the record it names — here, into the middle of the last
+    /// record — is not used: a scan from there would take the rest of that
+    /// record for a torn tail and, under the lock, cut an acknowledged event.
+    @Test func aSeekPositionThatMissesItsRecordIsNotUsed() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let m = Self.manager(path, RealSystemCalls())
+        try m.write(initPayload())
+        for i in 1...3 { try m.write(.noteAdded(text: "note \(i) with some length to it")) }
+        let segment = path + ".journal/" + FileJournal.segmentName(firstSeq: 1)
+        let size = try #require(readBytes(segment)).count
+        let journal = FileJournal(statePath: path, logger: Self.quiet)
+        // "Event 3 starts 20 bytes before the end": it does not.
+        journal.snapshotPositions[2] = SnapshotFormat.Position(segmentFirstSeq: 1, offset: UInt64(size - 20), identity: 0x1234_5678)
+        try journal.withWriteLock(LockPolicy(timeout: 5), command: "test") {
+            _ = try journal.readEvents(after: 2) { _ in }
+        }
+        #expect(try fullReplay(path)?.notes == (1...3).map { "note \($0) with some length to it" })
+    }
+
     // MARK: 8
 
     /// A killed writer's bytes; another process's fsync gets the writeback

@@ -586,8 +586,10 @@ file: Sources/StateJournal/Manager/StateManager.swift
 >>>
 
 @@ snapshot-offset-unchecked
-why: review R4: a snapshot's seek offset is used before the record there is checked
-test: aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
+test: DurabilityRegressionTests/aSeekPositionThatMissesItsRecordIsNotUsed
+why: review R4 (its own tests no longer reach a wrong seek: the fold's identity check and the watermark stop them first): a snapshot's seek offset is used before the record there is checked
+test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
+test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesASoundJournalReportCorruption
 file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 <<< original
            recordChecksum(fd, at: Int64(position.offset)) == position.identity {
