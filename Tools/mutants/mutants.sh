@@ -502,7 +502,7 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ reader-without-boundary
 why: item 3: lock-free readers and projectors read everything, also a write still in progress
 test: DurabilityRegressionTests/aReaderDuringAFailingFsyncNeverShowsTheFailedWrite
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournal/Journal/FileJournal+Committed.swift
 <<< original
     func committedBoundary() throws -> Boundary? {
         if let boundary { return boundary }
@@ -568,7 +568,7 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ failed-fsync-trusted
 why: item 8: a failed fsync of a segment is ignored (no rewrite to a new file)
 test: JournalTests/aFailedSyncBeforeUseRewritesTheSegmentToANewFile
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournal/Journal/FileJournal+Committed.swift
 <<< original
         guard case .failure(let errno) = fs.sys.fdatasync(fd) else { return fd }
 ===
@@ -600,7 +600,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ fold-cache-identity-unchecked
 why: review R1b: a fold cache is resumed although the journal no longer holds its event
 test: ReviewFindingsTests/aFoldCacheIsNotCheckedAgainstAJournalPutBackFromAnOlderCopy
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournal/Journal/JournalStore.swift
 <<< original
                 guard event.identity == position.identity else { throw JournalPosition.Mismatch() }
 ===

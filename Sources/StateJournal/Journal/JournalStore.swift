@@ -84,6 +84,13 @@ extension JournalStore {
 
     @discardableResult
     public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try readEventsChecking(position, body)
+    }
+
+    /// Reads after `position.seq - 1`, checking that event `position.seq`
+    /// has the position's identity, and hands over only the events after it.
+    /// - Throws: ``JournalPosition/Mismatch`` when it does not, or is gone.
+    func readEventsChecking(_ position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
         guard position.seq > 0, position.identity != 0 else { return try readEvents(after: position.seq, body) }
         var confirmed = false
         let last = try readEvents(after: position.seq - 1) { event in
