@@ -401,8 +401,7 @@ import StateJournalTesting
 
 /// Calls `onWouldBlock` each time an `flock` is refused because another
 /// holds the lock: a handshake for tests of waiting writers.
-final class FlockWatcher: SystemCalls, @unchecked Sendable {
-    let base: any SystemCalls
+final class FlockWatcher: ForwardingSystemCalls, @unchecked Sendable {
     private let lock = NSLock()
     private var callback: (@Sendable () -> Void)?
     private var openCounts: [String: Int] = [:]
@@ -412,34 +411,18 @@ final class FlockWatcher: SystemCalls, @unchecked Sendable {
         set { lock.lock(); callback = newValue; lock.unlock() }
     }
     init(_ base: any SystemCalls, onWouldBlock: (@Sendable () -> Void)? = nil) {
-        self.base = base
         self.callback = onWouldBlock
+        super.init(base)
     }
-    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    override func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         let result = base.flock(fd, operation: operation)
         if case .failure(.wouldBlock) = result { onWouldBlock?() }
         return result
     }
-    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    override func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         lock.lock(); openCounts[path, default: 0] += 1; lock.unlock()
         return base.open(path, flags: flags, mode: mode)
     }
-    func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pread(fd, into: buffer, offset: offset) }
-    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> { base.pwrite(fd, from: buffer, offset: offset) }
-    func fsync(_ fd: Int32) -> Result<Void, Errno> { base.fsync(fd) }
-    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
-    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
-    func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
-    func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }
 
 /// Dies (every later call fails) at the rename that would put `target` in place.
