@@ -22,18 +22,38 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // The domain every layer shares: the state, events and their fold,
+        // errors, and the store protocol. Public; re-exported by StateJournal.
         .target(
-            name: "StateJournal",
+            name: "StateJournalModel",
+            swiftSettings: upcoming
+        ),
+        // The engine: system calls, the lock, the file journal. Nothing in it
+        // is public; the package's own targets see it through `package` access.
+        .target(
+            name: "StateJournalEngine",
             dependencies: [
                 "CZstd",
+                "StateJournalModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),
-        // Test machinery, never shipped: fault injection, the simulated disk.
+        // The library's face: StateManager, history, projection.
+        .target(
+            name: "StateJournal",
+            dependencies: [
+                "StateJournalModel",
+                "StateJournalEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Test machinery, never shipped: fault injection, the simulated disk,
+        // the in-memory file system, fuzz entry points.
         .target(
             name: "StateJournalTesting",
-            dependencies: ["StateJournal"],
+            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalModel"],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -48,6 +68,7 @@ let package = Package(
             name: "torture",
             dependencies: [
                 "StateJournal",
+                "StateJournalEngine",
                 "StateJournalTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,6 +85,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "StateJournal",
+                "StateJournalEngine",
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,12 +95,12 @@ let package = Package(
         ),
         .testTarget(
             name: "StateJournalTests",
-            dependencies: ["StateJournal", "StateJournalTesting"],
+            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalTesting"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["StateJournal", "statejournal"],
+            dependencies: ["StateJournal", "StateJournalEngine", "statejournal"],
             swiftSettings: upcoming
         ),
     ]

@@ -1,5 +1,7 @@
 import Foundation
 import StateJournal
+import StateJournalEngine
+import StateJournalModel
 
 /// A ``SystemCalls`` that forwards to another one and fails chosen calls.
 ///
@@ -12,53 +14,53 @@ import StateJournal
 /// faults.fail(.fdatasync, errno: .ioError)           // the next fdatasync fails
 /// faults.fail(.rename, errno: .noSpace, after: 1)    // the second rename fails
 /// ```
-public final class FaultInjector: SystemCalls, Sendable {
-    public enum Operation: String, CaseIterable, Sendable {
+package final class FaultInjector: SystemCalls, Sendable {
+    package enum Operation: String, CaseIterable, Sendable {
         case open, close, read, pread, write, pwrite, fsync, fdatasync, ftruncate, fstat, lstat
         case rename, link, unlink, mkdir, flock, listDirectory, availableSpace
     }
 
     private struct Plan {
-        var operation: Operation
-        var errno: Errno
-        var skip: Int
-        var shortWrite: Bool
+        package var operation: Operation
+        package var errno: Errno
+        package var skip: Int
+        package var shortWrite: Bool
     }
 
     private struct State {
-        var plans: [Plan] = []
-        var counts: [Operation: Int] = [:]
-        var injected = 0
+        package var plans: [Plan] = []
+        package var counts: [Operation: Int] = [:]
+        package var injected = 0
     }
 
     private let base: any SystemCalls
     private let state = LockedState(State())
 
-    public init(_ base: any SystemCalls = RealSystemCalls()) { self.base = base }
+    package init(_ base: any SystemCalls = RealSystemCalls()) { self.base = base }
 
     /// Fails the call of `operation` that comes after `after` more successful
     /// ones, once, with `errno`.
-    public func fail(_ operation: Operation, errno: Errno, after: Int = 0) {
+    package func fail(_ operation: Operation, errno: Errno, after: Int = 0) {
         state.withLock { $0.plans.append(Plan(operation: operation, errno: errno, skip: after, shortWrite: false)) }
     }
 
     /// Makes one `write`/`pwrite` (after `after` others) write only half its
     /// bytes and then fail with `errno` — a torn write.
-    public func tearWrite(_ operation: Operation = .pwrite, errno: Errno = .noSpace, after: Int = 0) {
+    package func tearWrite(_ operation: Operation = .pwrite, errno: Errno = .noSpace, after: Int = 0) {
         state.withLock { $0.plans.append(Plan(operation: operation, errno: errno, skip: after, shortWrite: true)) }
     }
 
     /// Forgets planned faults (counts are kept).
-    public func reset() { state.withLock { $0.plans = [] } }
+    package func reset() { state.withLock { $0.plans = [] } }
 
     /// How many calls of each operation were made.
-    public var counts: [Operation: Int] { state.withLock { $0.counts } }
+    package var counts: [Operation: Int] { state.withLock { $0.counts } }
 
     /// How many faults were injected so far.
-    public var injectedCount: Int { state.withLock { $0.injected } }
+    package var injectedCount: Int { state.withLock { $0.injected } }
 
     /// Whether any planned fault has not fired yet.
-    public var hasPendingFaults: Bool { state.withLock { !$0.plans.isEmpty } }
+    package var hasPendingFaults: Bool { state.withLock { !$0.plans.isEmpty } }
 
     private enum Decision { case pass, fail(Errno), tear(Errno) }
 
@@ -80,10 +82,10 @@ public final class FaultInjector: SystemCalls, Sendable {
         }
     }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         run(.open) { base.open(path, flags: flags, mode: mode) }
     }
-    public func close(_ fd: Int32) -> Result<Void, Errno> {
+    package func close(_ fd: Int32) -> Result<Void, Errno> {
         switch decide(.close) {
         case .pass: return base.close(fd)
         case .fail(let e), .tear(let e):
@@ -91,13 +93,13 @@ public final class FaultInjector: SystemCalls, Sendable {
             return .failure(e)
         }
     }
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         run(.read) { base.read(fd, into: buffer) }
     }
-    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         run(.pread) { base.pread(fd, into: buffer, offset: offset) }
     }
-    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
         switch decide(.write) {
         case .pass: return base.write(fd, from: buffer)
         case .fail(let e): return .failure(e)
@@ -106,7 +108,7 @@ public final class FaultInjector: SystemCalls, Sendable {
             return .failure(e)
         }
     }
-    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         switch decide(.pwrite) {
         case .pass: return base.pwrite(fd, from: buffer, offset: offset)
         case .fail(let e): return .failure(e)
@@ -115,36 +117,36 @@ public final class FaultInjector: SystemCalls, Sendable {
             return .failure(e)
         }
     }
-    public func fsync(_ fd: Int32) -> Result<Void, Errno> { run(.fsync) { base.fsync(fd) } }
-    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { run(.fdatasync) { base.fdatasync(fd) } }
-    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { run(.fsync) { base.fsync(fd) } }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { run(.fdatasync) { base.fdatasync(fd) } }
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
         run(.ftruncate) { base.ftruncate(fd, length: length) }
     }
-    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { run(.fstat) { base.fstat(fd) } }
-    public func lstat(_ path: String) -> Result<FileStatus, Errno> { run(.lstat) { base.lstat(path) } }
-    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(.rename) { base.rename(from, to) } }
-    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(.link) { base.link(from, to) } }
-    public func unlink(_ path: String) -> Result<Void, Errno> { run(.unlink) { base.unlink(path) } }
-    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(.mkdir) { base.mkdir(path, mode: mode) } }
-    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { run(.fstat) { base.fstat(fd) } }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { run(.lstat) { base.lstat(path) } }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(.rename) { base.rename(from, to) } }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(.link) { base.link(from, to) } }
+    package func unlink(_ path: String) -> Result<Void, Errno> { run(.unlink) { base.unlink(path) } }
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(.mkdir) { base.mkdir(path, mode: mode) } }
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         run(.flock) { base.flock(fd, operation: operation) }
     }
-    public func listDirectory(_ path: String) -> Result<[String], Errno> {
+    package func listDirectory(_ path: String) -> Result<[String], Errno> {
         run(.listDirectory) { base.listDirectory(path) }
     }
-    public func availableSpace(_ path: String) -> Result<Int64, Errno> {
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> {
         run(.availableSpace) { base.availableSpace(path) }
     }
-    public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
-    public func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
+    package func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
+    package func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
 }
 
 /// A value behind an `NSLock` (a pthread mutex, visible to ThreadSanitizer).
-final class LockedState<Value>: @unchecked Sendable {
+package final class LockedState<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    package init(_ value: Value) { self.value = value }
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)

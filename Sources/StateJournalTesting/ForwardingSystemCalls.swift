@@ -1,33 +1,35 @@
 import StateJournal
+import StateJournalEngine
+import StateJournalModel
 
 /// A ``SystemCalls`` that forwards every call to `base`. Test wrappers that
-/// watch or change one or two calls subclass it and override only those,
+/// watch or change one or two calls conform to it and implement only those,
 /// instead of repeating the other fifteen.
-open class ForwardingSystemCalls: SystemCalls, @unchecked Sendable {
-    public let base: any SystemCalls
+package protocol ForwardingSystemCalls: SystemCalls {
+    var base: any SystemCalls { get }
+}
 
-    public init(_ base: any SystemCalls) { self.base = base }
-
-    open func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
-    open func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    open func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    open func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+extension ForwardingSystemCalls {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
+    package func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pread(fd, into: buffer, offset: offset)
     }
-    open func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    open func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pwrite(fd, from: buffer, offset: offset)
     }
-    open func fsync(_ fd: Int32) -> Result<Void, Errno> { base.fsync(fd) }
-    open func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
-    open func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    open func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    open func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    open func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    open func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    open func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    open func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
-    open func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
-    open func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
-    open func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { base.fsync(fd) }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    package func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    package func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }

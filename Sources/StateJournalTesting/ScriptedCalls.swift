@@ -3,6 +3,8 @@ import StateJournal
 #if canImport(Glibc)
 import Glibc
 #endif
+import StateJournalEngine
+import StateJournalModel
 
 /// A ``SystemCalls`` that forwards to another one and lets a script decide,
 /// call by call, what happens: pass it on, fail it, block the calling thread
@@ -16,21 +18,21 @@ import Glibc
 /// Every call is described by a ``Call``: the operation and the path it
 /// concerns (for descriptor-based calls, the path the descriptor was opened
 /// with).
-public final class ScriptedCalls: SystemCalls, Sendable {
-    public struct Call: Sendable, CustomStringConvertible {
-        public var operation: FaultInjector.Operation
+package final class ScriptedCalls: SystemCalls, Sendable {
+    package struct Call: Sendable, CustomStringConvertible {
+        package var operation: FaultInjector.Operation
         /// The path the call names, or the path its descriptor was opened with.
-        public var path: String
+        package var path: String
         /// The second path of `rename`/`link`.
-        public var target: String?
+        package var target: String?
         /// The flags of an `open`.
-        public var flags: Int32?
+        package var flags: Int32?
 
-        public var isSegment: Bool { path.contains("/segment-") && path.hasSuffix(".log") }
-        public var description: String { "\(operation) \(path)\(target.map { " -> " + $0 } ?? "")" }
+        package var isSegment: Bool { path.contains("/segment-") && path.hasSuffix(".log") }
+        package var description: String { "\(operation) \(path)\(target.map { " -> " + $0 } ?? "")" }
     }
 
-    public enum Action: Sendable {
+    package enum Action: Sendable {
         /// Make the call.
         case pass
         /// Fail it with this errno without making it.
@@ -44,10 +46,10 @@ public final class ScriptedCalls: SystemCalls, Sendable {
     }
 
     private struct State {
-        var paths: [Int32: String] = [:]
-        var dead = false
-        var diedAt: Call?
-        var log: [String] = []
+        package var paths: [Int32: String] = [:]
+        package var dead = false
+        package var diedAt: Call?
+        package var log: [String] = []
     }
 
     private let base: any SystemCalls
@@ -56,17 +58,17 @@ public final class ScriptedCalls: SystemCalls, Sendable {
 
     /// - Parameter script: called before each call (from the calling thread,
     ///   with no lock of ours held, so it may block); returns what to do.
-    public init(_ base: any SystemCalls, script: @escaping @Sendable (Call) -> Action) {
+    package init(_ base: any SystemCalls, script: @escaping @Sendable (Call) -> Action) {
         self.base = base
         self.script = script
     }
 
     /// Whether the process "died" (a ``Action/die`` was returned).
-    public var isDead: Bool { state.withLock { $0.dead } }
+    package var isDead: Bool { state.withLock { $0.dead } }
     /// The call the process died at.
-    public var diedAt: Call? { state.withLock { $0.diedAt } }
+    package var diedAt: Call? { state.withLock { $0.diedAt } }
     /// Every call seen, in order (for a post-mortem).
-    public var log: [String] { state.withLock { $0.log } }
+    package var log: [String] { state.withLock { $0.log } }
 
     private func path(_ fd: Int32) -> String { state.withLock { $0.paths[fd] ?? "fd \(fd)" } }
 
@@ -99,39 +101,39 @@ public final class ScriptedCalls: SystemCalls, Sendable {
         Call(operation: op, path: path, target: target)
     }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         let result = run(Call(operation: .open, path: path, target: nil, flags: flags)) { base.open(path, flags: flags, mode: mode) }
         if case .success(let fd) = result { state.withLock { $0.paths[fd] = path } }
         return result
     }
-    public func close(_ fd: Int32) -> Result<Void, Errno> {
+    package func close(_ fd: Int32) -> Result<Void, Errno> {
         state.withLock { $0.paths[fd] = nil }
         return base.close(fd)
     }
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         run(call(.read, path(fd))) { base.read(fd, into: buffer) }
     }
-    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         run(call(.pread, path(fd))) { base.pread(fd, into: buffer, offset: offset) }
     }
-    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
         run(call(.write, path(fd))) { base.write(fd, from: buffer) }
     }
-    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         run(call(.pwrite, path(fd))) { base.pwrite(fd, from: buffer, offset: offset) }
     }
-    public func fsync(_ fd: Int32) -> Result<Void, Errno> { run(call(.fsync, path(fd))) { base.fsync(fd) } }
-    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { run(call(.fdatasync, path(fd))) { base.fdatasync(fd) } }
-    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { run(call(.fsync, path(fd))) { base.fsync(fd) } }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { run(call(.fdatasync, path(fd))) { base.fdatasync(fd) } }
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
         run(call(.ftruncate, path(fd))) { base.ftruncate(fd, length: length) }
     }
-    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { run(call(.fstat, path(fd))) { base.fstat(fd) } }
-    public func lstat(_ path: String) -> Result<FileStatus, Errno> { run(call(.lstat, path)) { base.lstat(path) } }
-    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.rename, from, to)) { base.rename(from, to) } }
-    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.link, from, to)) { base.link(from, to) } }
-    public func unlink(_ path: String) -> Result<Void, Errno> { run(call(.unlink, path)) { base.unlink(path) } }
-    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(call(.mkdir, path)) { base.mkdir(path, mode: mode) } }
-    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { run(call(.fstat, path(fd))) { base.fstat(fd) } }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { run(call(.lstat, path)) { base.lstat(path) } }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.rename, from, to)) { base.rename(from, to) } }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.link, from, to)) { base.link(from, to) } }
+    package func unlink(_ path: String) -> Result<Void, Errno> { run(call(.unlink, path)) { base.unlink(path) } }
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(call(.mkdir, path)) { base.mkdir(path, mode: mode) } }
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         // Unlocking is what the kernel does when a process dies, so it always
         // happens; the script sees it (target "LOCK_UN") but cannot change it.
         if operation & LOCK_UN != 0 {
@@ -141,28 +143,28 @@ public final class ScriptedCalls: SystemCalls, Sendable {
         }
         return run(call(.flock, path(fd))) { base.flock(fd, operation: operation) }
     }
-    public func listDirectory(_ path: String) -> Result<[String], Errno> {
+    package func listDirectory(_ path: String) -> Result<[String], Errno> {
         run(call(.listDirectory, path)) { base.listDirectory(path) }
     }
-    public func availableSpace(_ path: String) -> Result<Int64, Errno> {
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> {
         run(call(.availableSpace, path)) { base.availableSpace(path) }
     }
-    public func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
-    public func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
+    package func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
+    package func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
 }
 
 /// A one-shot gate: a thread waits at it until another opens it; the
 /// opener can first wait until someone has arrived. A handshake, not a timer.
-public final class Gate: @unchecked Sendable {
+package final class Gate: @unchecked Sendable {
     private let condition = NSCondition()
     private var arrived = 0
     private var open = false
 
-    public init() {}
+    package init() {}
 
     /// Called by the thread that must stop here: records its arrival and
     /// waits until ``release()``.
-    public func arriveAndWait() {
+    package func arriveAndWait() {
         condition.lock()
         arrived += 1
         condition.broadcast()
@@ -172,7 +174,7 @@ public final class Gate: @unchecked Sendable {
 
     /// Waits until `count` threads arrived (false when `deadline` seconds
     /// pass first — a broken setup, reported as such, never a verdict).
-    public func waitForArrivals(_ count: Int = 1, deadline: Double = 60) -> Bool {
+    package func waitForArrivals(_ count: Int = 1, deadline: Double = 60) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         let limit = Date(timeIntervalSinceNow: deadline)
@@ -183,21 +185,21 @@ public final class Gate: @unchecked Sendable {
     }
 
     /// Records an arrival without waiting (for a thread that only reports).
-    public func arrive() {
+    package func arrive() {
         condition.lock()
         arrived += 1
         condition.broadcast()
         condition.unlock()
     }
 
-    public func release() {
+    package func release() {
         condition.lock()
         open = true
         condition.broadcast()
         condition.unlock()
     }
 
-    public var arrivals: Int {
+    package var arrivals: Int {
         condition.lock()
         defer { condition.unlock() }
         return arrived

@@ -1,5 +1,7 @@
 import Foundation
 import StateJournal
+import StateJournalEngine
+import StateJournalModel
 
 /// A ``SystemCalls`` that forwards to another one and steps in at the
 /// moment that matters most to durability: the `fsync`/`fdatasync` of a
@@ -15,8 +17,8 @@ import StateJournal
 ///
 /// A sync of a segment that was not written through this value (the sync a
 /// writer makes before using bytes others wrote) is not hooked.
-public final class SegmentSyncHook: SystemCalls, @unchecked Sendable {
-    public enum Action: Sendable { case proceed, fail(Errno), die }
+package final class SegmentSyncHook: SystemCalls, @unchecked Sendable {
+    package enum Action: Sendable { case proceed, fail(Errno), die }
 
     private let base: any SystemCalls
     private let hook: @Sendable () -> Action
@@ -27,9 +29,9 @@ public final class SegmentSyncHook: SystemCalls, @unchecked Sendable {
     private var hooked = 0
 
     /// How many times the hook was called.
-    public var hookCount: Int { lock.lock(); defer { lock.unlock() }; return hooked }
+    package var hookCount: Int { lock.lock(); defer { lock.unlock() }; return hooked }
 
-    public init(_ base: any SystemCalls, hook: @escaping @Sendable () -> Action) {
+    package init(_ base: any SystemCalls, hook: @escaping @Sendable () -> Action) {
         self.base = base
         self.hook = hook
     }
@@ -60,41 +62,41 @@ public final class SegmentSyncHook: SystemCalls, @unchecked Sendable {
         }
     }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         let result = gated { base.open(path, flags: flags, mode: mode) }
         if case .success(let fd) = result, Self.isSegment(path) {
             lock.lock(); paths[fd] = path; written.remove(fd); lock.unlock()
         }
         return result
     }
-    public func close(_ fd: Int32) -> Result<Void, Errno> {
+    package func close(_ fd: Int32) -> Result<Void, Errno> {
         lock.lock(); paths[fd] = nil; written.remove(fd); lock.unlock()
         return base.close(fd)
     }
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { gated { base.read(fd, into: buffer) } }
-    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { gated { base.read(fd, into: buffer) } }
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         gated { base.pread(fd, into: buffer, offset: offset) }
     }
-    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { gated { base.write(fd, from: buffer) } }
-    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { gated { base.write(fd, from: buffer) } }
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         let result = gated { base.pwrite(fd, from: buffer, offset: offset) }
         lock.lock(); if paths[fd] != nil { written.insert(fd) }; lock.unlock()
         return result
     }
-    public func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) { base.fsync($0) } }
-    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) { base.fdatasync($0) } }
-    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { gated { base.ftruncate(fd, length: length) } }
-    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { base.fstat(fd) } }
-    public func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
-    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
-    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
-    public func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
-    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
-    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) { base.fsync($0) } }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) { base.fdatasync($0) } }
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { gated { base.ftruncate(fd, length: length) } }
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { base.fstat(fd) } }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    package func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         // A dead process's locks are released by the kernel.
         if isDead && operation & LOCK_UN == 0 { return .failure(.ioError) }
         return base.flock(fd, operation: operation)
     }
-    public func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }
-    public func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { base.availableSpace(path) } }
+    package func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { base.availableSpace(path) } }
 }

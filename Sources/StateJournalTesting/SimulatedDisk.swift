@@ -3,6 +3,8 @@ import StateJournal
 #if canImport(Glibc)
 import Glibc
 #endif
+import StateJournalEngine
+import StateJournalModel
 
 /// A ``SystemCalls`` that behaves like a page cache over a real directory
 /// and can simulate a machine crash, LazyFS-style.
@@ -29,13 +31,13 @@ import Glibc
 /// Files are tracked by a logical id, not by inode number, so an inode
 /// number reused after an unlink does not alias the old file's durable
 /// contents. Real `fsync` is never called: durability is simulated.
-public final class SimulatedDisk: SystemCalls, Sendable {
-    static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
-    static func trace(_ text: @autoclosure () -> String) {
+package final class SimulatedDisk: SystemCalls, Sendable {
+    package static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
+    package static func trace(_ text: @autoclosure () -> String) {
         if trace { FileHandle.standardError.write(Data("[disk] \(text())\n".utf8)) }
     }
     /// What a crash keeps of data written but not synced.
-    public enum CrashMode: String, CaseIterable, Sendable {
+    package enum CrashMode: String, CaseIterable, Sendable {
         /// Nothing: all un-synced data and directory changes are lost.
         case dropAll
         /// For each file, a random prefix of the un-synced bytes appended
@@ -44,59 +46,59 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     private struct Node: Equatable {
-        var id: Int
-        var isDirectory: Bool
+        package var id: Int
+        package var isDirectory: Bool
     }
 
     private struct Descriptor {
-        var id: Int
-        var isDirectory: Bool
-        var path: String
+        package var id: Int
+        package var isDirectory: Bool
+        package var path: String
         /// Opened with `O_DIRECT`: reads bypass the page cache and see the disk.
-        var direct = false
+        package var direct = false
     }
 
     #if arch(x86_64)
-    static let directFlag: Int32 = 0o40000
+    package static let directFlag: Int32 = 0o40000
     #else
-    static let directFlag: Int32 = 0o200000
+    package static let directFlag: Int32 = 0o200000
     #endif
 
     private struct State {
-        var nextID = 1
-        var idOfInode: [UInt64: Int] = [:]
-        var descriptors: [Int32: Descriptor] = [:]
-        var durableData: [Int: [UInt8]] = [:]
-        var durableEntries: [Int: [String: Node]] = [:]
-        var rootID = 0
-        var crashed = false
-        var countdown: Int?
-        var calls = 0
-        var syncs = 0
-        var shortWrites = 0
-        var rng = SeededRandom(seed: 1)
+        package var nextID = 1
+        package var idOfInode: [UInt64: Int] = [:]
+        package var descriptors: [Int32: Descriptor] = [:]
+        package var durableData: [Int: [UInt8]] = [:]
+        package var durableEntries: [Int: [String: Node]] = [:]
+        package var rootID = 0
+        package var crashed = false
+        package var countdown: Int?
+        package var calls = 0
+        package var syncs = 0
+        package var shortWrites = 0
+        package var rng = SeededRandom(seed: 1)
         /// File syncs still to fail as a lost writeback (see ``failNextFileSync()``).
-        var failingFileSyncs = 0
+        package var failingFileSyncs = 0
         /// Per file: bytes whose writeback failed — the contents then, and the
         /// durable contents then. Later syncs do not persist them unless they
         /// were written again.
-        var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
-        var shortWriteChance = 0.0
+        package var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
+        package var shortWriteChance = 0.0
         /// Files whose next sync fails as a lost writeback (``failWriteback(ofNextSyncOf:)``).
-        var writebackFailurePattern: String?
-        var writebackFailures = 0
+        package var writebackFailurePattern: String?
+        package var writebackFailures = 0
         /// Whether ``materialize(_:reboot:)`` models a reboot.
-        var reboot = true
+        package var reboot = true
         /// What happened, for a post-mortem when a check fails.
-        var journal: [String] = []
+        package var journal: [String] = []
     }
 
-    public let root: String
+    package let root: String
     private let real = RealSystemCalls()
     private let state = LockedState(State())
 
     /// Starts with everything under `root` durable.
-    public init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
+    package init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
         self.root = root
         state.withLock { s in
             s.rng = SeededRandom(seed: seed)
@@ -108,10 +110,10 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     // MARK: Crash control
 
     /// Crashes when the `calls`-th system call from now is made.
-    public func crash(afterCalls calls: Int) { state.withLock { $0.countdown = calls } }
+    package func crash(afterCalls calls: Int) { state.withLock { $0.countdown = calls } }
 
     /// Crashes now (if not crashed yet).
-    public func crash() { state.withLock { $0.crashed = true } }
+    package func crash() { state.withLock { $0.crashed = true } }
 
     /// The next `fsync`/`fdatasync` of a regular file fails with `EIO` the way
     /// a failed writeback does on Linux: the dirty pages are marked clean
@@ -119,23 +121,23 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     /// call. A later sync of the file succeeds but does not write those bytes
     /// (unless they were written again): after a crash they are zeros, or
     /// what the disk held before.
-    public func failNextFileSync() { state.withLock { $0.failingFileSyncs += 1 } }
+    package func failNextFileSync() { state.withLock { $0.failingFileSyncs += 1 } }
 
     /// Like ``failNextFileSync()``, for the next sync of a regular file whose
     /// path contains `pathContaining` only (e.g. "/segment-"): that
     /// `fsync`/`fdatasync` fails with EIO and the dirty bytes never reach the
     /// disk, unless written again; the page cache keeps them, and the next
     /// sync succeeds.
-    public func failWriteback(ofNextSyncOf pathContaining: String) {
+    package func failWriteback(ofNextSyncOf pathContaining: String) {
         state.withLock { $0.writebackFailurePattern = pathContaining }
     }
 
     /// How many writeback failures fired (both kinds).
-    public var writebackFailureCount: Int { state.withLock { $0.writebackFailures } }
+    package var writebackFailureCount: Int { state.withLock { $0.writebackFailures } }
 
-    public var hasCrashed: Bool { state.withLock { $0.crashed } }
-    public var callCount: Int { state.withLock { $0.calls } }
-    public var shortWriteCount: Int { state.withLock { $0.shortWrites } }
+    package var hasCrashed: Bool { state.withLock { $0.crashed } }
+    package var callCount: Int { state.withLock { $0.calls } }
+    package var shortWriteCount: Int { state.withLock { $0.shortWrites } }
 
     /// Replaces the directory with the durable image. Call after ``crash()``.
     ///
@@ -143,7 +145,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     ///   default — or only the storage lost its unsynced data without one
     ///   (a forced unmount, a device reset, a FUSE or NFS server restart):
     ///   then what files recorded about the boot stays current.
-    public func materialize(_ mode: CrashMode, reboot: Bool = true) {
+    package func materialize(_ mode: CrashMode, reboot: Bool = true) {
         Self.trace("materialize \(ObjectIdentifier(self)) \(mode) on \(Thread.current)")
         defer { Self.trace("materialized \(ObjectIdentifier(self))") }
         state.withLock { s in
@@ -242,7 +244,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     /// boot id, so it changes the recorded one. (Without this, a watermark
     /// the crash took back to an older value would look current whenever the
     /// recreated segment happens to get its old inode number back.)
-    static func fromPreviousBoot(_ bytes: [UInt8]) -> [UInt8] {
+    package static func fromPreviousBoot(_ bytes: [UInt8]) -> [UInt8] {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.contains("boot=") else { return bytes }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
@@ -280,11 +282,11 @@ public final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     /// Every mutating call made through this disk, in order.
-    public var operations: [String] { state.withLock { $0.journal } }
+    package var operations: [String] { state.withLock { $0.journal } }
 
     // MARK: SystemCalls
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         logged("open \(path) flags \(String(flags, radix: 8))") { s in
             let existed = Self.inode(path) != nil
             // O_DIRECT is emulated (tmpfs refuses it): reads come from the durable image.
@@ -303,7 +305,7 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    public func close(_ fd: Int32) -> Result<Void, Errno> {
+    package func close(_ fd: Int32) -> Result<Void, Errno> {
         state.withLock { s in
             s.descriptors[fd] = nil
             s.journal.append("close fd \(fd)")
@@ -312,11 +314,11 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         gated { _ in real.read(fd, into: buffer) }
     }
 
-    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         gated { s in
             guard let d = s.descriptors[fd], d.direct, !d.isDirectory else { return real.pread(fd, into: buffer, offset: offset) }
             // What the disk holds, not the page cache.
@@ -335,11 +337,11 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         return UnsafeRawBufferPointer(rebasing: buffer[0..<Int.random(in: 1..<buffer.count, using: &s.rng)])
     }
 
-    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
         logged("write fd \(fd) \(buffer.count) bytes") { s in real.write(fd, from: shortened(buffer, &s)) }
     }
 
-    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in
             let result = real.pwrite(fd, from: shortened(buffer, &s), offset: offset)
             // Written again: dirty anew, so the next writeback writes it.
@@ -392,20 +394,20 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    public func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
-    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
 
-    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
         logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
     }
 
-    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
-    public func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
-    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
-    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
-    public func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
+    package func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
 
-    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
         logged("mkdir \(path)") { s in
             let result = real.mkdir(path, mode: mode)
             if case .success = result, let (ino, _) = Self.inode(path) {
@@ -415,27 +417,27 @@ public final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         // Unlocking is what the kernel does when a process dies, so it always works.
         if operation & LOCK_UN != 0 { return real.flock(fd, operation: operation) }
         return gated { _ in real.flock(fd, operation: operation) }
     }
 
-    public func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
-    public func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
+    package func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
 }
 
 /// A deliberately broken layer for the harness's self-test (`--sabotage`):
 /// it reports success for `fsync`/`fdatasync` of files or of directories
 /// without passing them on, like a library that forgot to sync. The
 /// lost-write phase must then report lost events — proof that it can.
-public final class Sabotage: SystemCalls, Sendable {
-    public enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
+package final class Sabotage: SystemCalls, Sendable {
+    package enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
 
     private let base: any SystemCalls
-    public let mode: Mode
+    package let mode: Mode
 
-    public init(_ base: any SystemCalls, mode: Mode) {
+    package init(_ base: any SystemCalls, mode: Mode) {
         self.base = base
         self.mode = mode
     }
@@ -447,27 +449,27 @@ public final class Sabotage: SystemCalls, Sendable {
         return isDirectory == (mode == .directorySync)
     }
 
-    public func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
-    public func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
+    package func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
+    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
-    public func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    public func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    public func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
+    package func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
+    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
+    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pread(fd, into: buffer, offset: offset)
     }
-    public func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    public func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
+    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
         base.pwrite(fd, from: buffer, offset: offset)
     }
-    public func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    public func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    public func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    public func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    public func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    public func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    public func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
-    public func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
-    public func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
-    public func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
+    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
+    package func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
+    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
+    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    package func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
+    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
+    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
+    package func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
+    package func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }

@@ -79,3 +79,16 @@ extension CommandLine {
         return rest
     }
 }
+
+extension StateJournalError.Code {
+    /// The exit status for this code (Docs/CLI.md, "Exit status").
+    var exitStatus: Int32 {
+        switch self {
+        case .badInput, .notInitialized: return 2
+        case .lockTimeout: return 3
+        case .conflict: return 4
+        case .corruption: return 5
+        default: return 1
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StateJournal
+import StateJournalEngine
 
 /// The command line in hostile surroundings (issue 7): symbolic links,
 /// inputs too large for one event, a lock held by someone else.

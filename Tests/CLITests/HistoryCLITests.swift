@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StateJournal
+import StateJournalEngine
 
 /// Audit, time travel, import and the earlier tool's shapes through the real
 /// executable, on journals written by several actors.

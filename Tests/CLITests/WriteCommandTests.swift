@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import StateJournal
+import StateJournalEngine
 
 /// The write commands through the real executable.
 @Suite struct WriteCommandTests {

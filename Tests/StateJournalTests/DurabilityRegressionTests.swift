@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// One test per way an outside review lost or misshowed an acknowledged
@@ -402,6 +403,7 @@ import StateJournalTesting
 /// Calls `onWouldBlock` each time an `flock` is refused because another
 /// holds the lock: a handshake for tests of waiting writers.
 final class FlockWatcher: ForwardingSystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
     private let lock = NSLock()
     private var callback: (@Sendable () -> Void)?
     private var openCounts: [String: Int] = [:]
@@ -412,14 +414,14 @@ final class FlockWatcher: ForwardingSystemCalls, @unchecked Sendable {
     }
     init(_ base: any SystemCalls, onWouldBlock: (@Sendable () -> Void)? = nil) {
         self.callback = onWouldBlock
-        super.init(base)
+        self.base = base
     }
-    override func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         let result = base.flock(fd, operation: operation)
         if case .failure(.wouldBlock) = result { onWouldBlock?() }
         return result
     }
-    override func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
         lock.lock(); openCounts[path, default: 0] += 1; lock.unlock()
         return base.open(path, flags: flags, mode: mode)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Fails each system call of append, rotation, compression, snapshot and

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// A manager keeps its fold between writes and reads only what others
 /// appended since; rotation, compaction or a replaced journal by another

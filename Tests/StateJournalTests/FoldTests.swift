@@ -1,5 +1,6 @@
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Every transition of the fold, allowed and refused.
 @Suite struct FoldTests {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@_spi(Fuzzing) @testable import StateJournal
+@testable import StateJournal
+import StateJournalTesting
+@testable import StateJournalEngine
 
 /// Inputs the fuzz targets (`Tools/fuzz`, Docs/FUZZING.md) crashed on, kept
 /// in `Fixtures/fuzz-regressions/<target>/`, replayed through the same entry

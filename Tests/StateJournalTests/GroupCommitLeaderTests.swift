@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Threads of one process share fsyncs.

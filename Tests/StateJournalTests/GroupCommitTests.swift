@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Many threads of one process appending through one ``StateManager``.
 ///

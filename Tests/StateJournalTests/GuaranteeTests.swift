@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// One test per documented guarantee that had none (issue 18): each would

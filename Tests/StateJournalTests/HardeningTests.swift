@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Hostile surroundings (issue 7): temporary files, symbolic links planted
 /// where StateJournal writes, lock files, and inputs too large to hold.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Time travel, audit and import in the library: the time index, restore,
 /// replay, blame, import of STATE.md files and exports.

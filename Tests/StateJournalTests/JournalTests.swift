@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Record framing and the file journal: round trip, checksums, torn tails,

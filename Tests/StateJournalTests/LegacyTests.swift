@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// The earlier tool's shapes and operations: initialize(), update(),
 /// get_resume_info(), clear().

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Library users choose when STATE.md is rewritten.
 @Suite struct ProjectionPolicyTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// STATE.md: rendering, parsing (including the earlier tool's files) and validation.
 @Suite struct ProjectionTests {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Second outside review: attacks on the watermark (the confirmed-durable

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Outside review of the durability commit (issue 10): each test fails on

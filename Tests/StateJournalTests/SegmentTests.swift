@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// Rotation, zstd-sealed segments, snapshots and the damage each must detect.
 @Suite struct SegmentTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// Any command that finds STATE.md missing, truncated, garbled or edited by

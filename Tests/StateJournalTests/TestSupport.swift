@@ -1,5 +1,6 @@
 import Foundation
 @testable import StateJournal
+@testable import StateJournalEngine
 
 /// A fresh directory under /tmp, removed when the value is released.
 final class TemporaryDirectory {

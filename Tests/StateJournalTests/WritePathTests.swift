@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StateJournal
+@testable import StateJournalEngine
 import StateJournalTesting
 
 /// What the steady-state write costs, counted through the system-call
@@ -8,11 +9,11 @@ import StateJournalTesting
 @Suite struct WritePathTests {
     /// Counts renames into place by the kind of file they name.
     final class RenameCounter: ForwardingSystemCalls, @unchecked Sendable {
+        let base: any SystemCalls = RealSystemCalls()
         private let lock = NSLock()
         private var snapshots = 0
         var snapshotCount: Int { lock.lock(); defer { lock.unlock() }; return snapshots }
-        init() { super.init(RealSystemCalls()) }
-        override func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+        func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
             if to.contains("/snapshot-") { lock.lock(); snapshots += 1; lock.unlock() }
             return base.rename(from, to)
         }

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import StateJournal
+import StateJournalEngine
 
 /// `statejournal task complete` against the earlier tool run as a Python
 /// process, each timed from spawn to reaped, alternating so that both see

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import StateJournal
+import StateJournalEngine
 
 /// A long history written straight through ``FileJournal`` (the same format
 /// as the write path, without a fold per event): segments sealed at the

@@ -5,6 +5,7 @@ import Musl
 #endif
 import CSQLite
 import StateJournal
+import StateJournalEngine
 
 /// Something that performs one durable operation at a time, measured in
 /// rounds interleaved with the other peers (so that load from elsewhere on

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import StateJournal
+import StateJournalEngine
 
 /// The events and states the scenarios write, shared by every peer so that
 /// they move the same bytes.

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import StateJournal
+import StateJournalEngine
 
 /// Sets up a journal for the append scenarios: a 200-task workflow, STATE.md
 /// written (so that `.manual` does not regenerate a missing file on every

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import StateJournal
+import StateJournalEngine
 
 // `make bench`: StateJournal against its peers, measured in one run on one
 // directory, printed as one table with ratios and the targets of issue 6

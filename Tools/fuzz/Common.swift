@@ -2,7 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Fuzzing) import StateJournal
+import StateJournalTesting
 
 /// Turns a broken invariant into a crash, so that libFuzzer keeps the input.
 func check(_ broken: [String]) {

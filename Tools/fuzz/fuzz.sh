@@ -6,7 +6,8 @@
 #   Tools/fuzz/fuzz.sh run SECONDS [TARGET…] run each target for SECONDS, one after another
 #   Tools/fuzz/fuzz.sh all SECONDS [TARGET…] build, seed, run
 #
-# The library is built with `swift build -c release -Xswiftc -sanitize=fuzzer
+# The library and its test machinery (StateJournalTesting, which holds the
+# fuzz entry points) are built with `swift build -c release -Xswiftc -sanitize=fuzzer
 # -Xswiftc -sanitize=address` (coverage instrumentation and ASan, no libFuzzer
 # main) into .build-fuzz; each Tools/fuzz/<target>.swift, with Common.swift,
 # is then linked against those objects with `swiftc -sanitize=fuzzer,address`,
@@ -26,7 +27,7 @@ TARGETS_ALL=(statefile records segment snapshot plan update)
 
 build() {
     # One -sanitize= flag: swiftc keeps only the last one given.
-    "$SWIFT" build -c release --scratch-path "$SCRATCH" --target StateJournal \
+    "$SWIFT" build -c release --scratch-path "$SCRATCH" --target StateJournalTesting \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -g
     local bin="$SCRATCH/release"
     mkdir -p "$OUT"
@@ -34,7 +35,8 @@ build() {
         swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name "Fuzz_$t" \
             -I "$bin/Modules" -I Sources/CZstd \
             Tools/fuzz/Common.swift "Tools/fuzz/$t.swift" \
-            "$bin"/StateJournal.build/*.o "$bin"/Logging.build/*.o \
+            "$bin"/StateJournalModel.build/*.o "$bin"/StateJournalEngine.build/*.o "$bin"/StateJournal.build/*.o \
+            "$bin"/StateJournalTesting.build/*.o "$bin"/Logging.build/*.o \
             -lzstd -use-ld=lld -o "$OUT/$t"
     done
     echo "fuzz: built ${TARGETS_ALL[*]} in $OUT"

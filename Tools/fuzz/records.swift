@@ -1,6 +1,6 @@
 // Fuzz target 'records': the record decoder: RecordFormat.scan against RecordAssembler, then the event decoder.
 // Built by Tools/fuzz/fuzz.sh with libFuzzer (swiftc -sanitize=fuzzer,address).
-@_spi(Fuzzing) import StateJournal
+import StateJournalTesting
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

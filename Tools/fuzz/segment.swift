@@ -1,6 +1,6 @@
 // Fuzz target 'segment': the segment reader over raw and zstd bytes: readEvents with and without the lock, verify.
 // Built by Tools/fuzz/fuzz.sh with libFuzzer (swiftc -sanitize=fuzzer,address).
-@_spi(Fuzzing) import StateJournal
+import StateJournalTesting
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import StateJournal
+import StateJournalEngine
 
 /// The CLI commands the harness uses when the binary has them. `verify`
 /// and `compact` arrive with segment rotation; supporting a new command is

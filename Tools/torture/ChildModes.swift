@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalEngine
 import StateJournalTesting
 import Synchronization
 #if canImport(Glibc)

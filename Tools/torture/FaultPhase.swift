@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalEngine
 import StateJournalTesting
 
 /// Failing writes (SPEC §5 "Nothing lost on bad input"): one write at a

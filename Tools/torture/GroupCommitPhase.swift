@@ -1,5 +1,6 @@
 import Foundation
 import StateJournal
+import StateJournalEngine
 
 /// Group commit: many threads of one process append at once through one
 /// ``StateManager``. Every write lands exactly once, gap-free, in each

@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// What `verify` found.
 public struct VerifyReport: Sendable {
     /// Problems, each naming its file; empty when everything checked out.

@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// Who last changed a task, and with which event.
 public struct BlameEntry: Sendable, Equatable {
     public let taskID: String
@@ -7,7 +8,7 @@ public struct BlameEntry: Sendable, Equatable {
     public let actor: String
     public let time: Timestamp
 
-    public init(taskID: String, seq: UInt64, type: String, actor: String, time: Timestamp) {
+    package init(taskID: String, seq: UInt64, type: String, actor: String, time: Timestamp) {
         self.taskID = taskID
         self.seq = seq
         self.type = type
@@ -16,7 +17,7 @@ public struct BlameEntry: Sendable, Equatable {
     }
 
     /// `{"task_id", "seq", "type", "actor", "time"}` (SPEC §6, `blame --json`).
-    public func json() -> JSON {
+    package func json() -> JSON {
         .obj([
             "task_id": .string(taskID),
             "seq": .int(Int64(seq)),

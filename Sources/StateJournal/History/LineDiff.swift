@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// A line diff of two texts, for `replay --step` and `restore --dry-run`.
 ///
 /// The common prefix and suffix are cut first (one event usually changes a
@@ -9,14 +10,14 @@
 /// ```swift
 /// let headers = LineDiff(old: before, new: after).hunks.map(\.header)
 /// ```
-public struct LineDiff: Sendable, Equatable {
+package struct LineDiff: Sendable, Equatable {
     /// One line of the diff.
-    public enum Line: Sendable, Equatable {
+    package enum Line: Sendable, Equatable {
         case removed(String)
         case added(String)
 
         /// `-text` or `+text`, as in a unified diff.
-        public var unified: String {
+        package var unified: String {
             switch self {
             case .removed(let text): return "-" + text
             case .added(let text): return "+" + text
@@ -26,32 +27,32 @@ public struct LineDiff: Sendable, Equatable {
 
     /// A run of changed lines: `oldStart`/`newStart` are 1-based line numbers
     /// (for an empty side, the line after which the change goes).
-    public struct Hunk: Sendable, Equatable {
-        public var oldStart: Int
-        public var oldCount: Int
-        public var newStart: Int
-        public var newCount: Int
-        public var lines: [Line]
+    package struct Hunk: Sendable, Equatable {
+        package var oldStart: Int
+        package var oldCount: Int
+        package var newStart: Int
+        package var newCount: Int
+        package var lines: [Line]
 
         /// `@@ -oldStart,oldCount +newStart,newCount @@`.
-        public var header: String { "@@ -\(oldStart),\(oldCount) +\(newStart),\(newCount) @@" }
+        package var header: String { "@@ -\(oldStart),\(oldCount) +\(newStart),\(newCount) @@" }
     }
 
     /// The most edits searched for a shortest script.
-    public static let maximumEdits = 1000
+    package static let maximumEdits = 1000
 
     /// The changes, in order; empty when the texts are equal.
-    public let hunks: [Hunk]
+    package let hunks: [Hunk]
 
-    public var isEmpty: Bool { hunks.isEmpty }
+    package var isEmpty: Bool { hunks.isEmpty }
 
     /// The diff of two texts split into lines (a final newline does not make
     /// an extra empty line).
-    public init(old: String, new: String) {
+    package init(old: String, new: String) {
         self.init(oldLines: LineDiff.lines(old), newLines: LineDiff.lines(new))
     }
 
-    public init(oldLines a: [String], newLines b: [String]) {
+    package init(oldLines a: [String], newLines b: [String]) {
         var prefix = 0
         while prefix < a.count && prefix < b.count && a[prefix] == b[prefix] { prefix += 1 }
         var suffix = 0
@@ -64,11 +65,11 @@ public struct LineDiff: Sendable, Equatable {
     }
 
     /// The unified lines: each hunk's header followed by its lines.
-    public var unifiedLines: [String] {
+    package var unifiedLines: [String] {
         hunks.flatMap { [$0.header] + $0.lines.map(\.unified) }
     }
 
-    static func lines(_ text: String) -> [String] {
+    package static func lines(_ text: String) -> [String] {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         return lines

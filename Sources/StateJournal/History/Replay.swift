@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// One event of a replay, with the state before and after it.
 public struct ReplayStep: Sendable {
     public let event: Event
@@ -6,9 +7,13 @@ public struct ReplayStep: Sendable {
     public let after: WorkflowState
 
     /// What the event changed in STATE.md (footer line left out).
-    public var diff: LineDiff {
+    package var diff: LineDiff {
         LineDiff(old: before.map(StateProjection.bodyText) ?? "", new: StateProjection.bodyText(of: after))
     }
+
+    /// That change as unified-diff lines (`@@ … @@` hunk headers, then lines
+    /// starting with ` `, `-` or `+`); empty when STATE.md would not change.
+    public var unifiedDiff: [String] { diff.unifiedLines }
 }
 
 extension StateManager {
@@ -18,7 +23,7 @@ extension StateManager {
     /// that costs the events' size, not events × state.
     ///
     /// ```swift
-    /// try manager.replay(toSeq: 40) { step in lines += step.diff.unifiedLines }
+    /// try manager.replay(toSeq: 40) { step in lines += step.unifiedDiff }
     /// ```
     /// - Returns: the state after the last event replayed.
     /// - Throws: `.badInput` when `limit` is 0 or beyond the last event

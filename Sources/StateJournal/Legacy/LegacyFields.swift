@@ -1,9 +1,10 @@
+import StateJournalEngine
 /// Reading the loosely typed task objects of the earlier Python tool's
 /// `initialize()` and `update()` calls, with its fallbacks.
-enum LegacyFields {
+package enum LegacyFields {
     /// A string, or an integer written as one (the tool formatted whatever
     /// it was given); nil when absent or null.
-    static func text(_ value: JSON?) -> String? {
+    package static func text(_ value: JSON?) -> String? {
         switch value {
         case .string(let s)?: return s
         case .int(let i)?: return String(i)
@@ -13,7 +14,7 @@ enum LegacyFields {
     }
 
     /// Any value as text: strings as they are, other values as JSON.
-    static func anyText(_ value: JSON?) -> String? {
+    package static func anyText(_ value: JSON?) -> String? {
         guard let value, !value.isNull else { return nil }
         if let s = value.stringValue { return s }
         if case .bool(let b) = value { return b ? "True" : "False" }
@@ -21,7 +22,7 @@ enum LegacyFields {
     }
 
     /// Python truthiness: false for null, false, 0, "", [] and {}.
-    static func isTruthy(_ value: JSON?) -> Bool {
+    package static func isTruthy(_ value: JSON?) -> Bool {
         switch value {
         case nil, .null?: return false
         case .bool(let b)?: return b
@@ -34,13 +35,13 @@ enum LegacyFields {
     }
 
     /// `task_id`, else `agent_id`.
-    static func taskID(_ task: JSON) -> String? {
+    package static func taskID(_ task: JSON) -> String? {
         text(task["task_id"]) ?? text(task["agent_id"])
     }
 
     /// `description`, else `task` (each when not empty), else the first 100
     /// characters of `prompt`, else empty.
-    static func description(_ task: JSON) -> String {
+    package static func description(_ task: JSON) -> String {
         if isTruthy(task["description"]), let d = anyText(task["description"]) { return d }
         if isTruthy(task["task"]), let t = anyText(task["task"]) { return t }
         if let prompt = anyText(task["prompt"]) {
@@ -51,14 +52,14 @@ enum LegacyFields {
     }
 
     /// Metadata values of any JSON type, as the tool printed them.
-    static func metadata(_ value: JSON?, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> [MetadataEntry] {
+    package static func metadata(_ value: JSON?, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> [MetadataEntry] {
         guard let value, !value.isNull else { return [] }
         guard let members = value.objectValue else { throw bad("'metadata' must be an object of key: value") }
         return members.map { MetadataEntry(key: $0.key, value: anyText($0.value) ?? "") }
     }
 
     /// A list of strings (or nil when absent or null).
-    static func strings(_ value: JSON?, _ what: String, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> [String]? {
+    package static func strings(_ value: JSON?, _ what: String, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> [String]? {
         guard let value, !value.isNull else { return nil }
         guard let items = value.arrayValue else { throw bad("\(what) must be an array of strings") }
         var out: [String] = []
@@ -69,7 +70,7 @@ enum LegacyFields {
         return out
     }
 
-    static func int(_ value: JSON?, _ what: String, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> Int? {
+    package static func int(_ value: JSON?, _ what: String, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> Int? {
         guard let value, !value.isNull else { return nil }
         guard let i = value.intValue, i >= 0, i <= 1_000_000 else { throw bad("\(what) must be a whole number ≥ 0") }
         return Int(i)

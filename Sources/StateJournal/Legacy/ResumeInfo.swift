@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// What an orchestrator needs to resume a workflow, as the earlier tool's
 /// `get_resume_info()` gave it (SPEC §6, `resume-info --json`).
 public struct ResumeInfo: Sendable, Equatable {
@@ -18,7 +19,7 @@ public struct ResumeInfo: Sendable, Equatable {
     /// The journal position the information reflects.
     public var seq: UInt64
 
-    public init(_ state: WorkflowState) {
+    package init(_ state: WorkflowState) {
         workflowID = state.workflowID
         workflowName = state.name
         currentWave = state.currentWave
@@ -36,7 +37,7 @@ public struct ResumeInfo: Sendable, Equatable {
     /// The earlier tool's keys; `started_at` and `updated_at` in its format
     /// (local time, ISO 8601 without a zone: `2026-11-27T02:50:27`), plus
     /// `seq`.
-    public func json() -> JSON {
+    package func json() -> JSON {
         func ids(_ list: [String]) -> JSON { .array(list.map { .string($0) }) }
         return .obj([
             "workflow_id": .string(workflowID),
@@ -58,7 +59,7 @@ public struct ResumeInfo: Sendable, Equatable {
 extension Timestamp {
     /// Local time to the second with a `T`: what Python's naive
     /// `datetime.isoformat()` printed for the earlier tool.
-    public var localISO8601: String {
+    package var localISO8601: String {
         var text = localDateTime
         if let space = text.firstIndex(of: " ") { text.replaceSubrange(space...space, with: "T") }
         return text

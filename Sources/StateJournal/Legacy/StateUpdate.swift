@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// The earlier tool's bulk `update()`: the whole state at once.
 ///
 /// JSON shape (`update --from FILE`):
@@ -55,7 +56,7 @@ public struct StateUpdate: Sendable, Equatable {
         self.metadata = metadata
     }
 
-    static let expected = #"expected the earlier tool's update() shape: {"workflow_id": "…", "workflow_name": "…", "wave_id": N, "total_waves": N, "#
+    package static let expected = #"expected the earlier tool's update() shape: {"workflow_id": "…", "workflow_name": "…", "wave_id": N, "total_waves": N, "#
         + #""completed_tasks": [{"task_id": "…", …}], "current_wave_tasks": [{"task_id": "…", "result": {"success": true}}], "#
         + #""pending_waves": [[{"task_id": "…"}]], "commit_hash": "…", "notes": ["…"], "metadata": {…}}"#
 
@@ -72,7 +73,7 @@ public struct StateUpdate: Sendable, Equatable {
     }
 
     /// Reads an update from a parsed JSON value.
-    public static func parse(_ json: JSON, source: String = "the update") throws(StateJournalError) -> StateUpdate {
+    package static func parse(_ json: JSON, source: String = "the update") throws(StateJournalError) -> StateUpdate {
         func bad(_ what: String) -> StateJournalError { .badInput("the update in \(source): \(what); \(expected)") }
         guard json.objectValue != nil else { throw bad("the top level must be an object") }
         guard let wave = try LegacyFields.int(json["wave_id"], "'wave_id'", bad) else { throw bad("'wave_id' (the current wave) is missing") }
@@ -170,9 +171,9 @@ private struct TaskList {
     private var tasks: [WorkflowTask] = []
     private var index: [String: Int] = [:]
 
-    var count: Int { tasks.count }
+    package var count: Int { tasks.count }
 
-    mutating func put(_ task: WorkflowTask) {
+    package mutating func put(_ task: WorkflowTask) {
         if let i = index[task.id] {
             tasks[i] = task
         } else {
@@ -182,7 +183,7 @@ private struct TaskList {
     }
 
     /// Stable by wave: plan order.
-    var inPlanOrder: [WorkflowTask] {
+    package var inPlanOrder: [WorkflowTask] {
         tasks.enumerated().sorted { ($0.element.wave, $0.offset) < ($1.element.wave, $1.offset) }.map(\.element)
     }
 }

@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// The plan of a new workflow: `init --plan FILE` and
 /// ``StateManager/initialize(_:id:name:options:)``.
 ///
@@ -26,7 +27,7 @@ public struct WorkflowPlan: Sendable, Equatable {
         self.metadata = metadata
     }
 
-    static let expected = #"expected {"waves": [[{"task_id": "…", "description": "…"}]], "metadata": {"key": "value"}} "#
+    package static let expected = #"expected {"waves": [[{"task_id": "…", "description": "…"}]], "metadata": {"key": "value"}} "#
         + #"or the earlier tool's {"workflow_id": "…", "workflow_name": "…", "total_waves": N, "all_waves": [[…]], "metadata": {…}}"#
 
     /// Parses a plan from JSON text; `source` names it in messages.
@@ -42,7 +43,7 @@ public struct WorkflowPlan: Sendable, Equatable {
     }
 
     /// Reads a plan from a parsed JSON value.
-    public static func parse(_ json: JSON, source: String = "the plan") throws(StateJournalError) -> WorkflowPlan {
+    package static func parse(_ json: JSON, source: String = "the plan") throws(StateJournalError) -> WorkflowPlan {
         func bad(_ what: String) -> StateJournalError { .badInput("the plan in \(source): \(what); \(expected)") }
         guard json.objectValue != nil else { throw bad("the top level must be an object") }
         guard let wavesJSON = (json["waves"] ?? json["all_waves"])?.arrayValue else {

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Dispatch
 import Synchronization
+import StateJournalEngine
 
 /// Group commit: writes from many threads of one process share a lock
 /// acquisition, one append and one `fdatasync`, instead of queuing for one
@@ -24,38 +25,38 @@ import Synchronization
 /// thread B ─ enqueue ─ wait ──────────────────────────────────────────────────────────────── ─ return
 /// thread C ─ enqueue ─ wait ──────────────────────────────────────────────────────────────── ─ return
 /// ```
-final class WriteQueue: Sendable {
+package final class WriteQueue: Sendable {
     /// One thread's write, waiting to be committed.
-    final class Request: @unchecked Sendable {
+    package final class Request: @unchecked Sendable {
         // Set by the enqueuing thread before it is queued; read by the leader
         // while that thread waits; the semaphore orders the hand-over.
-        let options: StateManager.WriteOptions
+        package let options: StateManager.WriteOptions
         /// Dropped by the leader before the request's thread is woken: the
         /// closure must not outlive the call that made it.
-        var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
-        var result: Result<StateManager.WriteOutcome, any Error>?
-        var promoted = false
-        let done = Semaphore(value: 0)
+        package var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
+        package var result: Result<StateManager.WriteOutcome, any Error>?
+        package var promoted = false
+        package let done = Semaphore(value: 0)
 
-        init(options: StateManager.WriteOptions, makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
+        package init(options: StateManager.WriteOptions, makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
             self.options = options
             self.makePayload = makePayload
         }
     }
 
     private struct State {
-        var pending: [Request] = []
-        var leaderActive = false
-        var enqueued = 0
+        package var pending: [Request] = []
+        package var leaderActive = false
+        package var enqueued = 0
     }
 
     /// How many requests were ever queued (for tests' handshakes).
-    var enqueuedCount: Int { state.withLock { $0.enqueued } }
+    package var enqueuedCount: Int { state.withLock { $0.enqueued } }
 
     private let state = Locked(State())
 
     /// Queues `request`; returns true when the caller must lead a batch now.
-    func enqueue(_ request: Request) -> Bool {
+    package func enqueue(_ request: Request) -> Bool {
         state.withLock { s in
             s.pending.append(request)
             s.enqueued += 1
@@ -66,7 +67,7 @@ final class WriteQueue: Sendable {
     }
 
     /// Takes every queued request (the next batch).
-    func takeBatch() -> [Request] {
+    package func takeBatch() -> [Request] {
         state.withLock { s in
             let batch = s.pending
             s.pending = []
@@ -75,7 +76,7 @@ final class WriteQueue: Sendable {
     }
 
     /// After a batch: hands leadership to the first queued request, or ends it.
-    func handOff() {
+    package func handOff() {
         let next: Request? = state.withLock { s in
             guard let first = s.pending.first else {
                 s.leaderActive = false
@@ -92,7 +93,7 @@ final class WriteQueue: Sendable {
 
 extension StateManager {
     /// Runs one write through the group commit queue.
-    func commitThroughQueue(options: WriteOptions,
+    package func commitThroughQueue(options: WriteOptions,
                             _ makePayload: (WorkflowState?, Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
         try withoutActuallyEscaping(makePayload) { makePayload in
             let request = WriteQueue.Request(options: options, makePayload: makePayload)
@@ -215,9 +216,8 @@ extension StateManager {
         // Here, not only at the append: an event too large for one record
         // fails alone instead of failing every write of its batch.
         let encoded = event.json().encoded()
-        let limit = configuration.journal.maximumRecordSize
-        if encoded.count > limit { throw FileJournal.recordTooLarge(event, size: encoded.count, limit: limit) }
-        event.identity = RecordFormat.recordChecksum(encoded)
+        try store.checkFits(event, encoded: encoded)
+        event.identity = encoded.withUnsafeBytes { CRC32C.maskedFramed($0) }
         try WorkflowState.apply(event, to: &folded.state)
         guard let state = folded.state else { throw StateJournalError(.io, "internal: the fold produced no state") }
         folded.lastSeq = event.seq

@@ -7,9 +7,10 @@ import Darwin
 #endif
 import Logging
 import Synchronization
+import StateJournalEngine
 
 /// How STATE.md on disk relates to the journal.
-enum ProjectionStatus: Equatable {
+package enum ProjectionStatus: Equatable {
     /// Intact (its checksum matches) and shows the journal at `seq`, whose
     /// event had identity `event` (nil in files written before identities).
     case intact(seq: UInt64, event: UInt32?)
@@ -20,10 +21,10 @@ enum ProjectionStatus: Equatable {
 }
 
 extension StateManager {
-    var projectorLockPath: String { statePath + ".journal/" + FileJournal.projectorLockName }
+    package var projectorLockPath: String { statePath + ".journal/" + FileJournal.projectorLockName }
 
     /// Reads STATE.md's footer (sequence number, event identity, checksum).
-    func projectionStatus() throws -> ProjectionStatus {
+    package func projectionStatus() throws -> ProjectionStatus {
         guard let bytes = try fs.readFileIfExists(statePath) else { return .missing }
         switch ProjectionFooter.inspect(bytes) {
         case .success(let footer): return .intact(seq: footer.seq, event: footer.event)
@@ -34,7 +35,7 @@ extension StateManager {
     /// The seq and event identity STATE.md's last line claims, read from the
     /// end of the file only (not checked against the content); nil when
     /// there is no file or no footer.
-    func footerPosition() throws -> (seq: UInt64, event: UInt32?)? {
+    package func footerPosition() throws -> (seq: UInt64, event: UInt32?)? {
         guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
         defer { fs.closeQuietly(fd) }
         let size = try fs.sys.fstat(fd).get("stat", statePath).size
@@ -78,7 +79,7 @@ extension StateManager {
     /// `previousIsProjection`, a file without a footer at the path is the
     /// previous projection (an import's source), kept as the backup rather
     /// than as damaged.
-    func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
+    package func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
                  previousIsProjection: Bool = false) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
@@ -145,7 +146,7 @@ extension StateManager {
     }
 
     /// Keeps the current STATE.md under a name never used before.
-    func keepDamagedCopy() throws -> String {
+    package func keepDamagedCopy() throws -> String {
         let base = statePath + ".damaged-" + Timestamp.now().compactUTC
         var name = base
         var attempt = 1
@@ -166,25 +167,25 @@ extension StateManager {
 /// Checks the footer StateJournal writes as the last line of STATE.md
 /// (`<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->`): the journal position
 /// the file shows and a CRC-32C of every byte before that line.
-public enum ProjectionFooter {
-    public enum Check: Equatable, Sendable {
+package enum ProjectionFooter {
+    package enum Check: Equatable, Sendable {
         case valid(seq: UInt64)
         case invalid(String)
     }
 
     /// Whether `bytes` end with a footer whose checksum matches the rest.
     /// Cheaper than parsing the file: only the last line is read.
-    public static func check(_ bytes: [UInt8]) -> Check {
+    package static func check(_ bytes: [UInt8]) -> Check {
         switch inspect(bytes) {
         case .success(let footer): return .valid(seq: footer.seq)
         case .failure(let reason): return .invalid(reason.message)
         }
     }
 
-    struct Reason: Error { var message: String }
+    package struct Reason: Error { var message: String }
 
     /// The footer's sequence number and event identity when it is intact.
-    static func inspect(_ bytes: [UInt8]) -> Result<(seq: UInt64, event: UInt32?), Reason> {
+    package static func inspect(_ bytes: [UInt8]) -> Result<(seq: UInt64, event: UInt32?), Reason> {
         var end = bytes.count
         guard end > 0, bytes[end - 1] == UInt8(ascii: "\n") else {
             return .failure(Reason(message: bytes.isEmpty ? "the file is empty" : "the file does not end with a newline (truncated?)"))
@@ -198,12 +199,5 @@ public enum ProjectionFooter {
         let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<start])) }
         guard actual == footer.crc32c else { return .failure(Reason(message: "the checksum in the footer does not match the content")) }
         return .success((footer.seq, footer.event))
-    }
-}
-
-extension Timestamp {
-    /// `20261127T232825.123456Z`: sortable and safe in a file name.
-    var compactUTC: String {
-        rfc3339.filter { $0 != "-" && $0 != ":" }
     }
 }

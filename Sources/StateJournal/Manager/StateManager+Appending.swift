@@ -1,4 +1,5 @@
 import Logging
+import StateJournalEngine
 
 // `import`: the one write that appends a whole history, to a journal that
 // has none. It follows ``StateManager/writeDerived(options:_:)``: lock →
@@ -21,7 +22,7 @@ extension StateManager {
     ///   sequence number (0: no journal); `.badInput` when the journal
     ///   already holds events, or when an event does not apply (the message
     ///   names its sequence number).
-    func appendHistory(_ events: [Event], source: String, options: WriteOptions = WriteOptions(),
+    package func appendHistory(_ events: [Event], source: String, options: WriteOptions = WriteOptions(),
                        isRetry: ([Event]) -> Bool = { _ in false }) throws -> (state: WorkflowState, wasDuplicate: Bool) {
         if let key = options.idempotencyKey, key.isEmpty {
             throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")

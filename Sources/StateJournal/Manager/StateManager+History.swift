@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// Which events `log` shows; every given condition must hold.
 public struct EventFilter: Sendable {
     public var actor: String?

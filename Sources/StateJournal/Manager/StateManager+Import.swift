@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import Logging
+import StateJournalEngine
 
 /// What `import` read.
 public enum ImportSourceKind: String, Sendable {
@@ -94,7 +95,7 @@ extension StateManager {
     }
 
     /// Whether the first non-blank byte is `{`.
-    static func looksLikeExport(_ bytes: [UInt8]) -> Bool {
+    package static func looksLikeExport(_ bytes: [UInt8]) -> Bool {
         var i = 0
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }  // a byte-order mark
         while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
@@ -103,7 +104,7 @@ extension StateManager {
 
     /// The events of an export file, one JSON object a line; blank lines are
     /// skipped.
-    static func parseExport(_ bytes: [UInt8], source: String) throws -> [Event] {
+    package static func parseExport(_ bytes: [UInt8], source: String) throws -> [Event] {
         var events: [Event] = []
         var lineNumber = 0
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {

@@ -1,3 +1,4 @@
+import StateJournalEngine
 // The earlier Python tool's operations, in Swift style (SPEC §7), and the
 // fine-grained ones beside them. Each write is one event, checked against the
 // current state under the lock; see ``StateManager/write(_:options:)``.

@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// A point in the journal's history: right after an event, or at a time.
 public enum HistoryPoint: Sendable, Equatable, CustomStringConvertible {
     /// Right after event `seq`.
@@ -28,16 +29,20 @@ public struct RestorePlan: Sendable {
     public let result: WorkflowState
 
     /// The change to STATE.md, footer line left out.
-    public var diff: LineDiff {
+    package var diff: LineDiff {
         LineDiff(old: current.map(StateProjection.bodyText) ?? "", new: StateProjection.bodyText(of: result))
     }
+
+    /// That change as unified-diff lines (`@@ … @@` hunk headers, then lines
+    /// starting with ` `, `-` or `+`); empty when STATE.md would not change.
+    public var unifiedDiff: [String] { diff.unifiedLines }
 }
 
 /// STATE.md as people compare it.
-public enum StateProjection {
+package enum StateProjection {
     /// The rendered STATE.md without its last line (the footer, which changes
     /// with every event: its sequence number and checksum).
-    public static func bodyText(of state: WorkflowState) -> String {
+    package static func bodyText(of state: WorkflowState) -> String {
         var lines = LineDiff.lines(MarkdownRenderer.render(state))
         if lines.last?.hasPrefix("<!--") == true { lines.removeLast() }
         return lines.joined(separator: "\n") + "\n"

@@ -1,3 +1,4 @@
+import StateJournalEngine
 extension StateManager.Configuration {
     /// Whether STATE.md, its lock files (`PATH.lock`,
     /// `PATH.journal/projector.lock`) and its journal directory may be

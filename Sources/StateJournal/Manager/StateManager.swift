@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Logging
 import Synchronization
+import StateJournalEngine
 
 /// The entry point of the library: reads and changes one workflow's state.
 ///
@@ -33,18 +34,33 @@ public final class StateManager: Sendable {
         public var lock: LockPolicy
         /// What the lock holder is doing, shown to writers that time out.
         public var command: String
-        public var fileSystem: FileSystem
-        /// Segment size, record size limit, compression level.
-        public var journal: FileJournal.Options
         /// When STATE.md is rewritten after a write.
         public var projection: ProjectionPolicy
         /// A snapshot is written after this many events since the last one.
         public var snapshotInterval: UInt64
+        /// The system-call layer (tests inject faults through it).
+        package var fileSystem: FileSystem
+        /// The file journal's segment size, record size limit, compression level.
+        package var journal: FileJournal.Options
 
+        /// - Parameters:
+        ///   - statePath: STATE.md's path; the journal is kept beside it.
+        ///   - actor: recorded in every event; by default `user@host`.
+        ///   - lock: how long to wait for the writers' lock.
+        ///   - command: what this process is doing, shown to writers that time out.
+        ///   - projection: when STATE.md is rewritten after a write.
+        ///   - snapshotInterval: events between snapshots (at least 1).
         public init(statePath: String = "STATE.md", actor: String? = nil, lock: LockPolicy = LockPolicy(),
-                    command: String = "statejournal (library)", fileSystem: FileSystem = FileSystem(),
-                    journal: FileJournal.Options = FileJournal.Options(), projection: ProjectionPolicy = .eager,
+                    command: String = "statejournal (library)", projection: ProjectionPolicy = .eager,
                     snapshotInterval: UInt64 = 128) {
+            self.init(statePath: statePath, actor: actor, lock: lock, command: command, fileSystem: FileSystem(),
+                      projection: projection, snapshotInterval: snapshotInterval)
+        }
+
+        package init(statePath: String = "STATE.md", actor: String? = nil, lock: LockPolicy = LockPolicy(),
+                     command: String = "statejournal (library)", fileSystem: FileSystem,
+                     journal: FileJournal.Options = FileJournal.Options(), projection: ProjectionPolicy = .eager,
+                     snapshotInterval: UInt64 = 128) {
             self.statePath = statePath
             self.actor = actor ?? StateManager.defaultActor()
             self.lock = lock
@@ -97,24 +113,24 @@ public final class StateManager: Sendable {
     }
 
     public let configuration: Configuration
-    let logger: Logger
+    package let logger: Logger
     /// When this manager last rewrote STATE.md (µs), for ``ProjectionPolicy/interval(milliseconds:)``.
-    let lastProjection = Locked<Int64>(0)
+    package let lastProjection = Locked<Int64>(0)
     /// Writes from this process's threads, committed in groups.
-    let writeQueue = WriteQueue()
+    package let writeQueue = WriteQueue()
     /// The state folded by this process's last write, and where the journal
     /// ended then: the next write reads only what was appended since.
-    let foldCache = Locked<FoldCache?>(nil)
+    package let foldCache = Locked<FoldCache?>(nil)
 
-    struct FoldCache {
-        var folded: Folded
-        var position: JournalPosition
+    package struct FoldCache {
+        package var folded: Folded
+        package var position: JournalPosition
     }
-    let makeStore: @Sendable () -> any JournalStore
+    package let makeStore: @Sendable () -> any JournalStore
 
     public var statePath: String { configuration.statePath }
     public var backupPath: String { configuration.statePath + ".backup" }
-    var fs: FileSystem { configuration.fileSystem }
+    package var fs: FileSystem { configuration.fileSystem }
 
     /// - Parameters:
     ///   - configuration: paths, actor and lock policy.
@@ -149,18 +165,18 @@ public final class StateManager: Sendable {
     // MARK: - Folding
 
     /// The journal folded: the state and what writers need to know.
-    struct Folded {
-        var state: WorkflowState?
-        var lastSeq: UInt64 = 0
-        var lastTime = Timestamp(microseconds: 0)
+    package struct Folded {
+        package var state: WorkflowState?
+        package var lastSeq: UInt64 = 0
+        package var lastTime = Timestamp(microseconds: 0)
         /// Idempotency keys and the sequence number of the event that carried each.
-        var idempotencyKeys: [String: UInt64] = [:]
+        package var idempotencyKeys: [String: UInt64] = [:]
         /// The snapshot the fold started from (0: none).
-        var snapshotSeq: UInt64 = 0
+        package var snapshotSeq: UInt64 = 0
 
         /// The last event's sequence number and identity: what STATE.md's
         /// footer must name to be current.
-        var position: (seq: UInt64, event: UInt32) { (lastSeq, state?.eventIdentity ?? 0) }
+        package var position: (seq: UInt64, event: UInt32) { (lastSeq, state?.eventIdentity ?? 0) }
     }
 
     /// Stops a fold from a snapshot whose last event is not the journal's.
@@ -168,7 +184,7 @@ public final class StateManager: Sendable {
 
     /// Folds the journal up to `limit`: from the newest readable snapshot at
     /// or before it, then the events after it.
-    func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
+    package func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
         // The newest snapshot the journal confirms; an older one when it does
         // not (a snapshot newer than what a reader may see, or of another
         // history), a few times at most before replaying from the start.
@@ -246,7 +262,7 @@ public final class StateManager: Sendable {
     /// The current fold, starting from this process's cached one when there
     /// is one (reading only what was appended since), else from the newest
     /// snapshot.
-    func currentFold(_ store: any JournalStore) throws -> Folded {
+    package func currentFold(_ store: any JournalStore) throws -> Folded {
         if let cache = foldCache.withLock({ $0 }) {
             var folded = cache.folded
             do {
@@ -262,7 +278,7 @@ public final class StateManager: Sendable {
     }
 
     /// Under the lock: remembers `folded` and where the journal ends now.
-    func remember(_ folded: Folded, _ store: any JournalStore) {
+    package func remember(_ folded: Folded, _ store: any JournalStore) {
         let position = store.endPosition
         foldCache.withLock { cache in
             if let position, position.seq == folded.lastSeq {
@@ -274,7 +290,7 @@ public final class StateManager: Sendable {
     }
 
     /// The event with sequence number `seq`.
-    func event(_ seq: UInt64, in store: any JournalStore) throws -> Event? {
+    package func event(_ seq: UInt64, in store: any JournalStore) throws -> Event? {
         var found: Event?
         try store.readEvents(after: seq - 1) { if $0.seq == seq { found = $0 } }
         return found
@@ -300,7 +316,7 @@ public final class StateManager: Sendable {
     ///
     /// - Parameter makePayload: gets the current state (nil before any
     ///   workflow) and the time the event will carry.
-    func writeDerived(options: WriteOptions,
+    package func writeDerived(options: WriteOptions,
                       _ makePayload: (_ state: WorkflowState?, _ time: Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
         if let key = options.idempotencyKey, key.isEmpty {
             throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")
@@ -318,7 +334,7 @@ public final class StateManager: Sendable {
     /// - Returns: the sequence number of the snapshot the journal now has
     ///   (the new one, or `folded`'s), for the next write's cadence.
     @discardableResult
-    func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
+    package func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
                       to store: any JournalStore) throws -> UInt64 {
         try checkRoomForProjection()
         let rotated = try store.append(events)

@@ -1,41 +1,42 @@
+import StateJournalEngine
 /// A STATE.md file read back by ``MarkdownParser``: what it says, as written.
-public struct ParsedStateFile: Sendable, Equatable {
+package struct ParsedStateFile: Sendable, Equatable {
     /// The last line of a file StateJournal wrote:
     /// `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`.
-    public struct Footer: Sendable, Equatable {
+    package struct Footer: Sendable, Equatable {
         /// The sequence number of the last journal event the file reflects.
-        public var seq: UInt64
+        package var seq: UInt64
         /// The CRC-32C the footer records for the bytes before it.
-        public var crc32c: UInt32
+        package var crc32c: UInt32
         /// Whether `crc32c` is the checksum of every byte before the footer
         /// line and the footer is the file's last line: the file is exactly
         /// as StateJournal wrote it.
-        public var matchesContent: Bool
+        package var matchesContent: Bool
     }
 
     /// The workflow ID; empty when the file has no `**Workflow ID:**` line.
-    public var workflowID = ""
-    public var name = ""
+    package var workflowID = ""
+    package var name = ""
     /// `C` of `**Status:** Wave C/T`.
-    public var currentWave = 0
+    package var currentWave = 0
     /// `T` of `**Status:** Wave C/T`.
-    public var totalWaves = 0
+    package var totalWaves = 0
     /// The `**Started:**` time as written (local time, `YYYY-MM-DD HH:MM:SS`).
-    public var started = ""
+    package var started = ""
     /// The `**Updated:**` time as written.
-    public var updated = ""
+    package var updated = ""
     /// The tasks in plan order: in file order, then sorted stably by wave.
     /// A task's status is the section it is listed in; its files are the ones
     /// shown (see ``filesTruncated``).
-    public var tasks: [WorkflowTask] = []
-    public var notes: [String] = []
+    package var tasks: [WorkflowTask] = []
+    package var notes: [String] = []
     /// Metadata in file order (a repeated key appears twice).
-    public var metadata: [MetadataEntry] = []
+    package var metadata: [MetadataEntry] = []
     /// The footer, when the file has a well-formed one.
-    public var footer: Footer?
+    package var footer: Footer?
     /// For each task whose file list ends in `(+N more)`, that N: the number
     /// of its files the file does not show.
-    public var filesTruncated: [String: Int] = [:]
+    package var filesTruncated: [String: Int] = [:]
 
     /// The file as a ``WorkflowState`` — times read as local time, `seq` from
     /// the footer (0 without one) — or nil when the file has no workflow ID
@@ -43,7 +44,7 @@ public struct ParsedStateFile: Sendable, Equatable {
     ///
     /// Tasks keep only the files shown; a repeated task ID or metadata key
     /// keeps its first position and its last value.
-    public func state() -> WorkflowState? {
+    package func state() -> WorkflowState? {
         guard !workflowID.isEmpty, let started = Timestamp(parsing: started),
               let updated = Timestamp(parsing: updated)
         else { return nil }
@@ -70,10 +71,10 @@ public struct ParsedStateFile: Sendable, Equatable {
 /// let file = try MarkdownParser.parse(text)
 /// if file.footer?.matchesContent != true { /* hand-edited or damaged */ }
 /// ```
-public enum MarkdownParser {
+package enum MarkdownParser {
     /// Reads `text`; throws a ``StateJournalError/Code/badInput`` error naming
     /// the line when `text` has no `# Workflow: NAME` title.
-    public static func parse(_ text: String) throws(StateJournalError) -> ParsedStateFile {
+    package static func parse(_ text: String) throws(StateJournalError) -> ParsedStateFile {
         let scan = StateFileScanner.scan(text)
         guard scan.titleLine != nil else {
             throw .badInput("line \(scan.firstContentLine): not a STATE.md file: "
@@ -86,18 +87,18 @@ public enum MarkdownParser {
 /// One pass over a STATE.md text that both reads it leniently (for
 /// ``MarkdownParser``) and records every departure from the format (for
 /// ``MarkdownValidator``).
-struct StateFileScanner {
-    struct Result {
-        var file: ParsedStateFile
+package struct StateFileScanner {
+    package struct Result {
+        package var file: ParsedStateFile
         /// The line of the `# Workflow:` title, if any.
-        var titleLine: Int?
+        package var titleLine: Int?
         /// The first line that is not blank (1 in an empty text).
-        var firstContentLine: Int
+        package var firstContentLine: Int
         /// In line order.
-        var problems: [ValidationProblem]
+        package var problems: [ValidationProblem]
     }
 
-    static func scan(_ text: String) -> Result {
+    package static func scan(_ text: String) -> Result {
         var scanner = StateFileScanner(text)
         scanner.run()
         return Result(file: scanner.file, titleLine: scanner.titleLine, firstContentLine: scanner.firstContentLine,
@@ -106,24 +107,24 @@ struct StateFileScanner {
     }
 
     private struct Line {
-        let number: Int
+        package let number: Int
         /// The offset of the line's first byte in the text.
-        let offset: Int
+        package let offset: Int
         /// The line without its line ending.
-        let text: LineText
+        package let text: LineText
     }
 
     /// A section being read.
     private struct OpenSection {
         /// nil for an unknown section, whose lines are skipped.
-        let kind: StateFileSection?
-        let heading: Int
-        let declaredCount: Int?
+        package let kind: StateFileSection?
+        package let heading: Int
+        package let declaredCount: Int?
         /// The wave of the tasks that follow (set by `### Wave W`).
-        var wave: Int
-        var listed = 0
+        package var wave: Int
+        package var listed = 0
         /// The index in `file.tasks` of the task detail lines belong to.
-        var lastTask: Int?
+        package var lastTask: Int?
     }
 
     private let bytes: [UInt8]
@@ -455,7 +456,7 @@ private enum TaskLine {
     /// Not a list item at all.
     case other
 
-    init(_ text: LineText) {
+    package init(_ text: LineText) {
         guard let first = text.first, [UInt8(ascii: "-"), UInt8(ascii: "*"), UInt8(ascii: "+")].contains(first) else {
             self = .other
             return
@@ -493,36 +494,36 @@ private enum TaskLine {
 /// Part of a line as UTF-8 bytes, with the few operations the scanner needs.
 /// Indices passed to and returned by its methods are relative to its start.
 private struct LineText {
-    let bytes: ArraySlice<UInt8>
+    package let bytes: ArraySlice<UInt8>
 
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+    package init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
-    var string: String { String(decoding: bytes, as: UTF8.self) }
-    var isEmpty: Bool { bytes.isEmpty }
-    var first: UInt8? { bytes.first }
-    var isBlank: Bool { bytes.allSatisfy(Self.isBlank) }
-    var startsWithBlank: Bool { bytes.first.map(Self.isBlank) ?? false }
+    package var string: String { String(decoding: bytes, as: UTF8.self) }
+    package var isEmpty: Bool { bytes.isEmpty }
+    package var first: UInt8? { bytes.first }
+    package var isBlank: Bool { bytes.allSatisfy(Self.isBlank) }
+    package var startsWithBlank: Bool { bytes.first.map(Self.isBlank) ?? false }
 
     private static func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
-    func hasPrefix(_ prefix: String) -> Bool { bytes.starts(with: prefix.utf8) }
-    func hasSuffix(_ suffix: String) -> Bool {
+    package func hasPrefix(_ prefix: String) -> Bool { bytes.starts(with: prefix.utf8) }
+    package func hasSuffix(_ suffix: String) -> Bool {
         bytes.count >= suffix.utf8.count && bytes.suffix(suffix.utf8.count).elementsEqual(suffix.utf8)
     }
 
     /// The text after `prefix`, or nil when it does not start with it.
-    func dropping(_ prefix: String) -> LineText? {
+    package func dropping(_ prefix: String) -> LineText? {
         hasPrefix(prefix) ? LineText(bytes.dropFirst(prefix.utf8.count)) : nil
     }
 
-    func droppingLast(_ count: Int) -> LineText { LineText(bytes.dropLast(count)) }
-    func prefix(upTo index: Int) -> LineText { LineText(bytes.prefix(index)) }
-    func suffix(from index: Int) -> LineText { LineText(bytes.dropFirst(index)) }
+    package func droppingLast(_ count: Int) -> LineText { LineText(bytes.dropLast(count)) }
+    package func prefix(upTo index: Int) -> LineText { LineText(bytes.prefix(index)) }
+    package func suffix(from index: Int) -> LineText { LineText(bytes.dropFirst(index)) }
 
     /// Without the one space that separates a label from its value.
-    var droppingOneSpace: LineText { dropping(" ") ?? self }
-    var trimmingLeadingBlanks: LineText { LineText(bytes.drop(while: Self.isBlank)) }
-    var trimmingBlanks: LineText {
+    package var droppingOneSpace: LineText { dropping(" ") ?? self }
+    package var trimmingLeadingBlanks: LineText { LineText(bytes.drop(while: Self.isBlank)) }
+    package var trimmingBlanks: LineText {
         let trimmed = trimmingLeadingBlanks.bytes
         var end = trimmed.endIndex
         while end > trimmed.startIndex, Self.isBlank(trimmed[end - 1]) { end -= 1 }
@@ -530,7 +531,7 @@ private struct LineText {
     }
 
     /// Whether the text is at least two bytes long and starts and ends with `quote`.
-    func isQuoted(by quote: UInt8) -> Bool { bytes.count >= 2 && bytes.first == quote && bytes.last == quote }
+    package func isQuoted(by quote: UInt8) -> Bool { bytes.count >= 2 && bytes.first == quote && bytes.last == quote }
 
     /// Whether the byte at `index` is not escaped: not preceded by an odd
     /// number of backslashes.
@@ -546,7 +547,7 @@ private struct LineText {
 
     /// The index of the first occurrence of `pattern`; with `honoringEscapes`,
     /// of the first whose first byte is not escaped.
-    func firstIndex(of pattern: String, honoringEscapes: Bool) -> Int? {
+    package func firstIndex(of pattern: String, honoringEscapes: Bool) -> Int? {
         let needle = Array(pattern.utf8)
         guard bytes.count >= needle.count else { return nil }
         for offset in 0...(bytes.count - needle.count) {
@@ -561,7 +562,7 @@ private struct LineText {
 
     /// The pieces between occurrences of `separator` (unescaped ones, with
     /// `honoringEscapes`).
-    func split(_ separator: String, honoringEscapes: Bool) -> [LineText] {
+    package func split(_ separator: String, honoringEscapes: Bool) -> [LineText] {
         var pieces: [LineText] = []
         var rest = self
         while let index = rest.firstIndex(of: separator, honoringEscapes: honoringEscapes) {
@@ -572,7 +573,7 @@ private struct LineText {
     }
 
     /// Splits `a, b, c (+N more)` into `a, b, c` and N.
-    func splittingTruncation(honoringEscapes: Bool) -> (LineText, Int)? {
+    package func splittingTruncation(honoringEscapes: Bool) -> (LineText, Int)? {
         let end = " more)"
         let open = " (+"
         guard hasSuffix(end) else { return nil }

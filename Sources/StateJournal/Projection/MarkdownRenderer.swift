@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// Renders a ``WorkflowState`` as STATE.md (SPEC §3).
 ///
 /// The output keeps the earlier tool's format, so tools and people that read
@@ -20,9 +21,9 @@
 /// ```swift
 /// let markdown = MarkdownRenderer.render(state)
 /// ```
-public enum MarkdownRenderer {
+package enum MarkdownRenderer {
     /// The complete STATE.md text for `state`, footer included.
-    public static func render(_ state: WorkflowState) -> String {
+    package static func render(_ state: WorkflowState) -> String {
         var lines: [String] = []
         appendHeader(of: state, to: &lines)
         let defaultWave = StateMarkdown.defaultWave(currentWave: state.currentWave)

@@ -1,49 +1,50 @@
+import StateJournalEngine
 /// The vocabulary of STATE.md (SPEC §3), shared by ``MarkdownRenderer``,
 /// ``MarkdownParser`` and ``MarkdownValidator`` so that what one writes the
 /// others read.
-enum StateMarkdown {
-    static let titlePrefix = "# Workflow:"
-    static let workflowIDLabel = "**Workflow ID:**"
-    static let statusLabel = "**Status:**"
-    static let startedLabel = "**Started:**"
-    static let updatedLabel = "**Updated:**"
-    static let progressLabel = "**Progress:**"
-    static let rule = "---"
-    static let wavePrefix = "### Wave "
-    static let sectionPrefix = "## "
-    static let commitLabel = "- Commit:"
-    static let filesLabel = "- Files:"
-    static let errorLabel = "- Error:"
+package enum StateMarkdown {
+    package static let titlePrefix = "# Workflow:"
+    package static let workflowIDLabel = "**Workflow ID:**"
+    package static let statusLabel = "**Status:**"
+    package static let startedLabel = "**Started:**"
+    package static let updatedLabel = "**Updated:**"
+    package static let progressLabel = "**Progress:**"
+    package static let rule = "---"
+    package static let wavePrefix = "### Wave "
+    package static let sectionPrefix = "## "
+    package static let commitLabel = "- Commit:"
+    package static let filesLabel = "- Files:"
+    package static let errorLabel = "- Error:"
     /// The indentation of a task's detail lines.
-    static let detailIndent = "  "
+    package static let detailIndent = "  "
     /// The start of the footer line; a file that has one was written by
     /// StateJournal, and its user text is escaped.
-    static let footerPrefix = "<!-- statejournal"
-    static let footerVersion = "v1"
+    package static let footerPrefix = "<!-- statejournal"
+    package static let footerVersion = "v1"
     /// The footer's shape, for messages.
-    static let footerTemplate = "<!-- statejournal v1 seq=N event=XXXXXXXX crc32c=XXXXXXXX -->"
+    package static let footerTemplate = "<!-- statejournal v1 seq=N event=XXXXXXXX crc32c=XXXXXXXX -->"
     /// How many of a task's files STATE.md shows.
-    static let filesShown = 3
-    static let progressCells = 20
+    package static let filesShown = 3
+    package static let progressCells = 20
 
     /// `label` followed by a space and `text`, or `label` alone when `text` is
     /// empty, so that no line ends in white space.
-    static func labelled(_ label: String, _ text: String) -> String {
+    package static func labelled(_ label: String, _ text: String) -> String {
         text.isEmpty ? label : label + " " + text
     }
 
     /// "1 task", "2 tasks".
-    static func taskCount(_ n: Int) -> String { n == 1 ? "1 task" : "\(n) tasks" }
+    package static func taskCount(_ n: Int) -> String { n == 1 ? "1 task" : "\(n) tasks" }
 
     /// The wave a task belongs to when its section has no `### Wave` header:
     /// the current wave, or wave 1 before the first wave starts.
-    static func defaultWave(currentWave: Int) -> Int { max(currentWave, 1) }
+    package static func defaultWave(currentWave: Int) -> Int { max(currentWave, 1) }
 
     /// `**Progress:** \`████░░…\` P%` for `current` of `total` (`total` > 0).
     ///
     /// The ratio is the `Wave C/T` of the status line, as in every file of the
     /// earlier tool; it is clamped to 0…1.
-    static func progressLine(current: Int, total: Int) -> String {
+    package static func progressLine(current: Int, total: Int) -> String {
         let done = min(max(current, 0), total)
         // floor(done · n / total) without overflow, whatever the wave numbers a file claims.
         func scaled(_ n: Int) -> Int { total.dividingFullWidth(done.multipliedFullWidth(by: n)).quotient }
@@ -53,7 +54,7 @@ enum StateMarkdown {
     }
 
     /// Whether `line` has the shape of a progress line (values are not checked).
-    static func isProgressLine(_ line: String) -> Bool {
+    package static func isProgressLine(_ line: String) -> Bool {
         guard line.hasPrefix(progressLabel + " `") else { return false }
         let scalars = Array(line.unicodeScalars.dropFirst(progressLabel.unicodeScalars.count + 2))
         guard scalars.count > progressCells + 2,
@@ -66,7 +67,7 @@ enum StateMarkdown {
 
     /// Whether `text` is a local time exactly as STATE.md shows it:
     /// `YYYY-MM-DD HH:MM:SS`.
-    static func isLocalDateTime(_ text: String) -> Bool {
+    package static func isLocalDateTime(_ text: String) -> Bool {
         text.utf8.count == 19 && Array(text.utf8)[10] == UInt8(ascii: " ") && Timestamp(parsing: text) != nil
     }
 
@@ -76,14 +77,14 @@ enum StateMarkdown {
     /// `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`, where
     /// `event` is the identity of event N (left out when unknown, as in files
     /// written before identities existed).
-    static func footer(seq: UInt64, event: UInt32 = 0, crc32c: UInt32) -> String {
+    package static func footer(seq: UInt64, event: UInt32 = 0, crc32c: UInt32) -> String {
         let identity = event == 0 ? "" : " event=\(hex8(event))"
         return "\(footerPrefix) \(footerVersion) seq=\(seq)\(identity) crc32c=\(hex8(crc32c)) -->"
     }
 
     /// The sequence number, event identity (nil when the footer has none)
     /// and checksum of a well-formed footer line, or nil.
-    static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32, event: UInt32?)? {
+    package static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32, event: UInt32?)? {
         let head = "\(footerPrefix) \(footerVersion) seq="
         let tail = " -->"
         guard line.hasPrefix(head), line.hasSuffix(tail) else { return nil }
@@ -113,17 +114,17 @@ enum StateMarkdown {
     }
 
     /// Eight lower-case hex digits.
-    static func hex8(_ value: UInt32) -> String {
+    package static func hex8(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 8 - digits.count) + digits
     }
 }
 
 /// The sections of STATE.md, in the order they appear.
-enum StateFileSection: CaseIterable {
+package enum StateFileSection: CaseIterable {
     case completed, inProgress, pending, failed, notes, metadata
 
-    var title: String {
+    package var title: String {
         switch self {
         case .completed: return "Completed"
         case .inProgress: return "In Progress"
@@ -134,7 +135,7 @@ enum StateFileSection: CaseIterable {
         }
     }
 
-    var emoji: String? {
+    package var emoji: String? {
         switch self {
         case .completed: return "✅"
         case .inProgress: return "🔄"
@@ -145,7 +146,7 @@ enum StateFileSection: CaseIterable {
     }
 
     /// The status of the tasks listed in this section; nil for notes and metadata.
-    var status: TaskStatus? {
+    package var status: TaskStatus? {
         switch self {
         case .completed: return .completed
         case .inProgress: return .inProgress
@@ -156,7 +157,7 @@ enum StateFileSection: CaseIterable {
     }
 
     /// What goes between the brackets of a task's checkbox in this section.
-    var checkbox: Character {
+    package var checkbox: Character {
         switch self {
         case .completed: return "x"
         case .inProgress: return "~"
@@ -166,10 +167,10 @@ enum StateFileSection: CaseIterable {
 
     /// Whether tasks are grouped under `### Wave W` even when they are all in
     /// the current wave.
-    var alwaysGroupsByWave: Bool { self == .pending }
+    package var alwaysGroupsByWave: Bool { self == .pending }
 
     /// The heading line, e.g. `## ✅ Completed (3 tasks)`.
-    func heading(taskCount: Int) -> String {
+    package func heading(taskCount: Int) -> String {
         let name = emoji.map { "\($0) \(title)" } ?? title
         return status == nil ? StateMarkdown.sectionPrefix + name
             : StateMarkdown.sectionPrefix + name + " (\(StateMarkdown.taskCount(taskCount)))"
@@ -178,14 +179,14 @@ enum StateFileSection: CaseIterable {
     /// What a `## ` heading says, read leniently: the emoji may be missing or
     /// carry a variation selector, and "(1 tasks)" (the earlier tool's
     /// spelling) is accepted.
-    enum Heading: Equatable {
+    package enum Heading: Equatable {
         case section(StateFileSection, count: Int?)
         case malformedCount(StateFileSection)
         case unknown
     }
 
     /// Reads the text of a heading after `## `.
-    static func heading(_ heading: Substring) -> Heading {
+    package static func heading(_ heading: Substring) -> Heading {
         let text = String(String.UnicodeScalarView(heading.unicodeScalars.filter { $0 != "\u{FE0F}" }))
         for section in allCases {
             let names = [section.emoji.map { "\($0) \(section.title)" }, section.title].compactMap { $0 }
@@ -219,9 +220,9 @@ enum StateFileSection: CaseIterable {
 ///
 /// ``unescape(_:)`` is the exact inverse; identifiers (which
 /// ``Identifier`` keeps free of these characters) are written verbatim.
-enum MarkdownEscaping {
+package enum MarkdownEscaping {
     /// Where a piece of user text goes.
-    enum Field {
+    package enum Field {
         /// Inside a line, after a label (names, descriptions, errors, metadata).
         case inline
         /// In the comma-separated `Files:` list.
@@ -233,7 +234,7 @@ enum MarkdownEscaping {
     private static let backslashed: Set<Unicode.Scalar> = ["\\", "`", "*", "_", "[", "]", "<", ">", "#", "|", "&", "~"]
     private static let backslashedInFileNames: Set<Unicode.Scalar> = [",", "(", ")"]
 
-    static func escape(_ text: String, as field: Field = .inline) -> String {
+    package static func escape(_ text: String, as field: Field = .inline) -> String {
         if isPlain(text, as: field) { return text }
         let scalars = Array(text.unicodeScalars)
         var end = scalars.count
@@ -303,7 +304,7 @@ enum MarkdownEscaping {
 
     /// The text that ``escape(_:as:)`` turned into `raw`: `\c` is `c`,
     /// `<br>` a line feed, `&#xH…;` that scalar; everything else is literal.
-    static func unescape<S: StringProtocol>(_ raw: S) -> String {
+    package static func unescape<S: StringProtocol>(_ raw: S) -> String {
         let s = Array(raw.unicodeScalars)
         var out = String.UnicodeScalarView()
         var i = 0

@@ -1,3 +1,4 @@
+import StateJournalEngine
 /// One thing wrong with a STATE.md file, at a line.
 public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
     /// The line, from 1.
@@ -35,9 +36,9 @@ public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
 /// ```swift
 /// for problem in MarkdownValidator.validate(text) { log(problem.description) }
 /// ```
-public enum MarkdownValidator {
+package enum MarkdownValidator {
     /// Every problem of `text`, in line order; empty when the file is valid.
-    public static func validate(_ text: String) -> [ValidationProblem] {
+    package static func validate(_ text: String) -> [ValidationProblem] {
         StateFileScanner.scan(text).problems
     }
 }

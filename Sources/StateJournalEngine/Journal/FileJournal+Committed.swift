@@ -1,0 +1,180 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import StateJournalModel
+
+// What is committed, and reading from a remembered position: the committed
+// boundary lock-free readers stop at, making a segment durable (rewriting it
+// when its fsync fails), and resuming from a position after checking its
+// record is still there.
+extension FileJournal {
+    /// Where committed data ends: the newest segment, and in it the offset
+    /// after the last byte made durable.
+    package struct Boundary: Equatable {
+        package var segmentFirstSeq: UInt64
+        /// Records that start at or after this offset are not committed
+        /// (`Int64.max`: the whole segment is).
+        package var end: Int64
+    }
+
+    /// For reads without the lock: takes the writers' lock for a moment and
+    /// notes where the newest segment is confirmed durable (its
+    /// ``Watermark``); records beyond are not read — they belong to a write
+    /// in progress, which may yet fail and be cut, or to a writer killed
+    /// before it confirmed them, whose bytes the next writer cuts. A process
+    /// never answers from bytes it has not seen made durable.
+    ///
+    /// When the lock file holds no usable watermark (a new boot, a lock file
+    /// removed, an older version), the newest segment is checked as a writer
+    /// checks it — torn tail cut, unconfirmed bytes made durable — and a
+    /// watermark is written. Computed once per store value; nil when there
+    /// is no lock to take because the lock file cannot be created (a
+    /// read-only directory): then the reader cannot tell and reads everything.
+    package func committedBoundary() throws -> Boundary? {
+        if let boundary { return boundary }
+        guard try fs.lstat(directory) != nil else {
+            boundary = Boundary(segmentFirstSeq: 0, end: 0)  // no journal: nothing committed, nothing created
+            return boundary
+        }
+        let found: Boundary
+        do {
+            found = try withWriteLock(readLockPolicy, command: "statejournal (reading)") {
+                guard let last = try listing().segments.last else { return Boundary(segmentFirstSeq: 0, end: 0) }
+                guard let raw = last.raw else { return Boundary(segmentFirstSeq: last.firstSeq, end: .max) }
+                let file = path(raw)
+                let fd = try fs.open(file, O_RDONLY)
+                defer { fs.closeQuietly(fd) }
+                let size = try fs.sys.fstat(fd).get("stat", file).size
+                if let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size) {
+                    return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed)
+                }
+                if lock.isReadOnly {
+                    // May not repair or record: read under the lock up to the
+                    // last valid record, made durable by an fsync of our own.
+                    _ = try scanRaw(raw, firstSeq: last.firstSeq, isLast: true, after: .max, allowRepair: false) { _ in }
+                    try fs.fdatasync(fd, file)
+                    return Boundary(segmentFirstSeq: last.firstSeq, end: lastScanEnd)
+                }
+                // The long way, as a writer: scan, cut a torn tail, make durable, confirm.
+                _ = try scanRaw(raw, firstSeq: last.firstSeq, isLast: true, after: .max) { _ in }
+                return Boundary(segmentFirstSeq: last.firstSeq, end: tail?.end ?? Int64(RecordFormat.headerSize))
+            }
+        } catch let error as StateJournalError where error.errno == .readOnlyFileSystem || error.errno == .permissionDenied {
+            logger.debug("cannot take the lock to read; reading without it", metadata: ["error": "\(error)"])
+            return nil
+        }
+        boundary = found
+        return found
+    }
+
+    /// Makes `file` durable up to `end` before anything in it is used.
+    ///
+    /// When the fsync fails, the bytes in the page cache may never reach the
+    /// disk, and the kernel reports that error only once: a later fsync by
+    /// anyone succeeds although the bytes are lost. So the segment is
+    /// rewritten to a new file (temporary, fsync, rename, directory fsync)
+    /// from what the page cache holds, and no later write ever lands behind
+    /// bytes that never reached the disk. Returns the descriptor to use from
+    /// now on (the new file's, after a rewrite).
+    package func makeDurable(_ fd: Int32, _ file: String, end: Int64) throws -> Int32 {
+        guard case .failure(let errno) = fs.sys.fdatasync(fd) else { return fd }
+        logger.warning("fsync of a segment failed; rewriting it to a new file so that nothing later depends on bytes that may not be on disk",
+                       metadata: ["file": "\(file)", "errno": "\(errno)"])
+        do {
+            var bytes = [UInt8](repeating: 0, count: Int(end))
+            var done = 0
+            while done < bytes.count {
+                let n = try bytes.withUnsafeMutableBytes {
+                    try fs.sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[done...]), offset: Int64(done)).get("read", file)
+                }
+                if n == 0 { break }
+                done += n
+            }
+            do throws(StateJournalError) {
+                try fs.atomicReplace(file, with: Array(bytes[0..<done]), backup: nil)
+            } catch {
+                // Its directory entry may not be durable: the next append
+                // must fsync the directory first.
+                Self.durableSegments.withLock { _ = $0.remove(file) }
+                throw error
+            }
+            let replacement = try fs.open(file, O_RDWR)
+            fs.closeQuietly(fd)
+            return replacement
+        } catch {
+            throw StateJournalError(.io, "fsync of '\(file)' failed (\(errno)) and rewriting it to a new file failed too (\(error)); "
+                + "nothing was written — check the disk, then retry", path: file, errno: errno)
+        }
+    }
+
+    package var endPosition: JournalPosition? {
+        guard locked, let tail, tail.lastSeq >= tail.firstSeq, case .success(let status) = fs.sys.fstat(tail.fd) else { return nil }
+        return JournalPosition(seq: tail.lastSeq, identity: tail.lastRecordChecksum, segmentFirstSeq: tail.firstSeq,
+                               offset: tail.end, inode: status.inode, recordStart: tail.lastRecordStart)
+    }
+
+    /// Reads only what was appended after `position`: opens the segment it
+    /// names, checks it is the same file, that the position's event is still
+    /// there (its record where the position says, with its identity), and
+    /// that it is still the active segment, then scans from the offset — no
+    /// directory listing, no snapshot. Anything else reads by sequence
+    /// number, checking the position's event's identity on the way.
+    ///
+    /// - Throws: ``JournalPosition/Mismatch`` when the journal does not hold
+    ///   the position's event (it was put back from an older copy).
+    @discardableResult
+    package func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
+        guard position.seq > 0, position.identity != 0, position.segmentFirstSeq > 0,
+              position.recordStart >= Int64(RecordFormat.headerSize) else {
+            return try readEventsChecking(position, body)
+        }
+        closeTail()
+        let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
+        guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
+              status.inode == position.inode, status.size >= position.offset,
+              recordIsThere(path(name), position) else {
+            return try readEventsChecking(position, body)
+        }
+        // Start at the position's own record (checked above, and again by identity).
+        snapshotPositions[position.seq - 1] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
+                                                                      offset: UInt64(position.recordStart), identity: position.identity)
+        guard locked else { return try readEventsChecking(position, body) }
+        // Collect first: if the segment turns out not to be the active one,
+        // nothing may have been handed over yet.
+        var events: [Event] = []
+        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq - 1,
+                               durableUpTo: position.offset) { events.append($0) }
+        guard let first = events.first, first.seq == position.seq, first.identity == position.identity else {
+            closeTail()
+            throw JournalPosition.Mismatch()
+        }
+        // Sealed meanwhile (even if a crash left the raw file), or followed
+        // by a newer segment: not the active one any more.
+        let successor = [Self.sealedName(firstSeq: position.segmentFirstSeq),
+                         Self.segmentName(firstSeq: last + 1), Self.sealedName(firstSeq: last + 1)]
+        if successor.contains(where: { if case .success = fs.sys.lstat(path($0)) { return true } else { return false } }) {
+            closeTail()
+            return try readEventsChecking(position, body)
+        }
+        for event in events.dropFirst() { try body(event) }
+        return last
+    }
+
+    /// Whether the record of the position's event is where it says: a record
+    /// header at `recordStart` with the position's identity, ending at `offset`.
+    private func recordIsThere(_ file: String, _ position: JournalPosition) -> Bool {
+        guard case .success(let fd) = fs.sys.open(file, flags: O_RDONLY, mode: 0) else { return false }
+        defer { fs.closeQuietly(fd) }
+        var header = [UInt8](repeating: 0, count: RecordFormat.recordHeaderSize)
+        guard case .success(let n) = header.withUnsafeMutableBytes({ fs.sys.pread(fd, into: $0, offset: position.recordStart) }),
+              n == header.count else { return false }
+        let length = Int64(header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
+        let checksum = header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 4) }
+        return position.recordStart + Int64(RecordFormat.recordHeaderSize) + length == position.offset && checksum == position.identity
+    }
+}

@@ -1,0 +1,301 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StateJournalModel
+
+/// An exclusive `flock(2)` on `PATH.lock`.
+///
+/// `flock` locks belong to an open file description, so every acquisition
+/// opens the file anew: two threads of one process exclude each other just as
+/// two processes do, and no unrelated `close()` in the process can drop the
+/// lock (classic POSIX `fcntl` locks have that flaw and are never used). The
+/// holder writes its pid, command and start time into the file, so a waiter
+/// that times out can say who holds it. The file is never deleted.
+package final class FileLock {
+    package let path: String
+    private let fs: FileSystem
+    private var fd: Int32?
+
+    package init(path: String, fileSystem: FileSystem) {
+        self.path = path
+        self.fs = fileSystem
+    }
+
+    deinit { if let fd { fs.closeQuietly(fd) } }
+
+    package var isHeld: Bool { fd != nil }
+
+    /// What the holder recorded about itself.
+    package struct Holder: Sendable, Equatable, CustomStringConvertible {
+        package var pid: Int32?
+        package var command: String?
+        package var since: Timestamp?
+
+        package var description: String {
+            var parts = ["process \(pid.map(String.init) ?? "unknown")"]
+            if let command { parts.append("(\(command))") }
+            if let since {
+                let held = Double(Timestamp.now().microseconds - since.microseconds) / 1_000_000
+                parts.append("which has held it for \(Self.seconds(held))")
+            }
+            return parts.joined(separator: " ")
+        }
+
+        package static func seconds(_ s: Double) -> String {
+            let tenths = Int((s * 10).rounded())
+            return "\(tenths / 10).\(tenths % 10)s"
+        }
+
+        package static func parse(_ text: String) -> Holder {
+            var holder = Holder()
+            for line in text.split(separator: "\n") {
+                guard let eq = line.firstIndex(of: "=") else { continue }
+                let key = line[..<eq], value = String(line[line.index(after: eq)...])
+                switch key {
+                case "pid": holder.pid = Int32(value)
+                case "command": holder.command = value
+                case "since": holder.since = Timestamp(parsing: value)
+                default: break
+                }
+            }
+            return holder
+        }
+    }
+
+    /// Acquires the lock before `policy.timeout` elapses, retrying with
+    /// exponential backoff and jitter.
+    ///
+    /// - Throws: ``StateJournalError/Code/lockTimeout`` naming the holder, or
+    ///   an I/O error if the lock file cannot be opened.
+    package func acquire(_ policy: LockPolicy, command: String) throws(StateJournalError) {
+        if fd != nil { return }  // already held by this value
+        let start = Self.monotonicSeconds()
+        var backoff = policy.initialBackoff
+        var fd = try openLockFile()
+        while true {
+            switch fs.sys.flock(fd, operation: LOCK_EX | LOCK_NB) {
+            case .success:
+                // A lock on a file that is no longer the one at the path (it
+                // was removed or replaced while we waited) excludes nobody:
+                // whoever opens the path now locks another file. Start again
+                // on the file that is there.
+                let current: Bool
+                do throws(StateJournalError) { current = try isStillAtPath(fd) } catch {
+                    fs.closeQuietly(fd)  // releases the lock
+                    throw error
+                }
+                guard current else {
+                    fs.closeQuietly(fd)
+                    fd = try openLockFile()
+                    continue
+                }
+                self.fd = fd
+                recordHolder(fd, command: command)
+                return
+            case .failure(.wouldBlock):
+                let elapsed = Self.monotonicSeconds() - start
+                if elapsed >= policy.timeout {
+                    var holder = Holder.parse(String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self))
+                    if holder.pid == nil, case .success(let status) = fs.sys.fstat(fd) {
+                        holder = kernelHolder(device: status.device, inode: status.inode) ?? holder
+                    }
+                    fs.closeQuietly(fd)
+                    throw StateJournalError(.lockTimeout,
+                        "could not lock '\(path)' within \(Holder.seconds(policy.timeout)): it is held by \(holder); "
+                        + "retry later, or raise --lock-timeout", path: path)
+                }
+                let jittered = backoff * Double.random(in: 0.5...1.0)
+                Self.sleep(min(jittered, policy.timeout - elapsed))
+                backoff = min(backoff * 2, policy.maximumBackoff)
+            case .failure(let e):
+                fs.closeQuietly(fd)
+                throw .system("lock", path, e)
+            }
+        }
+    }
+
+    /// Whether the lock file could only be opened for reading (a reader
+    /// without write permission): the lock still excludes writers, but
+    /// nothing can be recorded in the file.
+    package private(set) var isReadOnly = false
+
+    private func openLockFile() throws(StateJournalError) -> Int32 {
+        // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
+        let noFollow = fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW
+        isReadOnly = false
+        switch fs.sys.open(path, flags: O_RDWR | O_CREAT | noFollow, mode: 0o644) {
+        case .success(let opened): return opened
+        case .failure(.permissionDenied):
+            // Another user's lock file: flock works on a descriptor open for reading.
+            guard case .success(let opened) = fs.sys.open(path, flags: O_RDONLY | noFollow, mode: 0) else {
+                throw .system("open", path, .permissionDenied)
+            }
+            isReadOnly = true
+            return opened
+        case .failure(.tooManySymbolicLinks) where !fs.allowsSymbolicLinks:
+            throw FileSystem.symbolicLinkRefused(path, as: "a lock file")
+        case .failure(let e): throw .system("open", path, e)
+        }
+    }
+
+    /// Whether the locked descriptor's file is still the one named `path`.
+    private func isStillAtPath(_ fd: Int32) throws(StateJournalError) -> Bool {
+        let held = try fs.sys.fstat(fd).get("stat", path)
+        guard held.linkCount > 0 else { return false }
+        let named: FileStatus
+        switch fs.sys.lstat(path) {
+        case .success(let status) where status.isSymbolicLink: return true  // allowed links: followed at open, not checked
+        case .success(let status): named = status
+        case .failure(.noSuchFile): return false
+        case .failure(let e): throw .system("stat", path, e)
+        }
+        return named.inode == held.inode && named.device == held.device
+    }
+
+    /// The process holding an `flock` on the file (`device`, `inode`), from
+    /// `/proc/locks` as `lslocks` finds it, for a holder that wrote nothing
+    /// about itself (another tool, `flock(1)`).
+    package func kernelHolder(device: UInt64, inode: UInt64) -> Holder? {
+        guard let text = readProcFile("/proc/locks") else { return nil }
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (maj:min in hex).
+        let major = (device >> 8) & 0xfff | ((device >> 32) & ~0xfff)
+        let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK" || fields[1] == "OFDLCK", let pid = Int32(fields[4]) else { continue }
+            let id = fields[5].split(separator: ":")
+            guard id.count == 3, UInt64(id[0], radix: 16) == major, UInt64(id[1], radix: 16) == minor, UInt64(id[2]) == inode else { continue }
+            guard pid > 0 else { continue }
+            let command = readProcFile("/proc/\(pid)/cmdline").map {
+                $0.split(separator: "\0").joined(separator: " ")
+            }
+            return Holder(pid: pid, command: command.map { $0.isEmpty ? "?" : $0 }, since: nil)
+        }
+        return nil
+    }
+
+    private func readProcFile(_ path: String) -> String? {
+        guard let bytes = (try? fs.readFileIfExists(path)) ?? nil else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Checks, just before a change the lock protects, that the lock still
+    /// means something: its file is still the one at the path. If the lock
+    /// file was removed or replaced while held, another process may hold a
+    /// lock on the new file: nothing may be written.
+    ///
+    /// - Throws: ``StateJournalError/Code/io`` saying so.
+    package func validate() throws(StateJournalError) {
+        guard let fd else {
+            throw StateJournalError(.io, "'\(path)' is not locked by this process; nothing was written")
+        }
+        guard try isStillAtPath(fd) else {
+            throw StateJournalError(.io,
+                "the lock file '\(path)' was removed or replaced while this process held it, so another writer may be working at the same time; "
+                + "nothing was written — do not remove lock files, then retry", path: path)
+        }
+    }
+
+    /// Releases the lock. Safe to call when not held.
+    package func release() {
+        guard let fd else { return }
+        // The holder's note goes; the fields (what holders tell the next
+        // one, see ``record(_:)``) stay.
+        if !isReadOnly { try? write(fd, holder: nil) }
+        _ = fs.sys.flock(fd, operation: LOCK_UN)
+        fs.closeQuietly(fd)
+        self.fd = nil
+    }
+
+    /// `key=value` lines the previous holder left in the lock file (other
+    /// than its pid, command and start), read when the lock was acquired;
+    /// only a complete set (ended by `end=1`) counts.
+    package private(set) var fields: [(key: String, value: String)] = []
+    private var holderNote = ""
+
+    /// Replaces the fields kept in the lock file for the next holder, which
+    /// finds them in ``fields``. The file is the lock holders' shared memory
+    /// within one boot: it is never fsynced, so after a machine crash it may
+    /// hold anything, and readers of a field must check it.
+    ///
+    /// - Throws: when the file could not be rewritten; it then holds either
+    ///   the fields as they were or no complete set of fields.
+    package func record(_ newFields: [(key: String, value: String)]) throws(StateJournalError) {
+        guard let fd else { throw StateJournalError(.io, "'\(path)' is not locked by this process") }
+        guard !isReadOnly else { throw .system("write", path, .permissionDenied) }
+        fields = newFields
+        do throws(StateJournalError) { try write(fd, holder: holderNote) } catch {
+            fieldsWritten = false
+            throw error
+        }
+    }
+
+    private func recordHolder(_ fd: Int32, command: String) {
+        var found: [(key: String, value: String)] = []
+        var complete = false
+        let text = String(decoding: ((try? fs.readAll(fd, path)) ?? []).prefix(Self.recordSize), as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            if key == "end" { complete = true; break }
+            guard !["pid", "command", "since"].contains(key) else { continue }
+            found.append((key, String(line[line.index(after: eq)...])))
+        }
+        fields = complete ? found : []
+        fieldsWritten = false
+        holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+        // Best effort: the lock is held whether or not the note is written
+        // (and a failed rewrite leaves the previous record whole).
+        if !isReadOnly { try? write(fd, holder: holderNote) }
+    }
+
+    /// The lock file's content is one record of this many bytes (padded
+    /// with newlines), rewritten by a single `pwrite` at offset 0: a holder
+    /// killed at any instant leaves the old record or the new one, never a
+    /// mix and never an empty file, and nothing needs truncating.
+    package static let recordSize = 512
+
+    /// Writes the note and the fields, ended by `end=1`, as one record.
+    private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
+        var body = fields.isEmpty ? "" : fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n"
+        var note = holder ?? ""
+        // The fields first in importance: a long command is shortened to fit.
+        if note.utf8.count + body.utf8.count > Self.recordSize {
+            note = String(decoding: Array(note.utf8.prefix(max(0, Self.recordSize - body.utf8.count - 1))), as: UTF8.self)
+            if !note.isEmpty && !note.hasSuffix("\n") { note += "\n" }
+        }
+        if note.utf8.count + body.utf8.count > Self.recordSize { body = "" }  // cannot happen with our fields
+        var bytes = Array((note + body).utf8)
+        bytes += [UInt8](repeating: UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count))
+        try fs.writeAll(fd, bytes, at: 0, path)
+        fieldsWritten = true
+    }
+
+    /// Whether ``fields`` are in the file as they are in memory (false after
+    /// a failed rewrite: they must be written again before anything relies
+    /// on them).
+    package private(set) var fieldsWritten = false
+
+    package static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    package static func sleep(_ seconds: Double) {
+        guard seconds > 0 else { return }
+        var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var rem = timespec()
+        while nanosleep(&ts, &rem) == -1 && errno == EINTR { ts = rem }
+    }
+}
+
+extension String {
+    package func replacingNewlines() -> String {
+        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+}

@@ -1,0 +1,144 @@
+/// One change to a workflow, as recorded in the journal.
+///
+/// The envelope (sequence number, time, actor, process id, optional
+/// idempotency key) is the same for every event; ``Payload`` says what
+/// changed.
+public struct Event: Sendable, Equatable {
+    /// Strictly increasing, without gaps, from 1.
+    public var seq: UInt64
+    public var time: Timestamp
+    public var actor: String
+    public var pid: Int32
+    /// A caller-chosen key: a retried write with the same key writes nothing.
+    public var idempotencyKey: String?
+    public var payload: Payload
+    /// A checksum of the event as its store holds it (for the file journal,
+    /// the record's CRC-32C), set when the event is read from a store or
+    /// prepared for writing; 0 when unknown. Two events with the same
+    /// sequence number and different identities belong to different
+    /// histories: STATE.md's footer and snapshots carry the identity of the
+    /// last event they show, so neither is taken for current after the
+    /// journal was put back from an older copy. Not part of `==`.
+    public package(set) var identity: UInt32 = 0
+
+    public init(seq: UInt64, time: Timestamp, actor: String, pid: Int32,
+                idempotencyKey: String? = nil, payload: Payload) {
+        self.seq = seq
+        self.time = time
+        self.actor = actor
+        self.pid = pid
+        self.idempotencyKey = idempotencyKey
+        self.payload = payload
+    }
+
+    public static func == (a: Event, b: Event) -> Bool {
+        a.seq == b.seq && a.time == b.time && a.actor == b.actor && a.pid == b.pid
+            && a.idempotencyKey == b.idempotencyKey && a.payload == b.payload
+    }
+
+    /// The identity the file journal gives this event once written: the
+    /// checksum of its length-prefixed encoding, which its record carries.
+    package func computedIdentity() -> UInt32 {
+        json().encoded().withUnsafeBytes { CRC32C.maskedFramed($0) }
+    }
+
+    /// This event with its identity computed (see ``identity``).
+    package func withIdentity() -> Event {
+        var copy = self
+        copy.identity = computedIdentity()
+        return copy
+    }
+
+    /// A task as planned by `workflow.initialized`.
+    public struct PlannedTask: Sendable, Equatable {
+        public var id: String
+        public var description: String
+        public init(id: String, description: String) { self.id = id; self.description = description }
+    }
+
+    public enum Payload: Sendable, Equatable {
+        case workflowInitialized(id: String, name: String, waves: [[PlannedTask]], metadata: [MetadataEntry])
+        case taskAdded(taskID: String, wave: Int, description: String)
+        case taskStarted(taskID: String)
+        case taskCompleted(taskID: String, commit: String?, files: [String])
+        case taskFailed(taskID: String, error: String)
+        case waveSet(wave: Int)
+        case noteAdded(text: String)
+        case metadataSet(key: String, value: String)
+        /// The whole state at once (the earlier tool's bulk `update`).
+        case stateReplaced(StateImage)
+        /// The state as of an earlier sequence number, made current again.
+        case stateRestored(fromSeq: UInt64, state: StateImage)
+
+        /// The event type's name, e.g. `task.completed`.
+        public var typeName: String {
+            switch self {
+            case .workflowInitialized: return "workflow.initialized"
+            case .taskAdded: return "task.added"
+            case .taskStarted: return "task.started"
+            case .taskCompleted: return "task.completed"
+            case .taskFailed: return "task.failed"
+            case .waveSet: return "wave.set"
+            case .noteAdded: return "note.added"
+            case .metadataSet: return "metadata.set"
+            case .stateReplaced: return "state.replaced"
+            case .stateRestored: return "state.restored"
+            }
+        }
+
+        /// The task the event concerns, for `log --task` and `blame`.
+        public var taskIDs: [String] {
+            switch self {
+            case .taskAdded(let id, _, _), .taskStarted(let id), .taskCompleted(let id, _, _), .taskFailed(let id, _):
+                return [id]
+            case .workflowInitialized(_, _, let waves, _):
+                return waves.flatMap { $0.map(\.id) }
+            case .stateReplaced(let image), .stateRestored(_, let image):
+                return image.tasks.map(\.id)
+            default:
+                return []
+            }
+        }
+
+        package static let allTypeNames = [
+            "workflow.initialized", "task.added", "task.started", "task.completed", "task.failed",
+            "wave.set", "note.added", "metadata.set", "state.replaced", "state.restored",
+        ]
+    }
+}
+
+/// A whole workflow state carried inside an event (replace, restore):
+/// everything but the envelope-derived `seq` and `updated`.
+public struct StateImage: Sendable, Equatable {
+    public var workflowID: String
+    public var name: String
+    public var currentWave: Int
+    public var totalWaves: Int
+    public var started: Timestamp
+    public var tasks: [WorkflowTask]
+    public var notes: [String]
+    public var metadata: [MetadataEntry]
+
+    public init(workflowID: String, name: String, currentWave: Int, totalWaves: Int, started: Timestamp,
+                tasks: [WorkflowTask], notes: [String], metadata: [MetadataEntry]) {
+        self.workflowID = workflowID
+        self.name = name
+        self.currentWave = currentWave
+        self.totalWaves = totalWaves
+        self.started = started
+        self.tasks = tasks
+        self.notes = notes
+        self.metadata = metadata
+    }
+
+    public init(_ state: WorkflowState) {
+        self.init(workflowID: state.workflowID, name: state.name, currentWave: state.currentWave,
+                  totalWaves: state.totalWaves, started: state.started, tasks: state.tasks,
+                  notes: state.notes, metadata: state.metadata)
+    }
+
+    package func state(seq: UInt64, updated: Timestamp) -> WorkflowState {
+        WorkflowState(workflowID: workflowID, name: name, currentWave: currentWave, totalWaves: totalWaves,
+                      started: started, updated: updated, tasks: tasks, notes: notes, metadata: metadata, seq: seq)
+    }
+}

@@ -1,0 +1,231 @@
+/// JSON shapes of events and states.
+///
+/// An event is one flat JSON object — the envelope (`seq`, `time`, `actor`,
+/// `pid`, `type`, optional `idempotency_key`) followed by the payload's
+/// fields. The journal stores exactly this text, and `log --json` and
+/// `export` print it, so what `zstd -d` shows is what the tools show.
+extension Event {
+    package func json() -> JSON {
+        var members: [JSON.Member] = [
+            .init("seq", .int(Int64(seq))),
+            .init("time", .string(time.rfc3339)),
+            .init("actor", .string(actor)),
+            .init("pid", .int(Int64(pid))),
+            .init("type", .string(payload.typeName)),
+        ]
+        if let idempotencyKey { members.append(.init("idempotency_key", .string(idempotencyKey))) }
+        switch payload {
+        case .workflowInitialized(let id, let name, let waves, let metadata):
+            members.append(.init("workflow_id", .string(id)))
+            members.append(.init("workflow_name", .string(name)))
+            members.append(.init("waves", .array(waves.map { wave in
+                .array(wave.map { .obj(["task_id": .string($0.id), "description": .string($0.description)]) })
+            })))
+            members.append(.init("metadata", metadataJSON(metadata)))
+        case .taskAdded(let taskID, let wave, let description):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("wave", .int(Int64(wave))))
+            members.append(.init("description", .string(description)))
+        case .taskStarted(let taskID):
+            members.append(.init("task_id", .string(taskID)))
+        case .taskCompleted(let taskID, let commit, let files):
+            members.append(.init("task_id", .string(taskID)))
+            if let commit { members.append(.init("commit", .string(commit))) }
+            if !files.isEmpty { members.append(.init("files", .array(files.map { .string($0) }))) }
+        case .taskFailed(let taskID, let error):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("error", .string(error)))
+        case .waveSet(let wave):
+            members.append(.init("wave", .int(Int64(wave))))
+        case .noteAdded(let text):
+            members.append(.init("text", .string(text)))
+        case .metadataSet(let key, let value):
+            members.append(.init("key", .string(key)))
+            members.append(.init("value", .string(value)))
+        case .stateReplaced(let image):
+            members.append(.init("state", image.json()))
+        case .stateRestored(let fromSeq, let image):
+            members.append(.init("restored_seq", .int(Int64(fromSeq))))
+            members.append(.init("state", image.json()))
+        }
+        return .object(members)
+    }
+
+    /// Decodes an event from its JSON object; the error says which field is wrong.
+    package init(json: JSON) throws(EventDecodingError) {
+        let r = FieldReader(json)
+        let seq = try r.int("seq")
+        guard seq > 0 else { throw EventDecodingError("'seq' must be positive") }
+        let timeText = try r.string("time")
+        guard let time = Timestamp(parsing: timeText) else { throw EventDecodingError("'time' is not an RFC 3339 time") }
+        let type = try r.string("type")
+        let payload: Payload
+        switch type {
+        case "workflow.initialized":
+            let waves = try r.array("waves").map { (wave: JSON) throws(EventDecodingError) -> [PlannedTask] in
+                guard let tasks = wave.arrayValue else { throw EventDecodingError("'waves' must be an array of arrays") }
+                return try tasks.map { (task: JSON) throws(EventDecodingError) -> PlannedTask in
+                    let t = FieldReader(task)
+                    return PlannedTask(id: try t.string("task_id"), description: try t.string("description"))
+                }
+            }
+            payload = .workflowInitialized(id: try r.string("workflow_id"), name: try r.string("workflow_name"),
+                                           waves: waves, metadata: try metadataEntries(r.json["metadata"]))
+        case "task.added":
+            payload = .taskAdded(taskID: try r.string("task_id"), wave: Int(try r.int("wave")),
+                                 description: try r.string("description"))
+        case "task.started":
+            payload = .taskStarted(taskID: try r.string("task_id"))
+        case "task.completed":
+            payload = .taskCompleted(taskID: try r.string("task_id"), commit: try r.optionalString("commit"),
+                                     files: try r.stringArray("files"))
+        case "task.failed":
+            payload = .taskFailed(taskID: try r.string("task_id"), error: try r.string("error"))
+        case "wave.set":
+            payload = .waveSet(wave: Int(try r.int("wave")))
+        case "note.added":
+            payload = .noteAdded(text: try r.string("text"))
+        case "metadata.set":
+            payload = .metadataSet(key: try r.string("key"), value: try r.string("value"))
+        case "state.replaced":
+            payload = .stateReplaced(try StateImage(json: r.required("state")))
+        case "state.restored":
+            let restored = try r.int("restored_seq")
+            guard restored >= 0 else { throw EventDecodingError("'restored_seq' must not be negative") }
+            payload = .stateRestored(fromSeq: UInt64(restored), state: try StateImage(json: r.required("state")))
+        default:
+            throw EventDecodingError("unknown event type '\(type)'")
+        }
+        self.init(seq: UInt64(seq), time: time, actor: try r.string("actor"),
+                  pid: Int32(truncatingIfNeeded: try r.int("pid")),
+                  idempotencyKey: try r.optionalString("idempotency_key"), payload: payload)
+    }
+}
+
+/// Why a JSON object is not a valid event or state.
+package struct EventDecodingError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
+}
+
+package func metadataJSON(_ entries: [MetadataEntry]) -> JSON {
+    .object(entries.map { JSON.Member($0.key, .string($0.value)) })
+}
+
+package func metadataEntries(_ json: JSON?) throws(EventDecodingError) -> [MetadataEntry] {
+    guard let json, !json.isNull else { return [] }
+    guard let members = json.objectValue else { throw EventDecodingError("'metadata' must be an object") }
+    var entries: [MetadataEntry] = []
+    for member in members {
+        switch member.value {
+        case .string(let s): entries.append(MetadataEntry(key: member.key, value: s))
+        case .int(let i): entries.append(MetadataEntry(key: member.key, value: String(i)))
+        case .double(let d): entries.append(MetadataEntry(key: member.key, value: String(d)))
+        case .bool(let b): entries.append(MetadataEntry(key: member.key, value: b ? "true" : "false"))
+        case .null: entries.append(MetadataEntry(key: member.key, value: ""))
+        case .array, .object: entries.append(MetadataEntry(key: member.key, value: member.value.compactString))
+        }
+    }
+    return entries
+}
+
+/// Reads typed fields from a JSON object, with errors that name the field.
+package struct FieldReader {
+    package let json: JSON
+    package init(_ json: JSON) { self.json = json }
+
+    package func required(_ key: String) throws(EventDecodingError) -> JSON {
+        guard json.objectValue != nil else { throw EventDecodingError("expected a JSON object") }
+        guard let v = json[key], !v.isNull else { throw EventDecodingError("missing field '\(key)'") }
+        return v
+    }
+    package func string(_ key: String) throws(EventDecodingError) -> String {
+        guard let s = try required(key).stringValue else { throw EventDecodingError("'\(key)' must be a string") }
+        return s
+    }
+    package func optionalString(_ key: String) throws(EventDecodingError) -> String? {
+        guard let v = json[key], !v.isNull else { return nil }
+        guard let s = v.stringValue else { throw EventDecodingError("'\(key)' must be a string") }
+        return s
+    }
+    package func int(_ key: String) throws(EventDecodingError) -> Int64 {
+        guard let i = try required(key).intValue else { throw EventDecodingError("'\(key)' must be an integer") }
+        return i
+    }
+    package func array(_ key: String) throws(EventDecodingError) -> [JSON] {
+        guard let a = try required(key).arrayValue else { throw EventDecodingError("'\(key)' must be an array") }
+        return a
+    }
+    package func stringArray(_ key: String) throws(EventDecodingError) -> [String] {
+        guard let v = json[key], !v.isNull else { return [] }
+        guard let a = v.arrayValue else { throw EventDecodingError("'\(key)' must be an array of strings") }
+        var out: [String] = []
+        for item in a {
+            guard let s = item.stringValue else { throw EventDecodingError("'\(key)' must be an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+}
+
+extension WorkflowTask {
+    package func json() -> JSON {
+        .obj([
+            "task_id": .string(id),
+            "description": .string(description),
+            "status": .string(status.rawValue),
+            "wave": .int(Int64(wave)),
+            "commit": commit.map { .string($0) } ?? .null,
+            "files": .array(files.map { .string($0) }),
+            "error": error.map { .string($0) } ?? .null,
+        ])
+    }
+
+    package init(json: JSON) throws(EventDecodingError) {
+        let r = FieldReader(json)
+        let statusText = try r.string("status")
+        guard let status = TaskStatus(rawValue: statusText) else {
+            throw EventDecodingError("unknown task status '\(statusText)'")
+        }
+        self.init(id: try r.string("task_id"), description: try r.optionalString("description") ?? "",
+                  status: status, wave: Int(try r.int("wave")), commit: try r.optionalString("commit"),
+                  files: try r.stringArray("files"), error: try r.optionalString("error"))
+    }
+}
+
+extension StateImage {
+    package func json() -> JSON {
+        .obj([
+            "workflow_id": .string(workflowID),
+            "workflow_name": .string(name),
+            "current_wave": .int(Int64(currentWave)),
+            "total_waves": .int(Int64(totalWaves)),
+            "started": .string(started.rfc3339),
+            "tasks": .array(tasks.map { $0.json() }),
+            "notes": .array(notes.map { .string($0) }),
+            "metadata": metadataJSON(metadata),
+        ])
+    }
+
+    package init(json: JSON) throws(EventDecodingError) {
+        let r = FieldReader(json)
+        guard let started = Timestamp(parsing: try r.string("started")) else {
+            throw EventDecodingError("'started' is not an RFC 3339 time")
+        }
+        self.init(workflowID: try r.string("workflow_id"), name: try r.string("workflow_name"),
+                  currentWave: Int(try r.int("current_wave")), totalWaves: Int(try r.int("total_waves")),
+                  started: started, tasks: try r.array("tasks").map { (t: JSON) throws(EventDecodingError) in try WorkflowTask(json: t) },
+                  notes: try r.stringArray("notes"), metadata: try metadataEntries(json["metadata"]))
+    }
+}
+
+extension WorkflowState {
+    /// The `show --json` shape (SPEC §6): the state image's fields with
+    /// `seq` after `total_waves` and `updated` after `started`.
+    package func json() -> JSON {
+        var members = StateImage(self).json().objectValue ?? []
+        members.insert(JSON.Member("seq", .int(Int64(seq))), at: 4)
+        members.insert(JSON.Member("updated", .string(updated.rfc3339)), at: 6)
+        return .object(members)
+    }
+}

@@ -1,0 +1,178 @@
+/// The fold from events to state: a pure function, and the one place where
+/// an event is checked against the state it applies to.
+///
+/// Writers call ``WorkflowState/applying(_:to:)`` under the lock *before* the
+/// event is appended, so an event that would be refused is never written;
+/// readers call it again while replaying.
+///
+/// Replaying many events should use ``WorkflowState/apply(_:to:)``, which
+/// changes the state in place: `applying` returns a new value, so a task
+/// event copies the whole task list (the caller still holds the old one),
+/// making a replay cost events × tasks instead of events.
+extension WorkflowState {
+    /// The state after `event`, or a ``StateJournalError/Code/badInput`` error
+    /// that says why `event` cannot apply to `state` (`nil`: no workflow yet).
+    public static func applying(_ event: Event, to state: WorkflowState?) throws(StateJournalError) -> WorkflowState {
+        var next = state
+        try apply(event, to: &next)
+        guard let next else { throw StateJournalError(.notInitialized, "no workflow is initialized here") }  // apply sets one
+        return next
+    }
+
+    /// Applies `event` to `state` in place, without copying it: the cost is
+    /// the event's, not the state's. On error `state` is left as it was.
+    public static func apply(_ event: Event, to state: inout WorkflowState?) throws(StateJournalError) {
+        if var replacement = try replacement(for: event) {
+            replacement.eventIdentity = event.identity
+            state = replacement
+            return
+        }
+        guard var next = state.take() else {
+            throw StateJournalError(.notInitialized,
+                "no workflow is initialized here; run 'statejournal init --id ID --name NAME --plan FILE' first")
+        }
+        do {
+            try next.change(by: event)
+        } catch {
+            state = next  // every check comes before any change
+            throw error
+        }
+        state = next
+    }
+
+    /// The new state of an event that starts over (initialise, replace,
+    /// restore); nil for the other events.
+    private static func replacement(for event: Event) throws(StateJournalError) -> WorkflowState? {
+        if case .workflowInitialized(let id, let name, let waves, let metadata) = event.payload {
+            try Identifier.check(id, as: "workflow id")
+            var tasks: [WorkflowTask] = []
+            var seen = Set<String>()
+            for (w, wave) in waves.enumerated() {
+                for planned in wave {
+                    try Identifier.check(planned.id, as: "task id")
+                    guard seen.insert(planned.id).inserted else {
+                        throw .badInput("task id '\(planned.id)' appears twice in the plan; task ids must be unique")
+                    }
+                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1))
+                }
+            }
+            try checkMetadata(metadata)
+            return WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
+                                 started: event.time, updated: event.time, tasks: tasks,
+                                 metadata: metadata, seq: event.seq)
+        }
+        if case .stateReplaced(let image) = event.payload {
+            try check(image)
+            return image.state(seq: event.seq, updated: event.time)
+        }
+        if case .stateRestored(_, let image) = event.payload {
+            try check(image)
+            return image.state(seq: event.seq, updated: event.time)
+        }
+        return nil
+    }
+
+    /// Checks `event` against this state, then applies it; nothing changes
+    /// when a check fails.
+    private mutating func change(by event: Event) throws(StateJournalError) {
+        switch event.payload {
+        case .taskAdded(let taskID, let wave, let description):
+            try Identifier.check(taskID, as: "task id")
+            if task(taskID) != nil {
+                throw .badInput("task '\(taskID)' exists already; choose another id")
+            }
+            try Self.checkWave(wave, in: self, allowZero: false)
+            insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
+        case .taskStarted(let taskID):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .pending || task.status == .failed else {
+                throw Self.refusedTransition(task, to: .inProgress)
+            }
+            updateTask(taskID) { $0.status = .inProgress; $0.error = nil }
+        case .taskCompleted(let taskID, let commit, let files):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
+            if let commit { try Identifier.check(commit, as: "commit") }
+            updateTask(taskID) {
+                $0.status = .completed
+                $0.commit = commit
+                $0.files = files
+                $0.error = nil
+            }
+        case .taskFailed(let taskID, let error):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .pending || task.status == .inProgress else {
+                throw Self.refusedTransition(task, to: .failed)
+            }
+            updateTask(taskID) { $0.status = .failed; $0.error = error }
+        case .waveSet(let wave):
+            try Self.checkWave(wave, in: self, allowZero: true)
+            currentWave = wave
+        case .noteAdded(let text):
+            guard !text.isEmpty else { throw .badInput("the note is empty; give the text to record") }
+            notes.append(text)
+        case .metadataSet(let key, let value):
+            try Self.checkMetadata([MetadataEntry(key: key, value: value)])
+            setMetadata(key, value)
+        case .workflowInitialized, .stateReplaced, .stateRestored:
+            break // replacements, handled by apply(_:to:)
+        }
+        seq = event.seq
+        eventIdentity = event.identity
+        updated = event.time
+    }
+
+    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
+        guard let task = state.task(id) else {
+            let known = state.tasks.prefix(5).map(\.id).joined(separator: ", ")
+            throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)'"
+                + (known.isEmpty ? "; it has no tasks yet (add one with 'task add')" : "; known tasks include: \(known)"))
+        }
+        return task
+    }
+
+    private static func refusedTransition(_ task: WorkflowTask, to target: TaskStatus) -> StateJournalError {
+        let hint: String
+        switch task.status {
+        case .completed: hint = "a completed task changes only through 'update' or 'restore'"
+        case .inProgress: hint = "an in-progress task can be completed or failed"
+        case .failed: hint = "a failed task can be started again or completed"
+        case .pending: hint = "a pending task can be started, completed or failed"
+        }
+        return .badInput("task '\(task.id)' is \(task.status.rawValue) and cannot become \(target.rawValue); \(hint)")
+    }
+
+    private static func checkWave(_ wave: Int, in state: WorkflowState, allowZero: Bool) throws(StateJournalError) {
+        let low = allowZero ? 0 : 1
+        guard wave >= low && wave <= state.totalWaves else {
+            throw .badInput("wave \(wave) is out of range; this workflow has waves \(low)…\(state.totalWaves)")
+        }
+    }
+
+    private static func checkMetadata(_ entries: [MetadataEntry]) throws(StateJournalError) {
+        for entry in entries where entry.key.isEmpty {
+            _ = entry
+            throw .badInput("a metadata key is empty; give a non-empty key")
+        }
+    }
+
+    /// Checks a whole state (replace, restore, a snapshot's) as the fold does.
+    package static func check(_ image: StateImage) throws(StateJournalError) {
+        try Identifier.check(image.workflowID, as: "workflow id")
+        var seen = Set<String>()
+        for task in image.tasks {
+            try Identifier.check(task.id, as: "task id")
+            guard seen.insert(task.id).inserted else {
+                throw .badInput("task id '\(task.id)' appears twice; task ids must be unique")
+            }
+            guard task.wave >= 1 && task.wave <= max(image.totalWaves, 1) else {
+                throw .badInput("task '\(task.id)' is in wave \(task.wave), outside 1…\(image.totalWaves)")
+            }
+            if let commit = task.commit { try Identifier.check(commit, as: "commit") }
+        }
+        guard image.currentWave >= 0 && image.currentWave <= image.totalWaves else {
+            throw .badInput("current wave \(image.currentWave) is outside 0…\(image.totalWaves)")
+        }
+        try checkMetadata(image.metadata)
+    }
+}

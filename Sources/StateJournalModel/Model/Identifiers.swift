@@ -1,0 +1,33 @@
+/// Rules for identifiers (workflow ids, task ids, commit hashes).
+///
+/// Identifiers are shown verbatim in STATE.md (inside `**…**` and back-ticks),
+/// so they may not contain white space, control characters or the markdown
+/// characters that would end those spans. Free text (names, descriptions,
+/// notes, errors, metadata) has no such limits: it is escaped instead.
+package enum Identifier {
+    package static let maximumLength = 256
+    package static let forbidden: Set<Character> = ["`", "*", "\\", "[", "]", "<", ">", "|", ","]
+    private static let forbiddenBytes: Set<UInt8> = Set("`*\\[]<>|,".utf8)
+
+    /// Why `value` is not a valid identifier, or nil when it is.
+    package static func problem(_ value: String) -> String? {
+        if value.isEmpty { return "is empty" }
+        if value.utf8.count > maximumLength { return "is longer than \(maximumLength) bytes" }
+        // Fast path: printable ASCII without a forbidden character.
+        if value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !forbiddenBytes.contains($0) }) { return nil }
+        for ch in value {
+            if ch.isWhitespace { return "contains white space" }
+            if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                return "contains a control character"
+            }
+            if forbidden.contains(ch) { return "contains '\(ch)' (not allowed: white space and ` * \\ [ ] < > | ,)" }
+        }
+        return nil
+    }
+
+    package static func check(_ value: String, as what: String) throws(StateJournalError) {
+        if let problem = problem(value) {
+            throw .badInput("\(what) '\(value.prefix(80))' \(problem); use letters, digits and - _ . : / @ + = #")
+        }
+    }
+}

@@ -1,0 +1,139 @@
+/// Where a task stands.
+public enum TaskStatus: String, Sendable, CaseIterable {
+    case pending
+    case inProgress = "in_progress"
+    case completed
+    case failed
+}
+
+/// One task of a workflow.
+public struct WorkflowTask: Sendable, Equatable {
+    public var id: String
+    public var description: String
+    public var status: TaskStatus
+    /// The wave the task belongs to, from 1.
+    public var wave: Int
+    public var commit: String?
+    /// Every file recorded for the task (STATE.md shows the first three).
+    public var files: [String]
+    public var error: String?
+
+    public init(id: String, description: String, status: TaskStatus = .pending, wave: Int,
+                commit: String? = nil, files: [String] = [], error: String? = nil) {
+        self.id = id
+        self.description = description
+        self.status = status
+        self.wave = wave
+        self.commit = commit
+        self.files = files
+        self.error = error
+    }
+}
+
+/// A metadata entry; metadata keeps the order in which keys were first set.
+public struct MetadataEntry: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) { self.key = key; self.value = value }
+}
+
+/// The folded state of a workflow: what STATE.md shows.
+///
+/// A value of this type is the result of applying events, in order, with
+/// ``WorkflowState/applying(_:)``; it is never edited in place by the
+/// journal's users.
+public struct WorkflowState: Sendable, Equatable {
+    public var workflowID: String
+    public var name: String
+    /// The wave being worked on; 0 before the first wave starts.
+    public var currentWave: Int
+    public var totalWaves: Int
+    public var started: Timestamp
+    /// The time of the last event.
+    public var updated: Timestamp
+    /// Tasks in plan order: by wave, then in the order they were planned or added.
+    public private(set) var tasks: [WorkflowTask]
+    public var notes: [String]
+    public private(set) var metadata: [MetadataEntry]
+    /// The sequence number of the last event folded into this state.
+    public var seq: UInt64
+    /// The ``Event/identity`` of that event (0 when unknown). STATE.md's
+    /// footer carries it, so a file that shows another history's event
+    /// `seq` is not taken for current. Not part of `==`.
+    public package(set) var eventIdentity: UInt32 = 0
+
+    private var taskIndex: [String: Int]
+
+    public init(workflowID: String, name: String, currentWave: Int = 0, totalWaves: Int,
+                started: Timestamp, updated: Timestamp, tasks: [WorkflowTask] = [],
+                notes: [String] = [], metadata: [MetadataEntry] = [], seq: UInt64 = 0) {
+        self.workflowID = workflowID
+        self.name = name
+        self.currentWave = currentWave
+        self.totalWaves = totalWaves
+        self.started = started
+        self.updated = updated
+        self.tasks = []
+        self.notes = notes
+        self.metadata = []
+        self.seq = seq
+        self.taskIndex = [:]
+        for task in tasks { insertTask(task) }
+        for entry in metadata { setMetadata(entry.key, entry.value) }
+    }
+
+    public static func == (a: WorkflowState, b: WorkflowState) -> Bool {
+        a.workflowID == b.workflowID && a.name == b.name && a.currentWave == b.currentWave
+            && a.totalWaves == b.totalWaves && a.started == b.started && a.updated == b.updated
+            && a.tasks == b.tasks && a.notes == b.notes && a.metadata == b.metadata && a.seq == b.seq
+    }
+
+    /// The task with this id, if any.
+    public func task(_ id: String) -> WorkflowTask? {
+        taskIndex[id].map { tasks[$0] }
+    }
+
+    public func tasks(withStatus status: TaskStatus) -> [WorkflowTask] {
+        tasks.filter { $0.status == status }
+    }
+
+    public func metadataValue(_ key: String) -> String? {
+        metadata.first { $0.key == key }?.value
+    }
+
+    /// Inserts a task after the last task of its wave (plan order).
+    /// A task whose id exists already replaces it in place.
+    package mutating func insertTask(_ task: WorkflowTask) {
+        if let i = taskIndex[task.id] {
+            tasks[i] = task
+            return
+        }
+        var position = tasks.count
+        while position > 0 && tasks[position - 1].wave > task.wave { position -= 1 }
+        if position == tasks.count {
+            taskIndex[task.id] = tasks.count
+            tasks.append(task)
+        } else {
+            tasks.insert(task, at: position)
+            for i in position..<tasks.count { taskIndex[tasks[i].id] = i }
+        }
+    }
+
+    package mutating func updateTask(_ id: String, _ body: (inout WorkflowTask) -> Void) {
+        guard let i = taskIndex[id] else { return }
+        body(&tasks[i])
+    }
+
+    package mutating func setMetadata(_ key: String, _ value: String) {
+        if let i = metadata.firstIndex(where: { $0.key == key }) {
+            metadata[i].value = value
+        } else {
+            metadata.append(MetadataEntry(key: key, value: value))
+        }
+    }
+
+    package mutating func replaceMetadata(_ entries: [MetadataEntry]) {
+        metadata = []
+        for entry in entries { setMetadata(entry.key, entry.value) }
+    }
+}
