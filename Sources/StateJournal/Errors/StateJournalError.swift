@@ -28,7 +28,7 @@ public struct StateJournalError: Error, CustomStringConvertible, Sendable {
         /// No workflow has been initialised at this path yet.
         public static let notInitialized = Code(6)
 
-        /// The process exit status the command line uses for this code (SPEC §6).
+        /// The process exit status the command line uses for this code (Docs/CLI.md, Exit status).
         public var exitStatus: Int32 {
             switch self {
             case .badInput, .notInitialized: return 2

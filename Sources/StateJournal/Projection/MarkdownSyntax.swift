@@ -1,4 +1,4 @@
-/// The vocabulary of STATE.md (SPEC §3), shared by ``MarkdownRenderer``,
+/// The vocabulary of STATE.md (Docs/FORMAT.md, STATE.md), shared by ``MarkdownRenderer``,
 /// ``MarkdownParser`` and ``MarkdownValidator`` so that what one writes the
 /// others read.
 enum StateMarkdown {
