@@ -15,7 +15,7 @@ func reportWrite(_ outcome: StateManager.WriteOutcome, _ flags: WriteFlags, _ ma
 }
 
 /// Read commands regenerate a missing, stale or damaged STATE.md first
-/// (SPEC §5, self-healing: any command, read or write). A failure to do so is
+/// (Docs/GUARANTEES.md, Self-healing: any command, read or write). A failure to do so is
 /// reported but does not stop the read: the journal is what they print.
 func healBeforeReading(_ manager: StateManager) {
     do {

@@ -7,7 +7,7 @@ import ArgumentParser
 import StateJournal
 
 /// Where the command line writes: results on stdout, messages on stderr,
-/// and the one mapping from errors to exit statuses (SPEC §6).
+/// and the one mapping from errors to exit statuses (Docs/CLI.md, Exit status).
 enum Output {
     static func stdout(_ text: String) {
         var line = text

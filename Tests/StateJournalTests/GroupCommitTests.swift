@@ -5,7 +5,7 @@ import Testing
 
 /// Many threads of one process appending through one ``StateManager``.
 ///
-/// SPEC §7: writes from many threads share fsyncs (group commit). Whatever
+/// Writes from many threads share fsyncs (group commit). Whatever
 /// the batching, every write must land exactly once, gap-free, each thread's
 /// writes in its own order. (16 × 100 here, about 10 s in a debug build on
 /// a 2-core machine; 16 × 1,000 takes minutes there, so `torture --long`

@@ -5,7 +5,7 @@ What the earlier Python tool did on every update, and nothing more: take a
 lock file, load STATE.md (parse the markdown: it was the only copy of the
 state), change it, copy STATE.md to STATE.md.backup, render the whole file
 again, write it under a temporary name and rename it over STATE.md. The
-format is the one in ../shared/fixtures/seed-format/ (including its quirks:
+format is the one in Fixtures/seed-format/ (including its quirks:
 "(1 tasks)", pending tasks grouped by wave).
 
     python3 legacy_tool.py init [--tasks N] [--waves W]   # a fresh STATE.md

@@ -138,7 +138,7 @@ struct CLIRunner: Sendable {
 }
 
 /// After writers stopped (killed, crashed or done): reopens the workspace
-/// and checks SPEC §5 against what writers were told.
+/// and checks Docs/GUARANTEES.md against what writers were told.
 struct Checker {
     let cli: CLIRunner
     let features: Features

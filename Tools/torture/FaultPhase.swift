@@ -3,7 +3,7 @@ import StateJournal
 import StateJournalEngine
 import StateJournalTesting
 
-/// Failing writes (SPEC §5 "Nothing lost on bad input"): one write at a
+/// Failing writes (Docs/GUARANTEES.md, "Nothing lost on bad input"): one write at a
 /// time with an EIO, ENOSPC or torn write injected at a random call, plus
 /// random short writes. A write that fails must leave the journal and
 /// STATE.md exactly as they were — except when the library says the event is
@@ -115,7 +115,7 @@ struct FaultPhase {
         let seq = events.last?.seq
         if error.durableSeq != seq || !error.message.contains("durable") || error.message.contains("nothing was written") {
             recorder.problem("faults: durable but not said: write \(i)'s event is in the journal (seq \(seq.map(String.init) ?? "?")) but it failed with "
-                + "durableSeq \(error.durableSeq.map(String.init) ?? "nil") and \"\(error)\" (SPEC §5: a failing write leaves the journal as it was, "
+                + "durableSeq \(error.durableSeq.map(String.init) ?? "nil") and \"\(error)\" (Docs/GUARANTEES.md: a failing write leaves the journal as it was, "
                 + "or tells the caller its event was written)")
         }
     }

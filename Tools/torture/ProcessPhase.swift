@@ -303,7 +303,7 @@ struct ProcessPhase {
         recorder.problem("\(name): `statejournal \(intent.args.joined(separator: " "))` never completed in 40 attempts")
     }
 
-    /// Visible (SPEC §5): when a write returns, STATE.md shows it or a later state.
+    /// Visible (Docs/GUARANTEES.md): when a write returns, STATE.md shows it or a later state.
     private func checkVisible(_ ws: Workspace, seq: UInt64, key: String) {
         guard let bytes = FileManager.default.contents(atPath: ws.statePath).map({ [UInt8]($0) }) else {
             recorder.problem("\(name): STATE.md missing right after \(key) was acknowledged")

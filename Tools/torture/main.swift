@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 // The torture harness (issue 5): real processes, SIGKILL, torn and lost
-// writes, failing system calls, many threads — then checks that SPEC §5 holds
+// writes, failing system calls, many threads — then checks that Docs/GUARANTEES.md holds
 // and prints a table. Exits 1 when any acknowledged event is lost or
 // duplicated, any read is torn, or any other property is violated.
 

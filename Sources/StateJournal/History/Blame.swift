@@ -16,7 +16,7 @@ public struct BlameEntry: Sendable, Equatable {
         self.time = time
     }
 
-    /// `{"task_id", "seq", "type", "actor", "time"}` (SPEC §6, `blame --json`).
+    /// `{"task_id", "seq", "type", "actor", "time"}` (Docs/CLI.md, blame: `blame --json`).
     package func json() -> JSON {
         .obj([
             "task_id": .string(taskID),

@@ -1,6 +1,6 @@
 import StateJournalEngine
 /// What an orchestrator needs to resume a workflow, as the earlier tool's
-/// `get_resume_info()` gave it (SPEC §6, `resume-info --json`).
+/// `get_resume_info()` gave it (Docs/CLI.md, resume-info: `resume-info --json`).
 public struct ResumeInfo: Sendable, Equatable {
     public var workflowID: String
     public var workflowName: String

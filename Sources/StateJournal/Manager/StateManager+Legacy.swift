@@ -1,5 +1,5 @@
 import StateJournalEngine
-// The earlier Python tool's operations, in Swift style (SPEC §7), and the
+// The earlier Python tool's operations, in Swift style (Docs/HISTORY.md, Library), and the
 // fine-grained ones beside them. Each write is one event, checked against the
 // current state under the lock; see ``StateManager/write(_:options:)``.
 extension StateManager {
@@ -142,7 +142,7 @@ extension StateManager {
         return state
     }
 
-    /// Every problem of a STATE.md text, with line numbers (SPEC §3); empty
+    /// Every problem of a STATE.md text, with line numbers (Docs/FORMAT.md, STATE.md); empty
     /// when it is valid.
     public static func validateMarkdown(_ text: String) -> [ValidationProblem] {
         MarkdownValidator.validate(text)

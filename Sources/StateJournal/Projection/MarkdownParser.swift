@@ -54,7 +54,7 @@ package struct ParsedStateFile: Sendable, Equatable {
     }
 }
 
-/// Reads STATE.md files (SPEC §3): the ones ``MarkdownRenderer`` writes and
+/// Reads STATE.md files (Docs/FORMAT.md, STATE.md): the ones ``MarkdownRenderer`` writes and
 /// the ones the earlier Python tool wrote.
 ///
 /// Parsing is lenient — it reads what it can and skips what it does not

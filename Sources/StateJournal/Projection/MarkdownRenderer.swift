@@ -1,5 +1,5 @@
 import StateJournalEngine
-/// Renders a ``WorkflowState`` as STATE.md (SPEC §3).
+/// Renders a ``WorkflowState`` as STATE.md (Docs/FORMAT.md, STATE.md).
 ///
 /// The output keeps the earlier tool's format, so tools and people that read
 /// those files keep working, and adds:

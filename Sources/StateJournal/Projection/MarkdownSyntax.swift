@@ -1,5 +1,5 @@
 import StateJournalEngine
-/// The vocabulary of STATE.md (SPEC §3), shared by ``MarkdownRenderer``,
+/// The vocabulary of STATE.md (Docs/FORMAT.md, STATE.md), shared by ``MarkdownRenderer``,
 /// ``MarkdownParser`` and ``MarkdownValidator`` so that what one writes the
 /// others read.
 package enum StateMarkdown {

@@ -14,7 +14,7 @@ public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "line \(line): \(message)" }
 }
 
-/// Checks a markdown file against the STATE.md format (SPEC §3).
+/// Checks a markdown file against the STATE.md format (Docs/FORMAT.md, STATE.md).
 ///
 /// Every problem is reported, in line order, with its line number:
 /// - a missing or misplaced `# Workflow: NAME` title; a missing or malformed

@@ -220,7 +220,7 @@ extension StateImage {
 }
 
 extension WorkflowState {
-    /// The `show --json` shape (SPEC §6): the state image's fields with
+    /// The `show --json` shape (Docs/CLI.md, The state object): the state image's fields with
     /// `seq` after `total_waves` and `updated` after `started`.
     package func json() -> JSON {
         var members = StateImage(self).json().objectValue ?? []
