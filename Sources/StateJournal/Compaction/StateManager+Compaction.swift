@@ -63,13 +63,7 @@ extension StateManager {
             var replayFailed = false
             do {
                 // A full replay from seq 1 (no snapshot) checks every event's meaning.
-                var state: WorkflowState?
-                full.lastSeq = try store.readEvents(after: 0) { event in
-                    try WorkflowState.apply(event, to: &state)
-                    full.lastTime = event.time
-                    if let key = event.idempotencyKey { full.idempotencyKeys[key] = event.seq }
-                }
-                full.state = state
+                full = try fold(store, from: .firstEvent)
             } catch let error as StateJournalError {
                 replayFailed = true
                 if !problems.contains(where: { $0.message == error.message }) {
@@ -78,7 +72,7 @@ extension StateManager {
             }
             if !replayFailed, let snapshot = try store.latestSnapshot(), snapshot.seq <= full.lastSeq {
                 let upTo = try fold(store, upTo: snapshot.seq)
-                let replayed = try replayOnly(store, upTo: snapshot.seq)
+                let replayed = try fold(store, from: .firstEvent, upTo: snapshot.seq).state
                 if upTo.state != replayed {
                     problems.append(JournalProblem(file: store.location,
                         message: "the snapshot at seq \(snapshot.seq) differs from a full replay of the journal up to it"))
@@ -107,11 +101,4 @@ extension StateManager {
         }
     }
 
-    private func replayOnly(_ store: any JournalStore, upTo limit: UInt64) throws -> WorkflowState? {
-        var state: WorkflowState?
-        try store.readEvents(after: 0) { event in
-            if event.seq <= limit { try WorkflowState.apply(event, to: &state) }
-        }
-        return state
-    }
 }

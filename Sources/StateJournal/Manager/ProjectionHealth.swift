@@ -54,6 +54,34 @@ extension StateManager {
         try publish(nil, policy: .eager, cleanUp: true)
     }
 
+    /// Before a read answers: makes STATE.md show the journal's committed
+    /// state, regenerating a missing, stale or damaged one (Docs/GUARANTEES.md,
+    /// Self-healing: any command, read or write). The current state is
+    /// folded from `store` — the read's own session — and STATE.md's footer
+    /// compared with it; only a file that does not show it is rewritten
+    /// (by ``publish(_:policy:cleanUp:previousIsProjection:store:)``).
+    ///
+    /// A failure is logged, not thrown: the journal, not STATE.md, is what
+    /// the read answers from (and a damaged journal fails the read itself).
+    /// - Returns: the current fold, nil when folding failed.
+    @discardableResult
+    package func healBeforeReading(_ store: any JournalStore) -> Folded? {
+        func failed(_ error: any Error) {
+            logger.warning("could not regenerate STATE.md before reading", metadata: ["error": "\(error)"])
+        }
+        let current: Folded
+        do { current = try currentFold(store) } catch {
+            failed(error)
+            return nil
+        }
+        do {
+            if current.state != nil { try publish(current.position, policy: .eager) }
+        } catch {
+            failed(error)
+        }
+        return current
+    }
+
     /// Makes STATE.md show `shown` — a committed event's sequence number and
     /// identity — or a later state of the same journal, as `policy` says.
     /// With `shown` nil, STATE.md is made to show the journal's last event.
@@ -80,7 +108,7 @@ extension StateManager {
     /// previous projection (an import's source), kept as the backup rather
     /// than as damaged.
     package func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
-                 previousIsProjection: Bool = false) throws {
+                 previousIsProjection: Bool = false, store: (any JournalStore)? = nil) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
         if let shown, !cleanUp, policy != .eager {
@@ -105,8 +133,9 @@ extension StateManager {
         var isIntact = false
         if case .intact = status { isIntact = true }
         if cleanUp || !isIntact { try removeStaleTemporaries() }
-        // Committed events only: never a write that may yet fail.
-        let folded = try currentFold(makeStore())
+        // Committed events only: never a write that may yet fail. (A writer's
+        // store, after its lock hold, takes a new committed boundary.)
+        let folded = try currentFold(store ?? makeStore())
         guard let state = folded.state else { return }
         var backup: String? = backupPath
         switch try projectionStatus() {

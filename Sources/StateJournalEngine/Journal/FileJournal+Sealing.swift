@@ -41,6 +41,7 @@ extension FileJournal {
             _ = fs.sys.unlink(temp)
             throw error
         }
+        forgetListing()
         try fs.fsyncDirectory(directory)
         closeTail()
         try fs.unlinkIfExists(current.path)

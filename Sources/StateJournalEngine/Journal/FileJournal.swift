@@ -79,6 +79,9 @@ package final class FileJournal: JournalStore {
     package var watermark: Watermark?
     /// Where the valid records of the last raw segment scanned end.
     package var lastScanEnd: Int64 = 0
+    /// What this store's reads share: one listing, each segment opened once
+    /// (see ``Session``).
+    package var session = Session()
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
@@ -93,7 +96,10 @@ package final class FileJournal: JournalStore {
         self.lock = FileLock(path: lockPath, fileSystem: fileSystem)
     }
 
-    deinit { closeTail() }
+    deinit {
+        closeTail()
+        endSession()
+    }
 
     package func closeTail() {
         if let tail { fs.closeQuietly(tail.fd) }
@@ -107,6 +113,13 @@ package final class FileJournal: JournalStore {
         locked = true
         recovered = false
         watermark = Watermark(fields: lock.fields)
+        // A new view: what lock-free reads saw before is not what is
+        // committed now. The listing is kept only while the watermark says
+        // no segment was added, sealed or replaced since it was taken.
+        let kept = session.listing
+        endSession()
+        boundary = nil
+        if let kept, listingIsCurrent(kept) { session.listing = kept }
         defer {
             closeTail()
             locked = false
@@ -199,7 +212,8 @@ package final class FileJournal: JournalStore {
     package func recoverInterruptedWork() throws {
         guard locked, !recovered else { return }
         recovered = true
-        let list = try listing()
+        let list = try currentListing()
+        if !list.temporaries.isEmpty || list.segments.contains(where: { $0.raw != nil && $0.sealed != nil }) { forgetListing() }
         for temp in list.temporaries {
             try fs.unlinkIfExists(path(temp))
             logger.notice("removed a temporary file left by an interrupted write", metadata: ["file": "\(path(temp))"])
@@ -327,6 +341,7 @@ package final class FileJournal: JournalStore {
             _ = fs.sys.unlink(path)
             throw error
         }
+        forgetListing()
         Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
         let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
@@ -337,7 +352,7 @@ package final class FileJournal: JournalStore {
     // MARK: Snapshots
 
     package func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
-        for entry in try listing().snapshots.reversed() where entry.seq <= seq {
+        for entry in try currentListing().snapshots.reversed() where entry.seq <= seq {
             let file = path(entry.name)
             guard let bytes = try fs.readFileIfExists(file) else { continue }
             switch SnapshotFormat.decode(bytes) {
@@ -374,6 +389,8 @@ package final class FileJournal: JournalStore {
         }
         try fs.atomicReplace(path(Self.snapshotName(seq: snapshot.seq)),
                              with: SnapshotFormat.encode(snapshot, position: position), backup: nil)
+        forgetListing()
+        defer { forgetListing() }
         // Older snapshots beyond the ones kept are no longer needed, except
         // checkpoints — the first snapshot within each segment — which let
         // reads of the past (`show --seq`, `--at`, `restore`) start near

@@ -141,6 +141,23 @@ package struct FileSystem: Sendable {
         return out
     }
 
+    /// The first `limit` bytes of the file open as `fd` (all of it when shorter).
+    package func readAll(_ fd: Int32, _ path: String, upTo limit: Int64) throws(StateJournalError) -> [UInt8] {
+        let size = min(try sys.fstat(fd).get("stat", path).size, limit)
+        var out = [UInt8](repeating: 0, count: Int(max(size, 0)))
+        var done = 0
+        while done < out.count {
+            let result = out.withUnsafeMutableBytes { raw in
+                sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), offset: Int64(done))
+            }
+            let n = try result.get("read", path)
+            if n == 0 { break }
+            done += n
+        }
+        out.removeSubrange(done...)
+        return out
+    }
+
     /// The contents of `path`, or nil when it does not exist.
     package func readFileIfExists(_ path: String) throws(StateJournalError) -> [UInt8]? {
         guard let fd = try openIfExists(path, O_RDONLY) else { return nil }

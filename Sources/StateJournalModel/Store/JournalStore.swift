@@ -29,6 +29,12 @@ public protocol JournalStore: AnyObject {
     @discardableResult
     func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64
 
+    /// Like ``readEvents(after:_:)``, but hands over only the events up to
+    /// `limit`, and may stop reading there (the file store does not open
+    /// the segments after it). Returns the last sequence number it read.
+    @discardableResult
+    func readEvents(after seq: UInt64, upTo limit: UInt64, _ body: (Event) throws -> Void) throws -> UInt64
+
     /// Appends `events` (which continue the store's sequence) durably: when
     /// this returns they survive a crash of the process or the machine. On
     /// failure nothing of them is in the store. Only under the lock.
@@ -83,6 +89,11 @@ public protocol JournalStore: AnyObject {
 extension JournalStore {
     /// The newest readable snapshot.
     public func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
+
+    @discardableResult
+    public func readEvents(after seq: UInt64, upTo limit: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try readEvents(after: seq) { if $0.seq <= limit { try body($0) } }
+    }
 
     /// Stores without a size limit take every event.
     public func checkFits(_ event: Event, encoded: [UInt8]) throws {}
