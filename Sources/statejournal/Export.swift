@@ -10,7 +10,6 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let manager = global.manager(command: "export")
-        healBeforeReading(manager)
         var out = LineBuffer()
         for event in try manager.events() { out.append(event.json().compactString) }
         out.flush()

@@ -342,7 +342,7 @@ why: the large-damaged-region fix undone: a candidate record is checksummed at e
 test: HardeningTests/aLargeDamagedRegionIsClassifiedInLinearTime
 file: Sources/StateJournal/Journal/RecordFormat.swift
 <<< original
-                    if Self.eventStarts(in: bytes, at: probe + recordHeaderSize),
+                    if Event.encodingStarts(in: bytes, at: probe + recordHeaderSize),
                        record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
 ===
                     if record(in: bytes, at: probe, maximumSize: maximumSize) != nil {

@@ -44,11 +44,15 @@ extension StateManager {
     /// `repairingProjection`: then a STATE.md that does not show the journal
     /// is regenerated when the journal is sound (a damaged one kept beside it
     /// first), checked again, and ``VerifyReport/projectionRegenerated`` says
-    /// whether that worked.
+    /// whether that worked; and temporary files a killed writer left beside
+    /// STATE.md are removed.
     public func verify(repairingProjection: Bool = false) throws -> VerifyReport {
         var report = try verifyJournal()
-        guard repairingProjection, !report.hasCorruption, report.lastSeq > 0, !report.projectionMatches else { return report }
+        guard repairingProjection, !report.hasCorruption, report.lastSeq > 0 else { return report }
+        // Regenerates STATE.md if it does not show the journal (reported as
+        // regenerated only when the file was really replaced and now matches).
         try publish(nil, policy: .eager, cleanUp: true)
+        guard !report.projectionMatches else { return report }
         let again = try verifyJournal()
         report.projectionMatches = again.projectionMatches
         report.projectionRegenerated = again.projectionMatches

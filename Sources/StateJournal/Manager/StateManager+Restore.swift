@@ -43,9 +43,7 @@ package enum StateProjection {
     /// The rendered STATE.md without its last line (the footer, which changes
     /// with every event: its sequence number and checksum).
     package static func bodyText(of state: WorkflowState) -> String {
-        var lines = LineDiff.lines(MarkdownRenderer.render(state))
-        if lines.last?.hasPrefix("<!--") == true { lines.removeLast() }
-        return lines.joined(separator: "\n") + "\n"
+        MarkdownRenderer.renderBody(state)
     }
 }
 

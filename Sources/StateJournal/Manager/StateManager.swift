@@ -42,6 +42,8 @@ public final class StateManager: Sendable {
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
         package var journal: FileJournal.Options
+        /// The lock projectors of STATE.md take, named by the store.
+        package var projectorLockPath: String { FileJournal.projectorLockPath(forState: statePath) }
 
         /// - Parameters:
         ///   - statePath: STATE.md's path; the journal is kept beside it.

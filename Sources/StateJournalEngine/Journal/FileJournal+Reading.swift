@@ -81,25 +81,6 @@ extension FileJournal {
         }
     }
 
-    /// The sequence number at the start of an event's JSON (`{"seq":N,…`),
-    /// read without parsing the rest; nil if the payload is not in that form.
-    package static func peekSeq(_ payload: UnsafeRawBufferPointer) -> UInt64? {
-        let prefix: StaticString = "{\"seq\":"
-        let n = prefix.utf8CodeUnitCount
-        guard payload.count > n else { return nil }
-        for i in 0..<n where payload[i] != prefix.utf8Start[i] { return nil }
-        var value: UInt64 = 0
-        var i = n
-        while i < payload.count, payload[i] >= 48, payload[i] <= 57 {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(payload[i] - 48))
-            if o1 || o2 { return nil }
-            value = a
-            i += 1
-        }
-        return i > n ? value : nil
-    }
-
     package func decodeEvent(_ payload: UnsafeRawBufferPointer, at offset: Int, in file: String, after lastSeq: UInt64) throws -> Event {
         do {
             return try Event(json: try JSON.parse(payload))
@@ -142,7 +123,7 @@ extension FileJournal {
             if Int64(offset) >= end { return }
             lastRecordStart = Int64(offset)
             lastRecordChecksum = RecordFormat.storedChecksum(ofPayload: payload)
-            if !decodeAll, let peeked = FileJournal.peekSeq(payload), peeked <= seq, peeked == next {
+            if !decodeAll, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
             }

@@ -9,7 +9,7 @@ import StateJournalModel
 
 /// The sequence ↔ time index of the file journal: a sealed segment's header
 /// holds its first and last event's time, and a raw segment is scanned with
-/// ``FileJournal/peekSeq(_:)`` and ``FileJournal/peekTime(_:)`` only. A time
+/// ``Event/encodedSeq(_:)`` and ``Event/encodedTime(_:)`` only. A time
 /// lookup decodes at most the one segment the time falls in.
 extension FileJournal {
     /// First and last (seq, time) of one segment.
@@ -66,7 +66,7 @@ extension FileJournal {
         bytes.withUnsafeBytes { all in
             let b = UnsafeRawBufferPointer(rebasing: all[0..<committed])
             _ = RecordFormat.scan(b, from: RecordFormat.headerSize, maximumSize: maximumRecordSize) { payload, _ in
-                guard let seq = Self.peekSeq(payload), let time = Self.peekTime(payload) else { return }
+                guard let seq = Event.encodedSeq(payload), let time = Event.encodedTime(payload) else { return }
                 if times.first == nil { times.first = (seq, time) }
                 times.last = (seq, time)
             }

@@ -87,8 +87,8 @@ package final class FileJournal: JournalStore {
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
     package init(statePath: String, fileSystem: FileSystem = FileSystem(), logger: Logger = Logger(label: "statejournal"),
                 options: Options = Options(), readLockPolicy: LockPolicy = LockPolicy()) {
-        self.directory = statePath + ".journal"
-        self.lockPath = statePath + ".lock"
+        self.directory = Self.directory(forState: statePath)
+        self.lockPath = Self.lockPath(forState: statePath)
         self.fs = fileSystem
         self.logger = logger
         self.options = options
@@ -141,6 +141,16 @@ package final class FileJournal: JournalStore {
     package static let temporaryMarker = ".tmp-"
     /// The lock projectors of STATE.md take (see ``StateManager``).
     package static let projectorLockName = "projector.lock"
+
+    /// The journal directory kept for the state file `statePath`.
+    package static func directory(forState statePath: String) -> String { statePath + ".journal" }
+    /// The writers' lock of the state file `statePath`.
+    package static func lockPath(forState statePath: String) -> String { statePath + ".lock" }
+    /// The lock projectors of `statePath` take: in the journal directory,
+    /// where ``listing()`` knows it is not part of the journal.
+    package static func projectorLockPath(forState statePath: String) -> String {
+        FileSystem.join(directory(forState: statePath), projectorLockName)
+    }
 
     package static func padded(_ seq: UInt64) -> String {
         let digits = String(seq)
