@@ -40,9 +40,14 @@ extension FileJournal {
     package static let descriptorsKept = 16
 
     /// The journal directory's listing: listed once per read session (or
-    /// per lock hold), then reused.
-    package func currentListing() throws(StateJournalError) -> Listing {
+    /// per lock hold), then reused. Without the lock it is the one taken
+    /// with the committed boundary, under the lock.
+    package func currentListing() throws -> Listing {
         if let listing = session.listing { return listing }
+        if !locked, boundary == nil {
+            _ = try committedBoundary()
+            if let listing = session.listing { return listing }
+        }
         let list = try listing()
         session.listing = list
         return list
@@ -51,16 +56,21 @@ extension FileJournal {
     /// Whether `listing`, taken earlier by this store, still describes the
     /// journal's segments: the watermark just read under the lock names its
     /// last segment, and that raw file is still the one the watermark names
-    /// (same inode). Every holder that finds a newer segment, creates one or
-    /// rewrites one records it in the watermark (``confirm(_:pendingEnd:)``),
-    /// and a seal removes the raw file: so a segment added, sealed or
-    /// replaced since shows as a mismatch, and the directory is listed anew.
-    /// Snapshots written since are not in it (an older one is used);
-    /// snapshots removed since are passed over when they are not found.
+    /// (same inode), and no sealed copy of it exists. Every holder that
+    /// finds a newer segment, creates one or rewrites one records it in the
+    /// watermark (``confirm(_:pendingEnd:)``); a seal writes the sealed copy
+    /// first, then removes the raw file (and only then creates the next
+    /// segment): so a segment added, sealed — even half-way, by a writer
+    /// killed before it removed the raw file, which the next writer must
+    /// finish before appending — or replaced since shows as a mismatch, and
+    /// the directory is listed anew. Snapshots written since are not in it
+    /// (an older one is used); snapshots removed since are passed over when
+    /// they are not found.
     package func listingIsCurrent(_ listing: Listing) -> Bool {
         guard locked, let mark = watermark, let last = listing.segments.last, last.firstSeq == mark.segmentFirstSeq,
               let raw = last.raw, case .success(let status) = fs.sys.lstat(path(raw)), status.isRegularFile,
-              status.inode == mark.inode else { return false }
+              status.inode == mark.inode,
+              case .failure(.noSuchFile) = fs.sys.lstat(path(Self.sealedName(firstSeq: last.firstSeq))) else { return false }
         return true
     }
 
