@@ -60,8 +60,8 @@ import StateJournalTesting
     /// Every operation lists the journal directory once — `show`, `show
     /// --seq`, `show --at`, `restore --dry-run`, `restore` (plan and write
     /// and STATE.md), `log`, `log --since`, `blame`, `export`, `replay`,
-    /// `resume-info` — and opens each segment at most once; reads of the
-    /// past open no segment after their point. (Before one read session per
+    /// `resume-info`, a write — and opens each segment at most once; reads
+    /// of the past open no segment after their point. (Before one read session per
     /// operation: `show` listed 3 times, `show --seq 5` 3 times opening all
     /// 5 segments, `show --at` 5 times with 11 opens, `restore` 10 times
     /// with 11 opens; and the command line healed STATE.md through a second
@@ -85,22 +85,24 @@ import StateJournalTesting
             ("replay", { _ = try $0.replay() }, all),
             ("replay --to-seq 5", { _ = try $0.replay(toSeq: 5) }, [active, journal.segment(of: 5)]),
             ("restore --dry-run", { _ = try $0.planRestore(.seq(5)) }, [active, journal.segment(of: 5)]),
+            ("note", { _ = try $0.addNote("one more") }, [active]),
             ("restore", { _ = try $0.restore(.seq(5)) }, [active, journal.segment(of: 5)]),
         ]
         for operation in operations {
             let (listings, opens) = try journal.cost(operation.body)
             #expect(listings == [journal.path + ".journal"], "\(operation.name): \(listings.count) listings: \(listings)")
             #expect(Set(opens).isSubset(of: operation.opens), "\(operation.name) opened \(Set(opens).subtracting(operation.opens).sorted())")
-            // The active segment: read (and, for a write, appended to) under
-            // the lock, and read again up to the new boundary by STATE.md's rewrite.
-            let limit = operation.name == "restore" ? [active: 3] : [:]
+            // A write opens the active segment to read and append to it under
+            // the lock, and again for STATE.md's rewrite, up to the new boundary
+            // (a restore also for its plan).
+            let limit = ["note": [active: 2], "restore": [active: 3]][operation.name] ?? [:]
             for (name, count) in Dictionary(opens.map { ($0, 1) }, uniquingKeysWith: +) where count > limit[name, default: 1] {
                 Issue.record("\(operation.name) opened \(name) \(count) times")
             }
         }
-        // The restore was written and shows.
-        #expect(try journal.manager().loadState()?.seq == 34)
-        #expect(readText(journal.path)?.contains("seq=34 ") == true)
+        // The note and the restore were written, and STATE.md shows them.
+        #expect(try journal.manager().loadState()?.seq == 35)
+        #expect(readText(journal.path)?.contains("seq=35 ") == true)
     }
 
     /// Every read of the library heals STATE.md, as the command line's read
