@@ -136,4 +136,36 @@ import StateJournalTesting
         #expect(readText(journal.path) == good, "\(read) after an edit")
         #expect(listDirectory(journal.dir.path).contains { $0.hasPrefix("STATE.md.damaged-") })
     }
+
+    /// A listing kept from an earlier look is not used over a seal another
+    /// writer left half-done (its sealed copy renamed into place, the raw
+    /// file not yet removed — here put back as the same file): the writer
+    /// lists anew, finishes the seal and appends to a new segment. Appended
+    /// to the raw file instead, the event would be removed with it when the
+    /// next writer finishes the seal.
+    @Test func aKeptListingIsNotUsedOverAHalfDoneSeal() throws {
+        let journal = try Journal()
+        let store = FileJournal(statePath: journal.path)
+        let last = try store.readEvents(after: 0) { _ in }  // a read session: its listing is kept
+        #expect(last == 33)
+        let raw = journal.path + ".journal/" + journal.segment(of: 33)
+        #expect(raw.hasSuffix(".log"))
+        // Another writer seals the active segment and is killed before it
+        // removes the raw file (put back: same file, same inode).
+        #expect(link(raw, journal.dir.file("raw-copy")) == 0)
+        let other = FileJournal(statePath: journal.path)
+        try other.withWriteLock(LockPolicy(timeout: 5), command: "sealer") { try other.sealActiveSegment() }
+        #expect(rename(journal.dir.file("raw-copy"), raw) == 0)
+        // The store with the kept listing writes event 34.
+        try store.withWriteLock(LockPolicy(timeout: 5), command: "writer") {
+            let at = try store.readEvents(after: .max) { _ in }
+            try store.append([sampleEvent(at + 1, .noteAdded(text: "after the half-done seal"))])
+        }
+        // The next writer finishes whatever seal is left; event 34 stays.
+        let next = FileJournal(statePath: journal.path)
+        try next.withWriteLock(LockPolicy(timeout: 5), command: "next") { _ = try next.readEvents(after: .max) { _ in } }
+        var seqs: [UInt64] = []
+        try FileJournal(statePath: journal.path).readEvents(after: 0) { seqs.append($0.seq) }
+        #expect(seqs == Array(1...34))
+    }
 }
