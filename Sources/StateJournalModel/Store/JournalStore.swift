@@ -82,7 +82,7 @@ public protocol JournalStore: AnyObject {
 
 extension JournalStore {
     /// The newest readable snapshot.
-    public func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
+    package func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
 
     /// Stores without a size limit take every event.
     public func checkFits(_ event: Event, encoded: [UInt8]) throws {}
@@ -123,6 +123,7 @@ extension JournalStore {
 /// older copy, or replaced) throws ``Mismatch``, so the reader refolds from
 /// scratch instead of building on an event that is not there.
 public struct JournalPosition: Sendable, Equatable {
+    /// The last sequence number read.
     public var seq: UInt64
     /// The ``Event/identity`` of event `seq` (0: unknown, not checked).
     public var identity: UInt32 = 0
@@ -132,6 +133,7 @@ public struct JournalPosition: Sendable, Equatable {
     /// Where event `seq`'s record starts.
     package var recordStart: Int64 = 0
 
+    /// A position naming event `seq` by its identity (0: not checked).
     public init(seq: UInt64, identity: UInt32 = 0) {
         self.seq = seq
         self.identity = identity
@@ -154,9 +156,13 @@ public struct JournalPosition: Sendable, Equatable {
 
 /// The ends of a journal.
 public struct JournalBounds: Sendable, Equatable {
+    /// The first event's sequence number.
     public var firstSeq: UInt64
+    /// The first event's time.
     public var firstTime: Timestamp
+    /// The last event's sequence number.
     public var lastSeq: UInt64
+    /// The last event's time.
     public var lastTime: Timestamp
 
     package init(firstSeq: UInt64, firstTime: Timestamp, lastSeq: UInt64, lastTime: Timestamp) {
@@ -176,6 +182,7 @@ public struct JournalProblem: Sendable, Equatable, CustomStringConvertible {
     /// Whether data would be lost by repairing it (torn tails are not).
     public var isCorruption: Bool
 
+    /// A problem in `file`.
     public init(file: String, message: String, isCorruption: Bool = true) {
         self.file = file
         self.message = message
