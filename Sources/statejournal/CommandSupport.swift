@@ -5,9 +5,7 @@ import StateJournal
 /// `--json`, a line on stderr otherwise.
 func reportWrite(_ outcome: StateManager.WriteOutcome, _ flags: WriteFlags, _ manager: StateManager, extra: String = "") {
     if flags.json {
-        var members = outcome.event.json().objectValue ?? []
-        members.append(JSON.Member("duplicate", .bool(outcome.wasDuplicate)))
-        Output.json(.object(members))
+        Output.json(outcome.json())
     } else {
         let what = outcome.wasDuplicate ? "already recorded as" : "recorded"
         Output.stderr("\(outcome.event.payload.typeName) \(what) seq \(outcome.event.seq) in \(manager.statePath)\(extra)")

@@ -26,14 +26,7 @@ struct Import: ParsableCommand {
         let outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
         let last = outcome.events.last?.seq ?? 0
         if flags.json {
-            Output.json(.obj([
-                "kind": .string(outcome.kind.rawValue),
-                "events": .int(Int64(outcome.events.count)),
-                "seq": .int(Int64(last)),
-                "workflow_id": .string(outcome.state.workflowID),
-                "tasks": .int(Int64(outcome.state.tasks.count)),
-                "duplicate": .bool(outcome.wasDuplicate),
-            ]))
+            Output.json(outcome.json())
         } else {
             let what = outcome.kind == .export
                 ? "\(outcome.events.count) event\(outcome.events.count == 1 ? "" : "s") (seq 1…\(last)) from an export"

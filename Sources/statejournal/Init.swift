@@ -43,13 +43,7 @@ struct Init: ParsableCommand {
         } else {
             parsed = WorkflowPlan(waves: Array(repeating: [], count: waves ?? 0))
         }
-        guard let id = id ?? parsed.workflowID else {
-            throw StateJournalError(.badInput, "no workflow id: give --id ID, or 'workflow_id' in the plan")
-        }
-        guard let name = name ?? parsed.name else {
-            throw StateJournalError(.badInput, "no workflow name: give --name NAME, or 'workflow_name' in the plan")
-        }
-        try performWrite(global, flags, command: "init",
-                         .workflowInitialized(id: id, name: name, waves: parsed.waves, metadata: parsed.metadata))
+        let manager = global.manager(command: "init")
+        reportWrite(try manager.initialize(parsed, id: id, name: name, options: flags.options), flags, manager)
     }
 }

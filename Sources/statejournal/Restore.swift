@@ -38,13 +38,7 @@ struct Restore: ParsableCommand {
             let plan = try manager.planRestore(point)
             let diff = plan.diff
             if flags.json {
-                Output.json(.obj([
-                    "dry_run": .bool(true),
-                    "restored_seq": .int(Int64(plan.targetSeq)),
-                    "current_seq": .int(Int64(plan.currentSeq)),
-                    "diff": .array(diff.unifiedLines.map { .string($0) }),
-                    "state": plan.result.json(),
-                ]))
+                Output.json(plan.json())
             } else {
                 if !diff.isEmpty { Output.stdout(diffText(diff)) }
                 let changed = diff.hunks.reduce(0) { $0 + $1.lines.count }

@@ -25,14 +25,7 @@ struct Verify: ParsableCommand {
             try manager.refreshProjection()
         }
         if json {
-            Output.json(.obj([
-                "ok": .bool(!report.hasCorruption),
-                "seq": .int(Int64(report.lastSeq)),
-                "problems": .array(report.problems.map {
-                    .obj(["file": .string($0.file), "message": .string($0.message), "corruption": .bool($0.isCorruption)])
-                }),
-                "state_md_regenerated": .bool(healed),
-            ]))
+            Output.json(report.json())
         } else {
             for problem in report.problems {
                 let label = problem.isCorruption ? "CORRUPT"
