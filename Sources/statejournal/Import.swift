@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal import FILE`
-struct Import: ParsableCommand {
+struct Import: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Start a new journal from a STATE.md file or an export.",
@@ -16,7 +16,8 @@ struct Import: ParsableCommand {
             --idempotency-key a retry of an import that was written succeeds and writes nothing.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The STATE.md or export file (- for stdin).") var file: String
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal init [--id ID] [--name NAME] (--plan FILE | --waves N)`
-struct Init: ParsableCommand {
+struct Init: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Start a new workflow (an earlier one stays in the history).",
@@ -14,7 +14,8 @@ struct Init: ParsableCommand {
             first 100 characters of prompt.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
 
     @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))

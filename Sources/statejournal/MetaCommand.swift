@@ -7,10 +7,11 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: ParsableCommand {
+struct MetaSet: GlobalCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String

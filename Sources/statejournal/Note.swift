@@ -2,11 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal note TEXT`
-struct Note: ParsableCommand {
+struct Note: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The note's text.") var text: String
 

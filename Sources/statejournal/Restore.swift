@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal restore (--seq N | --at TIME) [--dry-run]`
-struct Restore: ParsableCommand {
+struct Restore: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Make the state as it was after event N, or at TIME, the current state.",
@@ -13,7 +13,8 @@ struct Restore: ParsableCommand {
             --dry-run prints the change to STATE.md as a line diff and writes nothing.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
     @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))

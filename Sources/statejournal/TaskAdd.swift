@@ -2,10 +2,11 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: ParsableCommand {
+struct TaskAdd: GlobalCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The new task's id.") var id: String
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int

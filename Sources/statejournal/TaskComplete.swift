@@ -2,10 +2,11 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task complete ID [--commit SHA] [--file PATH]...`
-struct TaskComplete: ParsableCommand {
+struct TaskComplete: GlobalCommand {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("The commit that completed it.", valueName: "sha")) var commit: String?

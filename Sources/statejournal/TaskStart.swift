@@ -2,10 +2,11 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task start ID`
-struct TaskStart: ParsableCommand {
+struct TaskStart: GlobalCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The task's id.") var id: String
 

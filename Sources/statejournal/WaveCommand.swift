@@ -7,10 +7,11 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: ParsableCommand {
+struct WaveSet: GlobalCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The wave.") var wave: Int
 
