@@ -18,26 +18,32 @@ import StateJournalModel
 /// of flagging it.
 package final class Locked<Value>: @unchecked Sendable {
     private var value: Value
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = PthreadMutex()
 
-    package init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
+    package init(_ value: Value) { self.value = value }
 
     /// Runs `body` with the value, holding the lock.
     package func withLock<Result, E: Error>(_ body: (inout Value) throws(E) -> Result) throws(E) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        pthread_mutex_lock(mutex.pointer)
+        defer { pthread_mutex_unlock(mutex.pointer) }
         return try body(&value)
+    }
+}
+
+/// A `pthread_mutex_t` at a stable address, destroyed with its owner.
+private final class PthreadMutex {
+    let pointer: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(pointer, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(pointer)
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
     }
 }
 
@@ -48,14 +54,12 @@ package final class Locked<Value>: @unchecked Sendable {
 /// leader and the threads it woke was reported as a data race).
 package final class Semaphore: @unchecked Sendable {
     private var count: Int
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = PthreadMutex()
     private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private var mutex: UnsafeMutablePointer<pthread_mutex_t> { lock.pointer }
 
     package init(value: Int = 0) {
         count = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
         pthread_cond_init(condition, nil)
@@ -65,9 +69,6 @@ package final class Semaphore: @unchecked Sendable {
         pthread_cond_destroy(condition)
         condition.deinitialize(count: 1)
         condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
     }
 
     /// Waits until the count is above zero, then decrements it.
