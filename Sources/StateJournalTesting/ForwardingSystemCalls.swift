@@ -1,8 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import StateJournal
 
 /// A ``SystemCalls`` that forwards every call to `base`. Test wrappers that
-/// watch or change one or two calls subclass it and override only those,
-/// instead of repeating the other fifteen.
+/// watch or change one or two calls (``ObservingSystemCalls``,
+/// ``DirectorySyncFault``, ``Sabotage``, the tests' own) subclass it and
+/// override only those: the list of calls to forward exists here alone.
 open class ForwardingSystemCalls: SystemCalls, @unchecked Sendable {
     public let base: any SystemCalls
 
@@ -30,4 +36,15 @@ open class ForwardingSystemCalls: SystemCalls, @unchecked Sendable {
     open func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
     open func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
     open func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+    open func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
+    open func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
+
+    /// Whether `fd` is a directory (nil when `fstat` fails), asked of the
+    /// kernel directly: what a wrapper that treats directory syncs apart
+    /// needs, whatever `base` is.
+    public static func isDirectory(_ fd: Int32) -> Bool? {
+        var st = stat()
+        guard Glibc.fstat(fd, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT == S_IFDIR
+    }
 }

@@ -246,7 +246,7 @@ enum SegmentDirectoryFsync {
         var o = Outcome()
         let ws = Workspace(c.work + "/segment-dir-fsync-\(c.variant)")
         let disk = SimulatedDisk(root: ws.directory, seed: c.seed)
-        let failing = FailDirectorySyncAfterNewSegment(disk)
+        let failing = DirectorySyncFault(disk)
         let manager = Scenario.manager(ws, failing, segmentSize: 2 << 10)
         var acked: [(key: String, seq: UInt64)] = []
         do {

@@ -1,0 +1,24 @@
+import StateJournal
+
+/// A deliberately broken layer for the harness's self-test (`--sabotage`):
+/// it reports success for `fsync`/`fdatasync` of files or of directories
+/// without passing them on, like a library that forgot to sync. The
+/// lost-write phase must then report lost events — proof that it can.
+public final class Sabotage: ForwardingSystemCalls, @unchecked Sendable {
+    public enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
+
+    public let mode: Mode
+
+    public init(_ base: any SystemCalls, mode: Mode) {
+        self.mode = mode
+        super.init(base)
+    }
+
+    private func skipped(_ fd: Int32) -> Bool {
+        guard let isDirectory = Self.isDirectory(fd) else { return false }
+        return isDirectory == (mode == .directorySync)
+    }
+
+    public override func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
+    public override func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
+}
