@@ -8,7 +8,7 @@ import Synchronization
 /// workflow at once, reader processes validating STATE.md as fast as they
 /// can, and — in the crash loop — SIGKILL at random instants. After each
 /// round every writer is stopped and the workspace is reopened and checked.
-struct ProcessPhase {
+struct ProcessPhase: Phase {
     struct Settings {
         var cliWriters: Int
         var libraryWriters: Int
@@ -46,12 +46,7 @@ struct ProcessPhase {
 
     let name: String
     let settings: Settings
-    let cli: CLIRunner
-    let features: Features
-    let root: String
-    let seed: UInt64
-    let keep: Bool
-    let recorder: Recorder
+    let harness: Harness
 
     func run() {
         let start = Clock.now
@@ -114,7 +109,7 @@ struct ProcessPhase {
         for reader in readers { reader.closeStdin() }
         for reader in readers { collect(reader, context: "\(name) round \(round)") }
 
-        Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "\(name) round \(round)")
+        check(ws, ledger, context: "\(name) round \(round)")
         let failed = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated + recorder.figures.tornReads > violationsBefore
         if failed || keep {
             recorder.log("workspace kept: \(ws.directory)")
