@@ -17,17 +17,16 @@ protocol OperationLoop: AnyObject {
 
 // MARK: - The physical limit
 
-/// The floor of every durable append: `pwrite` of 200 bytes at the end of
-/// a file, then `fdatasync`.
-final class RawAppendLoop: OperationLoop {
+/// One 200-byte record a step, `pwrite` at `offset` then `fdatasync`.
+class RawRecordLoop: OperationLoop {
     let fd: Int32
     let record = [UInt8](repeating: 0x61, count: Workload.recordSize)
     var offset: Int64 = 0
     let path: String
 
-    init(directory: String) throws {
-        path = directory + "/raw.log"
-        fd = try check(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644), "open \(path)")
+    init(path: String, flags: Int32) throws {
+        self.path = path
+        fd = try check(open(path, flags | O_CREAT | O_TRUNC, 0o644), "open \(path)")
     }
 
     func step(_ i: Int) throws {
@@ -40,18 +39,19 @@ final class RawAppendLoop: OperationLoop {
     func close() { Glibc.close(fd) }
 }
 
+/// The floor of every durable append: `pwrite` of 200 bytes at the end of
+/// a file, then `fdatasync`.
+final class RawAppendLoop: RawRecordLoop {
+    init(directory: String) throws { try super.init(path: directory + "/raw.log", flags: O_WRONLY) }
+}
+
 /// For comparison only (not a target): overwriting a preallocated, already
 /// synced file, so that `fdatasync` has no file size (metadata) to commit.
-final class RawOverwriteLoop: OperationLoop {
-    let fd: Int32
-    let record = [UInt8](repeating: 0x61, count: Workload.recordSize)
+final class RawOverwriteLoop: RawRecordLoop {
     let size: Int64 = 64 << 20
-    var offset: Int64 = 0
-    let path: String
 
     init(directory: String) throws {
-        path = directory + "/prealloc.log"
-        fd = try check(open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644), "open \(path)")
+        try super.init(path: directory + "/prealloc.log", flags: O_RDWR)
         // Zeros written (not just fallocated: unwritten extents would still
         // need a metadata commit on first write), then synced once.
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
@@ -64,15 +64,10 @@ final class RawOverwriteLoop: OperationLoop {
         try check(fsync(fd), "fsync \(path)")
     }
 
-    func step(_ i: Int) throws {
+    override func step(_ i: Int) throws {
         if offset + Int64(record.count) > size { offset = 0 }
-        let n = record.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(offset)) }
-        guard n == record.count else { throw BenchError("short write to \(path)") }
-        offset += Int64(n)
-        try check(fdatasync(fd), "fdatasync \(path)")
+        try super.step(i)
     }
-
-    func close() { Glibc.close(fd) }
 }
 
 // MARK: - SQLite
