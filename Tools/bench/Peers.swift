@@ -128,21 +128,18 @@ final class SQLiteLoop: OperationLoop {
 /// earlier tool lacked: fsync of the new file before the rename, and of the
 /// directory after it (the backup copy is not synced: it is not the update).
 final class EarlierToolLoop: OperationLoop {
-    let statePath: String
-    let lockPath: String
-    let backupPath: String
-    let tempPath: String
     let directory: String
+    let statePath: String
     let durable: Bool
     var state: WorkflowState
+    var lockPath: String { statePath + ".lock" }
+    var backupPath: String { statePath + ".backup" }
+    var tempPath: String { statePath + ".tmp" }
 
     init(directory: String, name: String, tasks: Int, durable: Bool) throws {
         self.directory = directory + "/" + name
         try Files.mkdirs(self.directory)
         statePath = self.directory + "/STATE.md"
-        lockPath = statePath + ".lock"
-        backupPath = statePath + ".backup"
-        tempPath = statePath + ".tmp"
         self.durable = durable
         state = Workload.bigState(tasks: tasks, waves: 4)
         try Files.write(statePath, MarkdownRenderer.render(state))

@@ -22,10 +22,10 @@ struct ProcessPhase: Phase {
         var killChance: Double
         /// Chance that a library-writer process is killed at a random instant.
         var libraryKillChance: Double
-        /// Keep running rounds until this many kills (0: one round per `minimumRounds`).
+        /// Keep running rounds until this many kills, within `rounds` (0:
+        /// `rounds.lowerBound` rounds).
         var targetKills: Int
-        var minimumRounds: Int
-        var maximumRounds: Int
+        var rounds: ClosedRange<Int>
         /// Lock deadlines a CLI writer picks from at random (seconds).
         var lockTimeouts: [String] = ["0.02", "0.1", "0.5", "2", "10"]
         /// Chance that a CLI writer runs `compact` instead of a write (when the CLI has it).
@@ -51,8 +51,8 @@ struct ProcessPhase: Phase {
     func run() {
         let start = Clock.now
         var round = 0
-        while round < settings.maximumRounds
-                && (round < settings.minimumRounds || recorder.figures.kills < settings.targetKills) {
+        while round < settings.rounds.upperBound
+                && (round < settings.rounds.lowerBound || recorder.figures.kills < settings.targetKills) {
             round += 1
             runRound(round)
             let f = recorder.figures

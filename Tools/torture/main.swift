@@ -149,7 +149,7 @@ if phases.contains("contention") {
     var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 4), libraryWriters: long ? 2 : 1, opsPerWriter: int("ops", long ? 60 : 15),
         libraryOps: long ? 60 : 16, readers: int("readers", long ? 3 : 2), killChance: 0, libraryKillChance: 0,
-        targetKills: 0, minimumRounds: long ? 2 : 1, maximumRounds: long ? 2 : 1)
+        targetKills: 0, rounds: long ? 2...2 : 1...1)
     if !long { settings.lockTimeouts = smallLockTimeouts }
     ProcessPhase(name: "contention", settings: settings, harness: h).run()
     record(h.recorder)
@@ -160,7 +160,7 @@ if phases.contains("crash") {
     var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 6), libraryWriters: long ? 4 : 2, opsPerWriter: int("ops", long ? 25 : 12),
         libraryOps: long ? 48 : 24, readers: int("readers", 2), killChance: 0.3, libraryKillChance: 0.8,
-        targetKills: int("kills", long ? 1_200 : 150), minimumRounds: long ? 10 : 2, maximumRounds: long ? 400 : 30)
+        targetKills: int("kills", long ? 1_200 : 150), rounds: long ? 10...400 : 2...30)
     if !long { settings.lockTimeouts = smallLockTimeouts }
     settings.targetedKillChance = 0.08
     settings.libraryDieAtRenameChance = 0.25
