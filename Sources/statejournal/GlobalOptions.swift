@@ -71,11 +71,15 @@ struct WriteFlags: ParsableArguments {
     }
 }
 
-extension ParsableCommand {
-    /// Runs one write and reports it: JSON on stdout with `--json`, a line on
-    /// stderr otherwise.
-    func performWrite(_ global: GlobalOptions, _ flags: WriteFlags, command: String,
-                      _ payload: Event.Payload) throws {
+/// What a command that writes one event takes: the options every command
+/// accepts, then the write flags.
+struct WriteOptions: ParsableArguments {
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var flags: WriteFlags
+
+    /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
+    /// on stderr otherwise. `command` is recorded in the lock file.
+    func perform(_ command: String, _ payload: Event.Payload) throws {
         let manager = global.manager(command: command)
         reportWrite(try manager.write(payload, options: flags.options), flags, manager)
     }

@@ -14,8 +14,7 @@ struct Init: ParsableCommand {
             first 100 characters of prompt.
             """)
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
 
     @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))
     var id: String?
@@ -49,7 +48,7 @@ struct Init: ParsableCommand {
         guard let name = name ?? parsed.name else {
             throw StateJournalError(.badInput, "no workflow name: give --name NAME, or 'workflow_name' in the plan")
         }
-        try performWrite(global, flags, command: "init",
-                         .workflowInitialized(id: id, name: name, waves: parsed.waves, metadata: parsed.metadata))
+        try write.perform("init",
+                          .workflowInitialized(id: id, name: name, waves: parsed.waves, metadata: parsed.metadata))
     }
 }

@@ -10,12 +10,9 @@ struct MetaCommand: ParsableCommand {
 struct MetaSet: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "meta set \(key)", .metadataSet(key: key, value: value))
-    }
+    func run() throws { try write.perform("meta set \(key)", .metadataSet(key: key, value: value)) }
 }

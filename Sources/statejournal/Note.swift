@@ -6,11 +6,8 @@ struct Note: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The note's text.") var text: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "note", .noteAdded(text: text))
-    }
+    func run() throws { try write.perform("note", .noteAdded(text: text)) }
 }

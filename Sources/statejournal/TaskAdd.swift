@@ -5,13 +5,10 @@ import StateJournal
 struct TaskAdd: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The new task's id.") var id: String
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
 
-    func run() throws {
-        try performWrite(global, flags, command: "task add \(id)", .taskAdded(taskID: id, wave: wave, description: description))
-    }
+    func run() throws { try write.perform("task add \(id)", .taskAdded(taskID: id, wave: wave, description: description)) }
 }

@@ -5,12 +5,9 @@ import StateJournal
 struct TaskFail: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fail", abstract: "Mark a task failed, with the error.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("What went wrong.", valueName: "text")) var error: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "task fail \(id)", .taskFailed(taskID: id, error: error))
-    }
+    func run() throws { try write.perform("task fail \(id)", .taskFailed(taskID: id, error: error)) }
 }

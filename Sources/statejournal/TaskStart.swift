@@ -5,11 +5,8 @@ import StateJournal
 struct TaskStart: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The task's id.") var id: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "task start \(id)", .taskStarted(taskID: id))
-    }
+    func run() throws { try write.perform("task start \(id)", .taskStarted(taskID: id)) }
 }

@@ -10,11 +10,8 @@ struct WaveCommand: ParsableCommand {
 struct WaveSet: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
     @Argument(help: "The wave.") var wave: Int
 
-    func run() throws {
-        try performWrite(global, flags, command: "wave set \(wave)", .waveSet(wave: wave))
-    }
+    func run() throws { try write.perform("wave set \(wave)", .waveSet(wave: wave)) }
 }
