@@ -1,7 +1,7 @@
 import Logging
 import StateJournal
 
-/// Reports a write like ``performWrite``: the event as JSON on stdout with
+/// Reports a write like ``WriteOptions/perform(_:_:)``: the event as JSON on stdout with
 /// `--json`, a line on stderr otherwise.
 func reportWrite(_ outcome: StateManager.WriteOutcome, _ flags: WriteFlags, _ manager: StateManager, extra: String = "") {
     if flags.json {

@@ -99,11 +99,25 @@ struct WriteFlags: ParsableArguments {
     }
 }
 
-extension ParsableCommand {
-    /// Runs one write and reports it: JSON on stdout with `--json`, a line on
-    /// stderr otherwise.
-    func performWrite(_ global: GlobalOptions<Trailing>, _ flags: WriteFlags, command: String,
-                      _ payload: Event.Payload) throws {
+/// What a command that writes one event takes after the subcommand: the
+/// options every command accepts, then the write flags.
+struct WriteOptions: ParsableArguments {
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var flags: WriteFlags
+}
+
+/// A command that writes one event.
+protocol WriteCommand: GlobalCommand {
+    var write: WriteOptions { get }
+}
+
+extension WriteCommand {
+    var trailing: GlobalOptions<Trailing> { write.trailing }
+    var flags: WriteFlags { write.flags }
+
+    /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
+    /// on stderr otherwise. `command` is recorded in the lock file.
+    func perform(_ command: String, _ payload: Event.Payload) throws {
         let manager = global.manager(command: command)
         reportWrite(try manager.write(payload, options: flags.options), flags, manager)
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal init [--id ID] [--name NAME] (--plan FILE | --waves N)`
-struct Init: GlobalCommand {
+struct Init: WriteCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Start a new workflow (an earlier one stays in the history).",
@@ -14,9 +14,8 @@ struct Init: GlobalCommand {
             first 100 characters of prompt.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
 
     @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))
     var id: String?

@@ -7,16 +7,13 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: GlobalCommand {
+struct MetaSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "meta set \(key)", .metadataSet(key: key, value: value))
-    }
+    func run() throws { try perform("meta set \(key)", .metadataSet(key: key, value: value)) }
 }

@@ -2,15 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task start ID`
-struct TaskStart: GlobalCommand {
+struct TaskStart: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Argument(help: "The task's id.") var id: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "task start \(id)", .taskStarted(taskID: id))
-    }
+    func run() throws { try perform("task start \(id)", .taskStarted(taskID: id)) }
 }

@@ -7,15 +7,12 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: GlobalCommand {
+struct WaveSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Argument(help: "The wave.") var wave: Int
 
-    func run() throws {
-        try performWrite(global, flags, command: "wave set \(wave)", .waveSet(wave: wave))
-    }
+    func run() throws { try perform("wave set \(wave)", .waveSet(wave: wave)) }
 }
