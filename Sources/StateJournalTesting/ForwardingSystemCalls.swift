@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import StateJournal
 import StateJournalEngine
 import StateJournalModel
@@ -32,4 +35,16 @@ extension ForwardingSystemCalls {
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
     package func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
     package func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
+    package func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
+    package func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
+}
+
+extension ForwardingSystemCalls {
+    /// Whether `fd` is a directory (nil when `fstat` fails): wrappers that
+    /// fault directory fsyncs tell them from file fsyncs with it.
+    package static func isDirectory(_ fd: Int32) -> Bool? {
+        var st = stat()
+        guard Glibc.fstat(fd, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT == S_IFDIR
+    }
 }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import StateJournal
 import StateJournalEngine
 import StateJournalModel
@@ -22,16 +17,16 @@ import StateJournalModel
 /// sys.unreadable = { $0.hasSuffix("00000000000000000001.log.zst") }
 /// sys.flockAnswer = { op in op & LOCK_NB != 0 ? .failure(.wouldBlock) : nil }
 /// ```
-package final class ObservingSystemCalls: SystemCalls, Sendable {
+package final class ObservingSystemCalls: ForwardingSystemCalls, @unchecked Sendable {
+    package let base: any SystemCalls
     private struct State {
-        package var availableSpace: Int64?
-        package var unreadable: (@Sendable (String) -> Bool)?
-        package var flockAnswer: (@Sendable (Int32) -> Result<Void, Errno>?)?
-        package var opened: [String] = []
-        package var flockCalls = 0
+        var availableSpace: Int64?
+        var unreadable: (@Sendable (String) -> Bool)?
+        var flockAnswer: (@Sendable (Int32) -> Result<Void, Errno>?)?
+        var opened: [String] = []
+        var flockCalls = 0
     }
 
-    private let base: any SystemCalls
     private let state = LockedState(State())
 
     package init(_ base: any SystemCalls = RealSystemCalls()) { self.base = base }
@@ -72,24 +67,6 @@ package final class ObservingSystemCalls: SystemCalls, Sendable {
         if refuse { return .failure(.ioError) }
         return base.open(path, flags: flags, mode: mode)
     }
-    package func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        base.pread(fd, into: buffer, offset: offset)
-    }
-    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        base.pwrite(fd, from: buffer, offset: offset)
-    }
-    package func fsync(_ fd: Int32) -> Result<Void, Errno> { base.fsync(fd) }
-    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { base.fdatasync(fd) }
-    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    package func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    package func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
         let answer = state.withLock { s -> (@Sendable (Int32) -> Result<Void, Errno>?)? in
             s.flockCalls += 1
@@ -98,11 +75,8 @@ package final class ObservingSystemCalls: SystemCalls, Sendable {
         if let answer, let result = answer(operation) { return result }
         return base.flock(fd, operation: operation)
     }
-    package func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
     package func availableSpace(_ path: String) -> Result<Int64, Errno> {
         if let space = availableSpace { return .success(space) }
         return base.availableSpace(path)
     }
-    package func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { base.fchmod(fd, mode: mode) }
-    package func readlink(_ path: String) -> Result<String, Errno> { base.readlink(path) }
 }

@@ -2,9 +2,9 @@ import Foundation
 import StateJournal
 #if canImport(Glibc)
 import Glibc
-#endif
 import StateJournalEngine
 import StateJournalModel
+#endif
 
 /// A ``SystemCalls`` that behaves like a page cache over a real directory
 /// and can simulate a machine crash, LazyFS-style.
@@ -32,8 +32,8 @@ import StateJournalModel
 /// number reused after an unlink does not alias the old file's durable
 /// contents. Real `fsync` is never called: durability is simulated.
 package final class SimulatedDisk: SystemCalls, Sendable {
-    package static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
-    package static func trace(_ text: @autoclosure () -> String) {
+    static let trace = ProcessInfo.processInfo.environment["TORTURE_TRACE"] != nil
+    static func trace(_ text: @autoclosure () -> String) {
         if trace { FileHandle.standardError.write(Data("[disk] \(text())\n".utf8)) }
     }
     /// What a crash keeps of data written but not synced.
@@ -46,51 +46,51 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     private struct Node: Equatable {
-        package var id: Int
-        package var isDirectory: Bool
+        var id: Int
+        var isDirectory: Bool
     }
 
     private struct Descriptor {
-        package var id: Int
-        package var isDirectory: Bool
-        package var path: String
+        var id: Int
+        var isDirectory: Bool
+        var path: String
         /// Opened with `O_DIRECT`: reads bypass the page cache and see the disk.
-        package var direct = false
+        var direct = false
     }
 
     #if arch(x86_64)
-    package static let directFlag: Int32 = 0o40000
+    static let directFlag: Int32 = 0o40000
     #else
-    package static let directFlag: Int32 = 0o200000
+    static let directFlag: Int32 = 0o200000
     #endif
 
     private struct State {
-        package var nextID = 1
-        package var idOfInode: [UInt64: Int] = [:]
-        package var descriptors: [Int32: Descriptor] = [:]
-        package var durableData: [Int: [UInt8]] = [:]
-        package var durableEntries: [Int: [String: Node]] = [:]
-        package var rootID = 0
-        package var crashed = false
-        package var countdown: Int?
-        package var calls = 0
-        package var syncs = 0
-        package var shortWrites = 0
-        package var rng = SeededRandom(seed: 1)
+        var nextID = 1
+        var idOfInode: [UInt64: Int] = [:]
+        var descriptors: [Int32: Descriptor] = [:]
+        var durableData: [Int: [UInt8]] = [:]
+        var durableEntries: [Int: [String: Node]] = [:]
+        var rootID = 0
+        var crashed = false
+        var countdown: Int?
+        var calls = 0
+        var syncs = 0
+        var shortWrites = 0
+        var rng = SeededRandom(seed: 1)
         /// File syncs still to fail as a lost writeback (see ``failNextFileSync()``).
-        package var failingFileSyncs = 0
+        var failingFileSyncs = 0
         /// Per file: bytes whose writeback failed — the contents then, and the
         /// durable contents then. Later syncs do not persist them unless they
         /// were written again.
-        package var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
-        package var shortWriteChance = 0.0
+        var lostWriteback: [Int: (lost: [Bool], durable: [UInt8])] = [:]
+        var shortWriteChance = 0.0
         /// Files whose next sync fails as a lost writeback (``failWriteback(ofNextSyncOf:)``).
-        package var writebackFailurePattern: String?
-        package var writebackFailures = 0
+        var writebackFailurePattern: String?
+        var writebackFailures = 0
         /// Whether ``materialize(_:reboot:)`` models a reboot.
-        package var reboot = true
+        var reboot = true
         /// What happened, for a post-mortem when a check fails.
-        package var journal: [String] = []
+        var journal: [String] = []
     }
 
     package let root: String
@@ -244,7 +244,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     /// boot id, so it changes the recorded one. (Without this, a watermark
     /// the crash took back to an older value would look current whenever the
     /// recreated segment happens to get its old inode number back.)
-    package static func fromPreviousBoot(_ bytes: [UInt8]) -> [UInt8] {
+    static func fromPreviousBoot(_ bytes: [UInt8]) -> [UInt8] {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.contains("boot=") else { return bytes }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
@@ -425,51 +425,4 @@ package final class SimulatedDisk: SystemCalls, Sendable {
 
     package func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
     package func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
-}
-
-/// A deliberately broken layer for the harness's self-test (`--sabotage`):
-/// it reports success for `fsync`/`fdatasync` of files or of directories
-/// without passing them on, like a library that forgot to sync. The
-/// lost-write phase must then report lost events — proof that it can.
-package final class Sabotage: SystemCalls, Sendable {
-    package enum Mode: String, Sendable { case fileSync = "file-sync", directorySync = "dir-sync" }
-
-    private let base: any SystemCalls
-    package let mode: Mode
-
-    package init(_ base: any SystemCalls, mode: Mode) {
-        self.base = base
-        self.mode = mode
-    }
-
-    private func skipped(_ fd: Int32) -> Bool {
-        var st = stat()
-        guard Glibc.fstat(fd, &st) == 0 else { return false }
-        let isDirectory = st.st_mode & S_IFMT == S_IFDIR
-        return isDirectory == (mode == .directorySync)
-    }
-
-    package func fsync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fsync(fd) }
-    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { skipped(fd) ? .success(()) : base.fdatasync(fd) }
-
-    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { base.open(path, flags: flags, mode: mode) }
-    package func close(_ fd: Int32) -> Result<Void, Errno> { base.close(fd) }
-    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { base.read(fd, into: buffer) }
-    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        base.pread(fd, into: buffer, offset: offset)
-    }
-    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { base.write(fd, from: buffer) }
-    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        base.pwrite(fd, from: buffer, offset: offset)
-    }
-    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { base.ftruncate(fd, length: length) }
-    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
-    package func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
-    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
-    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
-    package func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
-    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
-    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
-    package func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
-    package func availableSpace(_ path: String) -> Result<Int64, Errno> { base.availableSpace(path) }
 }

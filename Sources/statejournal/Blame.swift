@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal blame [--json]`
-struct Blame: ParsableCommand {
+struct Blame: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "blame",
         abstract: "For each task, the event, actor and time of its last change.",
@@ -12,7 +12,8 @@ struct Blame: ParsableCommand {
             {"task_id", "seq", "type", "actor", "time"} (time in UTC, RFC 3339).
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print a JSON array.") var json = false
 
     func run() throws {

@@ -2,12 +2,13 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal compact`
-struct Compact: ParsableCommand {
+struct Compact: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Fold now: seal and compress the active segment, write a snapshot, rewrite STATE.md.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {

@@ -2,11 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal export`
-struct Export: ParsableCommand {
+struct Export: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Print every event as JSON Lines, oldest first.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
 
     func run() throws {
         let manager = global.manager(command: "export")

@@ -6,8 +6,14 @@ import Darwin
 import ArgumentParser
 import StateJournal
 
-/// Options every command accepts (before or after the subcommand).
-struct GlobalOptions: ParsableArguments {
+/// Where global options were given: before the subcommand (parsed by the
+/// root command) or after it (parsed by the subcommand).
+enum Leading {}
+enum Trailing {}
+
+/// Options every command accepts, before or after the subcommand; the two
+/// places are two types so that argument parser keeps both.
+struct GlobalOptions<Position>: ParsableArguments {
     @Option(help: ArgumentHelp("The state file (default: $STATEJOURNAL_STATE, else ./STATE.md).", valueName: "path"))
     var state: String?
 
@@ -28,6 +34,17 @@ struct GlobalOptions: ParsableArguments {
         }
         if let actor, actor.isEmpty { throw ValidationError("--actor must not be empty") }
         if let state, state.isEmpty { throw ValidationError("--state must not be empty") }
+    }
+
+    /// These options with `leading` (given before the subcommand) taking
+    /// precedence.
+    func under(_ leading: GlobalOptions<Leading>) -> GlobalOptions<Trailing> {
+        var merged = GlobalOptions<Trailing>()
+        merged.state = leading.state ?? state
+        merged.actor = leading.actor ?? actor
+        merged.lockTimeout = leading.lockTimeout ?? lockTimeout
+        merged.allowSymlinks = leading.allowSymlinks || allowSymlinks
+        return merged
     }
 
     var statePath: String {
@@ -53,6 +70,17 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// A subcommand that takes the global options.
+protocol GlobalCommand: ParsableCommand {
+    var trailing: GlobalOptions<Trailing> { get }
+    var root: StateJournalCommand { get }
+}
+
+extension GlobalCommand {
+    /// The global options, wherever they were given.
+    var global: GlobalOptions<Trailing> { trailing.under(root.leading) }
+}
+
 /// Options of every write command.
 struct WriteFlags: ParsableArguments {
     @Option(name: .customLong("expect-seq"),
@@ -71,11 +99,25 @@ struct WriteFlags: ParsableArguments {
     }
 }
 
-extension ParsableCommand {
-    /// Runs one write and reports it: JSON on stdout with `--json`, a line on
-    /// stderr otherwise.
-    func performWrite(_ global: GlobalOptions, _ flags: WriteFlags, command: String,
-                      _ payload: Event.Payload) throws {
+/// What a command that writes one event takes after the subcommand: the
+/// options every command accepts, then the write flags.
+struct WriteOptions: ParsableArguments {
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @OptionGroup var flags: WriteFlags
+}
+
+/// A command that writes one event.
+protocol WriteCommand: GlobalCommand {
+    var write: WriteOptions { get }
+}
+
+extension WriteCommand {
+    var trailing: GlobalOptions<Trailing> { write.trailing }
+    var flags: WriteFlags { write.flags }
+
+    /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
+    /// on stderr otherwise. `command` is recorded in the lock file.
+    func perform(_ command: String, _ payload: Event.Payload) throws {
         let manager = global.manager(command: command)
         reportWrite(try manager.write(payload, options: flags.options), flags, manager)
     }

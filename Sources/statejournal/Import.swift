@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal import FILE`
-struct Import: ParsableCommand {
+struct Import: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Start a new journal from a STATE.md file or an export.",
@@ -16,7 +16,8 @@ struct Import: ParsableCommand {
             --idempotency-key a retry of an import that was written succeeds and writes nothing.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Argument(help: "The STATE.md or export file (- for stdin).") var file: String
 
@@ -26,14 +27,7 @@ struct Import: ParsableCommand {
         let outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
         let last = outcome.events.last?.seq ?? 0
         if flags.json {
-            Output.json(.obj([
-                "kind": .string(outcome.kind.rawValue),
-                "events": .int(Int64(outcome.events.count)),
-                "seq": .int(Int64(last)),
-                "workflow_id": .string(outcome.state.workflowID),
-                "tasks": .int(Int64(outcome.state.tasks.count)),
-                "duplicate": .bool(outcome.wasDuplicate),
-            ]))
+            Output.json(outcome.json())
         } else {
             let what = outcome.kind == .export
                 ? "\(outcome.events.count) event\(outcome.events.count == 1 ? "" : "s") (seq 1…\(last)) from an export"

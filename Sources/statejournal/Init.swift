@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal init [--id ID] [--name NAME] (--plan FILE | --waves N)`
-struct Init: ParsableCommand {
+struct Init: WriteCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Start a new workflow (an earlier one stays in the history).",
@@ -14,8 +14,8 @@ struct Init: ParsableCommand {
             first 100 characters of prompt.
             """)
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
 
     @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))
     var id: String?
@@ -43,13 +43,7 @@ struct Init: ParsableCommand {
         } else {
             parsed = WorkflowPlan(waves: Array(repeating: [], count: waves ?? 0))
         }
-        guard let id = id ?? parsed.workflowID else {
-            throw StateJournalError(.badInput, "no workflow id: give --id ID, or 'workflow_id' in the plan")
-        }
-        guard let name = name ?? parsed.name else {
-            throw StateJournalError(.badInput, "no workflow name: give --name NAME, or 'workflow_name' in the plan")
-        }
-        try performWrite(global, flags, command: "init",
-                         .workflowInitialized(id: id, name: name, waves: parsed.waves, metadata: parsed.metadata))
+        let manager = global.manager(command: "init")
+        reportWrite(try manager.initialize(parsed, id: id, name: name, options: flags.options), flags, manager)
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal log [--by ACTOR] [--task ID] [--type T] [--since TIME] [--until TIME] [--json]`
-struct Log: ParsableCommand {
+struct Log: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "log", abstract: "Print the audit trail, one event a line, oldest first.",
         discussion: """
@@ -10,7 +10,8 @@ struct Log: ParsableCommand {
             (seq, time in UTC, actor, pid, type and the payload's fields). --since and --until are inclusive.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("Only events by this actor.", valueName: "actor")) var by: String?
     @Option(help: ArgumentHelp("Only events about this task.", valueName: "id")) var task: String?
     @Option(help: ArgumentHelp("Only events of this type, e.g. task.completed.", valueName: "type")) var type: String?

@@ -7,15 +7,13 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: ParsableCommand {
+struct MetaSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "meta set \(key)", .metadataSet(key: key, value: value))
-    }
+    func run() throws { try perform("meta set \(key)", .metadataSet(key: key, value: value)) }
 }

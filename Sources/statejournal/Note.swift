@@ -2,15 +2,13 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal note TEXT`
-struct Note: ParsableCommand {
+struct Note: WriteCommand {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The note's text.") var text: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "note", .noteAdded(text: text))
-    }
+    func run() throws { try perform("note", .noteAdded(text: text)) }
 }

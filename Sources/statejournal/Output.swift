@@ -52,34 +52,6 @@ enum Output {
     }
 }
 
-extension CommandLine {
-    static let globalOptionsWithValue: Set<String> = ["--state", "--actor", "--lock-timeout"]
-    static let globalFlags: Set<String> = ["--allow-symlinks"]
-
-    /// Moves global options given before the subcommand to after it.
-    static func hoistingGlobalOptions(_ args: [String]) -> [String] {
-        var leading: [String] = []
-        var i = 0
-        while i < args.count, args[i].hasPrefix("--") {
-            let name = String(args[i].split(separator: "=", maxSplits: 1)[0])
-            if globalFlags.contains(args[i]) { leading.append(args[i]); i += 1; continue }
-            guard globalOptionsWithValue.contains(name) else { break }
-            if args[i].contains("=") {
-                leading.append(args[i]); i += 1
-            } else {
-                leading.append(args[i])
-                if i + 1 < args.count { leading.append(args[i + 1]) }
-                i += 2
-            }
-        }
-        guard !leading.isEmpty else { return args }
-        var rest = Array(args[min(i, args.count)...])
-        let insertAt = rest.firstIndex(of: "--") ?? rest.count
-        rest.insert(contentsOf: leading, at: insertAt)
-        return rest
-    }
-}
-
 extension StateJournalError.Code {
     /// The exit status for this code (Docs/CLI.md, "Exit status").
     var exitStatus: Int32 {

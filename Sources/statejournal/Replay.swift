@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal replay [--to-seq N] [--step] [--json]`
-struct Replay: ParsableCommand {
+struct Replay: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Refold the journal from its first event and show the state it gives.",
@@ -12,7 +12,8 @@ struct Replay: ParsableCommand {
             event a header line and the line diff of STATE.md (footer line left out) it made.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Option(name: .customLong("to-seq"), help: ArgumentHelp("Stop after event N.", valueName: "N")) var toSeq: UInt64?
     @Flag(help: "Show what each event changed in STATE.md, as a line diff.") var step = false
     @Flag(help: "Print the resulting state as JSON (without --step).") var json = false

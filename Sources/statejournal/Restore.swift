@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal restore (--seq N | --at TIME) [--dry-run]`
-struct Restore: ParsableCommand {
+struct Restore: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Make the state as it was after event N, or at TIME, the current state.",
@@ -13,7 +13,8 @@ struct Restore: ParsableCommand {
             --dry-run prints the change to STATE.md as a line diff and writes nothing.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
     @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
@@ -38,13 +39,7 @@ struct Restore: ParsableCommand {
             let plan = try manager.planRestore(point)
             let diff = plan.diff
             if flags.json {
-                Output.json(.obj([
-                    "dry_run": .bool(true),
-                    "restored_seq": .int(Int64(plan.targetSeq)),
-                    "current_seq": .int(Int64(plan.currentSeq)),
-                    "diff": .array(diff.unifiedLines.map { .string($0) }),
-                    "state": plan.result.json(),
-                ]))
+                Output.json(plan.json())
             } else {
                 if !diff.isEmpty { Output.stdout(diffText(diff)) }
                 let changed = diff.hunks.reduce(0) { $0 + $1.lines.count }

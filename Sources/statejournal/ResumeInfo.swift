@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal resume-info [--json]`
-struct ResumeInfoCommand: ParsableCommand {
+struct ResumeInfoCommand: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume-info",
         abstract: "What an orchestrator needs to resume, as the earlier tool gave it.",
@@ -13,7 +13,8 @@ struct ResumeInfoCommand: ParsableCommand {
             YYYY-MM-DDTHH:MM:SS, as the earlier tool printed), "seq"}; null when there is no workflow.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

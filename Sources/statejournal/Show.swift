@@ -2,11 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal show [--seq N | --at TIME] [--json]`
-struct Show: ParsableCommand {
+struct Show: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Print the state now, or as it was after event N or at a time.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?
     @Option(help: ArgumentHelp("The state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
     var at: String?

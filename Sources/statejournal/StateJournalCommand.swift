@@ -16,4 +16,7 @@ struct StateJournalCommand: ParsableCommand {
             Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self, Validate.self, Compact.self, Verify.self,
         ]
     )
+
+    /// Global options given before the subcommand.
+    @OptionGroup var leading: GlobalOptions<Leading>
 }

@@ -2,16 +2,14 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: ParsableCommand {
+struct TaskAdd: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The new task's id.") var id: String
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
 
-    func run() throws {
-        try performWrite(global, flags, command: "task add \(id)", .taskAdded(taskID: id, wave: wave, description: description))
-    }
+    func run() throws { try perform("task add \(id)", .taskAdded(taskID: id, wave: wave, description: description)) }
 }

@@ -2,17 +2,15 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task complete ID [--commit SHA] [--file PATH]...`
-struct TaskComplete: ParsableCommand {
+struct TaskComplete: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("The commit that completed it.", valueName: "sha")) var commit: String?
     @Option(name: .customLong("file"), help: ArgumentHelp("A file it changed (repeatable).", valueName: "path"))
     var files: [String] = []
 
-    func run() throws {
-        try performWrite(global, flags, command: "task complete \(id)", .taskCompleted(taskID: id, commit: commit, files: files))
-    }
+    func run() throws { try perform("task complete \(id)", .taskCompleted(taskID: id, commit: commit, files: files)) }
 }

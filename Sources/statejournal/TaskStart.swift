@@ -2,14 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task start ID`
-struct TaskStart: ParsableCommand {
+struct TaskStart: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String
 
-    func run() throws {
-        try performWrite(global, flags, command: "task start \(id)", .taskStarted(taskID: id))
-    }
+    func run() throws { try perform("task start \(id)", .taskStarted(taskID: id)) }
 }

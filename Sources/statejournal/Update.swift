@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal update --from FILE`
-struct Update: ParsableCommand {
+struct Update: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "update",
         abstract: "Replace the whole state at once, from the earlier tool's update() JSON.",
@@ -14,7 +14,8 @@ struct Update: ParsableCommand {
             is wave wave_id+1+i. Recorded as one state.replaced event.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("The update JSON file, or - for stdin.", valueName: "file")) var from: String
 

@@ -2,12 +2,13 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal validate FILE`
-struct Validate: ParsableCommand {
+struct Validate: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a markdown file against the STATE.md format; exit 2 if it has problems.")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The file to check (- for stdin).") var file: String
     @Flag(help: "Print the problems as a JSON array.") var json = false
 

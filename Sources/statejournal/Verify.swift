@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal verify`
-struct Verify: ParsableCommand {
+struct Verify: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every record, segment, snapshot and STATE.md; exit 5 if anything is corrupt.",
@@ -11,7 +11,8 @@ struct Verify: ParsableCommand {
             damaged STATE.md is regenerated (a damaged one is kept beside it first); neither is an error.
             """)
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var trailing: GlobalOptions<Trailing>
+    @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print the problems as JSON.") var json = false
 
     func run() throws {
@@ -19,14 +20,7 @@ struct Verify: ParsableCommand {
         let report = try manager.verify(repairingProjection: true)
         let healed = report.projectionRegenerated
         if json {
-            Output.json(.obj([
-                "ok": .bool(!report.hasCorruption),
-                "seq": .int(Int64(report.lastSeq)),
-                "problems": .array(report.problems.map {
-                    .obj(["file": .string($0.file), "message": .string($0.message), "corruption": .bool($0.isCorruption)])
-                }),
-                "state_md_regenerated": .bool(healed),
-            ]))
+            Output.json(report.json())
         } else {
             for problem in report.problems {
                 let label = problem.isCorruption ? "CORRUPT"

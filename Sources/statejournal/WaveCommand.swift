@@ -7,14 +7,12 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: ParsableCommand {
+struct WaveSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup var write: WriteOptions
+    @ParentCommand var root: StateJournalCommand
     @Argument(help: "The wave.") var wave: Int
 
-    func run() throws {
-        try performWrite(global, flags, command: "wave set \(wave)", .waveSet(wave: wave))
-    }
+    func run() throws { try perform("wave set \(wave)", .waveSet(wave: wave)) }
 }

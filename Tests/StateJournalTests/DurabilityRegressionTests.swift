@@ -13,12 +13,12 @@ import StateJournalTesting
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func manager(_ path: String, _ system: any SystemCalls, timeout: Double = 5,
-                        segmentSize: Int = 4 << 20, snapshotInterval: UInt64 = 128) -> StateManager {
+                        segmentSize: Int = 4 << 20, snapshotInterval: UInt64 = 128, logger: Logger = quiet) -> StateManager {
         var journal = FileJournal.Options()
         journal.segmentSize = segmentSize
         return StateManager(configuration: .init(statePath: path, actor: "tester", lock: LockPolicy(timeout: timeout),
                                                  fileSystem: FileSystem(system), journal: journal,
-                                                 snapshotInterval: snapshotInterval), logger: quiet)
+                                                 snapshotInterval: snapshotInterval), logger: logger)
     }
 
     /// A workspace directory under a simulated disk.
@@ -79,9 +79,10 @@ import StateJournalTesting
         let dir = TemporaryDirectory()
         let path = dir.file("STATE.md")
         let hook = SegmentSyncHook(RealSystemCalls()) { .fail(.noSpace) }
-        let manager = Self.manager(path, hook)
+        let watcher = QueueWatcher()
+        let manager = Self.manager(path, hook, logger: watcher.logger)
         try Self.manager(path, RealSystemCalls()).write(initPayload())
-        let results = try batch(manager, path: path, writes: [Self.note("x", key: "k"), Self.note("x", key: "k")])
+        let results = try batch(manager, watcher, path: path, writes: [Self.note("x", key: "k"), Self.note("x", key: "k")])
         #expect(hook.hookCount == 2, "one append for the leader's batch, one for the two writes")
         #expect(results.allSatisfy { !$0 }, "a write in a failed batch was told success")
         #expect(try Self.keys(path)["k"] == nil)
@@ -101,8 +102,9 @@ import StateJournalTesting
         writeBytes(path, backup)
         #expect(ProjectionFooter.check(backup) == .valid(seq: original.event.seq - 1))
 
-        let manager = Self.manager(path, SegmentSyncHook(RealSystemCalls()) { .fail(.ioError) })
-        let results = try batch(manager, path: path, writes: [Self.note("old", key: "old"), Self.note("new", key: "new")])
+        let watcher = QueueWatcher()
+        let manager = Self.manager(path, SegmentSyncHook(RealSystemCalls()) { .fail(.ioError) }, logger: watcher.logger)
+        let results = try batch(manager, watcher, path: path, writes: [Self.note("old", key: "old"), Self.note("new", key: "new")])
         #expect(results == [true, false])
         #expect(ProjectionFooter.check(readBytes(path) ?? []) == .valid(seq: original.event.seq))
     }
@@ -110,20 +112,20 @@ import StateJournalTesting
     /// Runs `writes` from threads while the writers' lock is held elsewhere,
     /// so that they form one batch — behind a first write that leads (and
     /// takes) a batch of its own; returns which of `writes` succeeded.
-    private func batch(_ manager: StateManager, path: String,
+    private func batch(_ manager: StateManager, _ watcher: QueueWatcher, path: String,
                        writes: [(Event.Payload, StateManager.WriteOptions)]) throws -> [Bool] {
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
-        let queued = manager.writeQueue.enqueuedCount
+        let queued = watcher.count
         let leader = startThreads(1) { _ in _ = try? manager.write(.noteAdded(text: "leader")) }
-        while manager.writeQueue.enqueuedCount < queued + 1 { sched_yield() }
+        watcher.wait(for: queued + 1)
         let outcomes = Locked([Bool?](repeating: nil, count: writes.count))
         let join = startThreads(writes.count) { i in
             let ok = (try? manager.write(writes[i].0, options: writes[i].1)) != nil
             outcomes.withLock { $0[i] = ok }
         }
         // Handshake: every request is queued before the lock is released.
-        while manager.writeQueue.enqueuedCount < queued + 1 + writes.count { sched_yield() }
+        watcher.wait(for: queued + 1 + writes.count)
         holder.release()
         leader()
         join()

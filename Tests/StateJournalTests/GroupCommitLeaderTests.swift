@@ -14,18 +14,19 @@ import StateJournalTesting
         let dir = TemporaryDirectory()
         let path = dir.file("STATE.md")
         let counter = FaultInjector()
-        let manager = smallManager(path, system: counter)
+        let watcher = QueueWatcher()
+        let manager = smallManager(path, system: counter, logger: watcher.logger)
         try manager.write(initPayload(tasks: 16, waves: 1))
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
         let before = counter.counts[.fdatasync] ?? 0
-        let queued = manager.writeQueue.enqueuedCount
+        let queued = watcher.count
         let failures = Locked(0)  // not Mutex: its futex waits are invisible to ThreadSanitizer
         let join = startThreads(16) { i in
             do { try manager.write(.taskStarted(taskID: "w1t\(i + 1)")) } catch { failures.withLock { $0 += 1 } }
         }
         // Handshake: every request is queued (or taken by the first leader).
-        while manager.writeQueue.enqueuedCount < queued + 16 { sched_yield() }
+        watcher.wait(for: queued + 16)
         holder.release()
         join()
         #expect(failures.withLock { $0 } == 0)
@@ -40,18 +41,19 @@ import StateJournalTesting
     @Test func aRefusedWriteInABatchFailsAlone() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("STATE.md")
-        let manager = smallManager(path)
+        let watcher = QueueWatcher()
+        let manager = smallManager(path, logger: watcher.logger)
         try manager.write(initPayload(tasks: 4, waves: 1))
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
-        let queued = manager.writeQueue.enqueuedCount
+        let queued = watcher.count
         let results = Locked<[String: Bool]>([:])
         let ids = ["w1t1", "nope", "w1t2", "w1t1"]
         let join = startThreads(4) { i in
             let ok = (try? manager.write(.taskStarted(taskID: ids[i]))) != nil
             results.withLock { $0[ids[i], default: false] = $0[ids[i], default: false] || ok }
         }
-        while manager.writeQueue.enqueuedCount < queued + 4 { sched_yield() }
+        watcher.wait(for: queued + 4)
         holder.release()
         join()
         let r = results.withLock { $0 }

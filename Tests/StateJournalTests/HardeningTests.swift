@@ -186,7 +186,8 @@ import Testing
         let state = dir.file("STATE.md")
         var configuration = smallManager(state).configuration
         configuration.journal.maximumRecordSize = 4096
-        let manager = StateManager(configuration: configuration)
+        let watcher = QueueWatcher()
+        let manager = StateManager(configuration: configuration, logger: watcher.logger)
         try manager.write(initPayload())
         let before = try #require(readBytes(state))
         let events = try manager.events().count
@@ -209,18 +210,19 @@ import Testing
         let path = dir.file("STATE.md")
         var configuration = smallManager(path).configuration
         configuration.journal.maximumRecordSize = 4096
-        let manager = StateManager(configuration: configuration)
+        let watcher = QueueWatcher()
+        let manager = StateManager(configuration: configuration, logger: watcher.logger)
         try manager.write(initPayload(tasks: 3, waves: 1))
         let holder = FileLock(path: path + ".lock", fileSystem: FileSystem())
         try holder.acquire(LockPolicy(timeout: 5), command: "test holder")
-        let queued = manager.writeQueue.enqueuedCount
+        let queued = watcher.count
         let errors = Locked<[Int: StateJournalError]>([:])
         let join = startThreads(4) { i in
             let payload: Event.Payload = i == 3 ? .noteAdded(text: String(repeating: "x", count: 5000)) : .taskStarted(taskID: "w1t\(i + 1)")
             do { try manager.write(payload) } catch let error as StateJournalError { errors.withLock { $0[i] = error } } catch {}
         }
         // Handshake: all four are queued behind the lock, so they commit as one batch.
-        while manager.writeQueue.enqueuedCount < queued + 4 { sched_yield() }
+        watcher.wait(for: queued + 4)
         holder.release()
         join()
         let failed = errors.withLock { $0 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 @testable import StateJournal
 @testable import StateJournalEngine
 
@@ -46,12 +47,40 @@ func sampleEvent(_ seq: UInt64, _ payload: Event.Payload? = nil) -> Event {
 
 /// A manager on `dir` with small segments so tests exercise rotation.
 func smallManager(_ statePath: String, segmentSize: Int = 2048, snapshotInterval: UInt64 = 1000,
-                  system: any SystemCalls = RealSystemCalls(), projection: StateManager.ProjectionPolicy = .eager) -> StateManager {
+                  system: any SystemCalls = RealSystemCalls(), projection: StateManager.ProjectionPolicy = .eager,
+                  logger: Logger = Logger(label: "statejournal")) -> StateManager {
     var journal = FileJournal.Options()
     journal.segmentSize = segmentSize
     return StateManager(configuration: .init(statePath: statePath, actor: "tester", lock: LockPolicy(timeout: 5),
                                              fileSystem: FileSystem(system), journal: journal,
-                                             projection: projection, snapshotInterval: snapshotInterval))
+                                             projection: projection, snapshotInterval: snapshotInterval),
+                        logger: logger)
+}
+
+/// Counts the writes a manager queued for group commit, from its trace log
+/// ("write queued"): the handshake of tests that need several writes in one
+/// batch. Give ``logger`` to the manager.
+final class QueueWatcher: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var queued = 0
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var count: Int { lock.lock(); defer { lock.unlock() }; return queued }
+    var logger: Logger { Logger(label: "statejournal") { _ in self } }
+
+    /// Waits until `n` writes were queued in all.
+    func wait(for n: Int) { while count < n { sched_yield() } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        guard event.message.description == "write queued" else { return }
+        lock.lock(); queued += 1; lock.unlock()
+    }
 }
 
 func initPayload(tasks: Int = 4, waves: Int = 2) -> Event.Payload {

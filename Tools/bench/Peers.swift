@@ -18,17 +18,16 @@ protocol OperationLoop: AnyObject {
 
 // MARK: - The physical limit
 
-/// The floor of every durable append: `pwrite` of 200 bytes at the end of
-/// a file, then `fdatasync`.
-final class RawAppendLoop: OperationLoop {
+/// One 200-byte record a step, `pwrite` at `offset` then `fdatasync`.
+class RawRecordLoop: OperationLoop {
     let fd: Int32
     let record = [UInt8](repeating: 0x61, count: Workload.recordSize)
     var offset: Int64 = 0
     let path: String
 
-    init(directory: String) throws {
-        path = directory + "/raw.log"
-        fd = try check(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644), "open \(path)")
+    init(path: String, flags: Int32) throws {
+        self.path = path
+        fd = try check(open(path, flags | O_CREAT | O_TRUNC, 0o644), "open \(path)")
     }
 
     func step(_ i: Int) throws {
@@ -41,18 +40,19 @@ final class RawAppendLoop: OperationLoop {
     func close() { Glibc.close(fd) }
 }
 
+/// The floor of every durable append: `pwrite` of 200 bytes at the end of
+/// a file, then `fdatasync`.
+final class RawAppendLoop: RawRecordLoop {
+    init(directory: String) throws { try super.init(path: directory + "/raw.log", flags: O_WRONLY) }
+}
+
 /// For comparison only (not a target): overwriting a preallocated, already
 /// synced file, so that `fdatasync` has no file size (metadata) to commit.
-final class RawOverwriteLoop: OperationLoop {
-    let fd: Int32
-    let record = [UInt8](repeating: 0x61, count: Workload.recordSize)
+final class RawOverwriteLoop: RawRecordLoop {
     let size: Int64 = 64 << 20
-    var offset: Int64 = 0
-    let path: String
 
     init(directory: String) throws {
-        path = directory + "/prealloc.log"
-        fd = try check(open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644), "open \(path)")
+        try super.init(path: directory + "/prealloc.log", flags: O_RDWR)
         // Zeros written (not just fallocated: unwritten extents would still
         // need a metadata commit on first write), then synced once.
         let zeros = [UInt8](repeating: 0, count: 1 << 20)
@@ -65,15 +65,10 @@ final class RawOverwriteLoop: OperationLoop {
         try check(fsync(fd), "fsync \(path)")
     }
 
-    func step(_ i: Int) throws {
+    override func step(_ i: Int) throws {
         if offset + Int64(record.count) > size { offset = 0 }
-        let n = record.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(offset)) }
-        guard n == record.count else { throw BenchError("short write to \(path)") }
-        offset += Int64(n)
-        try check(fdatasync(fd), "fdatasync \(path)")
+        try super.step(i)
     }
-
-    func close() { Glibc.close(fd) }
 }
 
 // MARK: - SQLite
@@ -134,21 +129,18 @@ final class SQLiteLoop: OperationLoop {
 /// earlier tool lacked: fsync of the new file before the rename, and of the
 /// directory after it (the backup copy is not synced: it is not the update).
 final class EarlierToolLoop: OperationLoop {
-    let statePath: String
-    let lockPath: String
-    let backupPath: String
-    let tempPath: String
     let directory: String
+    let statePath: String
     let durable: Bool
     var state: WorkflowState
+    var lockPath: String { statePath + ".lock" }
+    var backupPath: String { statePath + ".backup" }
+    var tempPath: String { statePath + ".tmp" }
 
     init(directory: String, name: String, tasks: Int, durable: Bool) throws {
         self.directory = directory + "/" + name
         try Files.mkdirs(self.directory)
         statePath = self.directory + "/STATE.md"
-        lockPath = statePath + ".lock"
-        backupPath = statePath + ".backup"
-        tempPath = statePath + ".tmp"
         self.durable = durable
         state = Workload.bigState(tasks: tasks, waves: 4)
         try Files.write(statePath, MarkdownRenderer.render(state))

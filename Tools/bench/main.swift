@@ -139,45 +139,35 @@ func runBench(_ options: Options) throws {
         for (_, loop) in loops { loop.close() }
         let r = rates["raw"]!
         oneWriter = rates["manual"]!
+        /// The row of loop `key`, when it ran: its rate and its ratio to raw
+        /// (`detail`: the time per operation unless given); its rate.
+        @discardableResult
+        func rateRow(_ key: String, _ label: String, detail: String? = nil) -> Double? {
+            guard let rate = rates[key] else { return nil }
+            report.add(label, Format.grouped(rate) + " ops/s", detail: detail ?? Format.ms(1 / rate) + " per op",
+                       ratio: Format.ratio(rate / r) + " raw")
+            return rate
+        }
         report.section("Durable appends, one writer (200-byte records; median of \(options.rounds) interleaved rounds of \(Format.fixed(options.seconds, 1)) s)")
-        report.add("physical limit: pwrite 200 B at end of file + fdatasync", Format.grouped(r) + " ops/s",
-                   detail: Format.ms(1 / r) + " per op", ratio: "1.00× raw")
-        if let o = rates["overwrite"] {
-            report.add("(info) overwrite of a preallocated file + fdatasync", Format.grouped(o) + " ops/s",
-                       detail: "no size change to commit", ratio: Format.ratio(o / r) + " raw")
-        }
-        if let s = rates["sqlite"] {
-            report.add("SQLite WAL, synchronous=FULL, 1 insert per txn", Format.grouped(s) + " ops/s",
-                       detail: Format.ms(1 / s) + " per op", ratio: Format.ratio(s / r) + " raw")
-        }
-        if let e = rates["earlier"] {
-            report.add("earlier tool's approach (Swift), 200 tasks, durable", Format.grouped(e) + " ops/s",
-                       detail: "lock, copy, render, write+fsync, rename, fsync dir", ratio: Format.ratio(e / r) + " raw")
-        }
-        if let e = rates["earlier-as-is"] {
-            report.add("(info) earlier tool's approach, as it was (no fsync)", Format.grouped(e) + " ops/s",
-                       detail: "not durable", ratio: Format.ratio(e / r) + " raw")
-        }
+        rateRow("raw", "physical limit: pwrite 200 B at end of file + fdatasync")
+        rateRow("overwrite", "(info) overwrite of a preallocated file + fdatasync", detail: "no size change to commit")
+        let sqliteRate = rateRow("sqlite", "SQLite WAL, synchronous=FULL, 1 insert per txn")
+        let earlierRate = rateRow("earlier", "earlier tool's approach (Swift), 200 tasks, durable", detail: "lock, copy, render, write+fsync, rename, fsync dir")
+        rateRow("earlier-as-is", "(info) earlier tool's approach, as it was (no fsync)", detail: "not durable")
         report.add("StateJournal one writer, .manual projection", Format.grouped(oneWriter) + " ops/s",
                    detail: Format.ms(1 / oneWriter) + " per write", ratio: Format.ratio(oneWriter / r) + " raw",
                    target: "≥ 0.85× raw", met: oneWriter / r >= 0.85)
-        if let s = rates["sqlite"] {
-            report.add("  vs SQLite", "", ratio: Format.ratio(oneWriter / s) + " SQLite", target: "≥ 1.3× SQLite", met: oneWriter / s >= 1.3)
+        if let sqliteRate {
+            report.add("  vs SQLite", "", ratio: Format.ratio(oneWriter / sqliteRate) + " SQLite", target: "≥ 1.3× SQLite", met: oneWriter / sqliteRate >= 1.3)
         }
-        if let e = rates["earlier"] {
-            report.add("  vs earlier tool's approach (durable), 200 tasks", "", ratio: Format.ratio(oneWriter / e) + " earlier",
-                       target: "≥ 5× earlier", met: oneWriter / e >= 5)
+        if let earlierRate {
+            report.add("  vs earlier tool's approach (durable), 200 tasks", "", ratio: Format.ratio(oneWriter / earlierRate) + " earlier",
+                       target: "≥ 5× earlier", met: oneWriter / earlierRate >= 5)
         }
-        if let v = rates["every100"] {
-            report.add("StateJournal one writer, .everyEvents(100)", Format.grouped(v) + " ops/s",
-                       detail: "STATE.md rewritten every 100 events", ratio: Format.ratio(v / r) + " raw")
-        }
-        if let g = rates["eager"] {
-            report.add("StateJournal one writer, .eager (CLI policy)", Format.grouped(g) + " ops/s",
-                       detail: "append + STATE.md rewrite per write", ratio: Format.ratio(g / r) + " raw")
-            if let e = rates["earlier"] {
-                report.add("  .eager vs earlier tool's approach (durable)", "", ratio: Format.ratio(g / e) + " earlier")
-            }
+        rateRow("every100", "StateJournal one writer, .everyEvents(100)", detail: "STATE.md rewritten every 100 events")
+        if let eagerRate = rateRow("eager", "StateJournal one writer, .eager (CLI policy)", detail: "append + STATE.md rewrite per write"),
+           let earlierRate {
+            report.add("  .eager vs earlier tool's approach (durable)", "", ratio: Format.ratio(eagerRate / earlierRate) + " earlier")
         }
     }
 

@@ -1,8 +1,26 @@
-// Shared by every fuzz target (compiled into each by Tools/fuzz/fuzz.sh).
+// Shared by every fuzz target (compiled into each by Tools/fuzz/fuzz.sh):
+// libFuzzer's entry points, which run the target its own file names
+// (`let fuzzTarget = "segment"`) through `FuzzEntryPoints.run`.
 #if canImport(Glibc)
 import Glibc
 #endif
 import StateJournalTesting
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    check(FuzzEntryPoints.run(fuzzTarget, UnsafeRawBufferPointer(start: data, count: size)) ?? [])
+    return 0
+}
+
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>,
+                           _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+    guard FuzzEntryPoints.targets.contains(fuzzTarget) else {
+        fatalError("no fuzz target named '\(fuzzTarget)' (FuzzEntryPoints.targets: \(FuzzEntryPoints.targets.joined(separator: ", ")))")
+    }
+    writeSeedsIfAsked(fuzzTarget, argc, argv)
+    return 0
+}
 
 /// Turns a broken invariant into a crash, so that libFuzzer keeps the input.
 func check(_ broken: [String]) {

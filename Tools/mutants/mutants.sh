@@ -243,7 +243,7 @@ PYTHON
 @@ segment-dir-fsync-undone
 why: the segment-directory fsync fix undone: a segment whose directory entry may not be durable takes writes
 test: GuaranteeTests/aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
         if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
             try fs.fsyncDirectory(directory)
@@ -271,11 +271,11 @@ file: Sources/StateJournal/Manager/StateManager.swift
 @@ latest-snapshot-nil
 why: snapshots never used: latestSnapshot always returns nil (every open replays from seq 1)
 test: GuaranteeTests/openingReplaysOnlyTheEventsAfterTheNewestSnapshot
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
-    public func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
+    package func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
 ===
-    public func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
+    package func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
         if seq > 0 { return nil }
 >>>
 
@@ -283,7 +283,7 @@ file: Sources/StateJournal/Journal/FileJournal.swift
 why: a failed append leaves its record in the segment (no cut back): the event may surface although the write failed without saying it is durable
 test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
 env: FAULT_MATRIX=shared:fdatasync,fresh:fdatasync
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
             // Leave the journal exactly as it was: cut whatever reached the file.
             _ = fs.sys.ftruncate(current.fd, length: current.end)
@@ -296,7 +296,7 @@ file: Sources/StateJournal/Journal/FileJournal.swift
 @@ fold-before-init-code
 why: an event before init is refused with the wrong code (badInput, not notInitialized)
 test: FoldTests/anyEventBeforeInitIsRefused
-file: Sources/StateJournal/Events/Fold.swift
+file: Sources/StateJournalModel/Events/Fold.swift
 <<< original
         guard var next = state.take() else {
             throw StateJournalError(.notInitialized,
@@ -308,7 +308,7 @@ file: Sources/StateJournal/Events/Fold.swift
 @@ verify-does-not-cut-torn-tail
 why: a torn tail is no longer cut under the lock (verify says OK, the bytes stay)
 test: MaintenanceCLITests/verifyRepairsATornTailAndExitsZero
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
             guard repair else { return }  // maybe an append in progress: not ours to cut
 ===
@@ -318,7 +318,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ header-damage-not-corruption
 why: a damaged segment header is reported as an I/O error, not corruption (exit 1, not 5)
 test: JournalTests/headerDamageIsCorruption
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
             throw StateJournalError.corruption("segment '\(file)' is damaged: \(problem) (events from seq \(firstSeq))", path: file)
 ===
@@ -328,7 +328,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ record-damage-not-corruption
 why: a damaged record with valid records after it is reported as an I/O error, not corruption
 test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
             throw StateJournalError.corruption(
                 "record at byte \(offset) of '\(file)' (after seq \(lastSeq)) is damaged and valid records follow at byte \(offset + next); "
@@ -340,7 +340,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ damaged-region-scan-quadratic
 why: the large-damaged-region fix undone: a candidate record is checksummed at every offset (hangs on 4 MiB of damage)
 test: HardeningTests/aLargeDamagedRegionIsClassifiedInLinearTime
-file: Sources/StateJournal/Journal/RecordFormat.swift
+file: Sources/StateJournalEngine/Journal/RecordFormat.swift
 <<< original
                     if Event.encodingStarts(in: bytes, at: probe + recordHeaderSize),
                        record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
@@ -352,7 +352,7 @@ file: Sources/StateJournal/Journal/RecordFormat.swift
 why: under the lock, corruption (valid records after damage) is cut like a torn tail: acknowledged events silently dropped
 test: FuzzRegressionTests
 test: SegmentTests/aBitFlipInAnyRecordOfTheRawSegmentIsDetected
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
         case .corrupt(_, let next):
             throw StateJournalError.corruption(
@@ -374,7 +374,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ older-segment-version-accepted
 why: a segment header from a newer format version is read as if it were ours
 test: GuaranteeTests/aNewerSegmentFormatIsRefusedNamingTheFile
-file: Sources/StateJournal/Journal/RecordFormat.swift
+file: Sources/StateJournalEngine/Journal/RecordFormat.swift
 <<< original
         guard version <= RecordFormat.version else { return .failure(.unsupportedVersion(version)) }
 ===
@@ -383,7 +383,7 @@ file: Sources/StateJournal/Journal/RecordFormat.swift
 @@ damaged-snapshot-ends-search
 why: a damaged snapshot makes the fold replay everything instead of using the older snapshot
 test: GuaranteeTests/aDamagedOrNewerSnapshotIsPassedOverOnOpen
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
                 logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
                                metadata: ["file": "\(file)", "problem": "\(problem)"])
@@ -396,7 +396,7 @@ file: Sources/StateJournal/Journal/FileJournal.swift
 @@ checkpoints-not-kept
 why: only the newest snapshots are kept: reading the past replays from seq 1
 test: GuaranteeTests/readingThePastStartsFromTheNearestCheckpoint
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
         for old in older.dropLast(max(options.snapshotsKept - 1, 0)) where !checkpoints.contains(old.seq) {
 ===
@@ -406,7 +406,7 @@ file: Sources/StateJournal/Journal/FileJournal.swift
 @@ damaged-seal-copy-deleted
 why: an interrupted seal's damaged compressed copy is deleted instead of set aside
 test: GuaranteeTests/anInterruptedSealWithADamagedCompressedCopyIsSetAside
-file: Sources/StateJournal/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
                 try fs.rename(path(sealed), path(sealed) + ".damaged-" + Timestamp.now().compactUTC)
 ===
@@ -426,7 +426,7 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ lock-busy-loop
 why: no backoff between lock attempts (a busy loop)
 test: GuaranteeTests/theLockBacksOffAndTimesOut
-file: Sources/StateJournal/Lock/FileLock.swift
+file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
                 Self.sleep(min(jittered, policy.timeout - elapsed))
 ===
@@ -436,7 +436,7 @@ file: Sources/StateJournal/Lock/FileLock.swift
 @@ lock-sleeps-past-deadline
 why: a backoff is not cut to the time left: a waiter sleeps past its deadline
 test: GuaranteeTests/aLongBackoffIsCutAtTheDeadline
-file: Sources/StateJournal/Lock/FileLock.swift
+file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
                 Self.sleep(min(jittered, policy.timeout - elapsed))
 ===
@@ -456,17 +456,17 @@ StreamLogHandler.standardOutput
 @@ corruption-exits-one
 why: corruption exits 1 like any I/O error, not 5
 test: GuaranteeCLITests/everyCommandExitsFiveOnCorruptionAndChangesNothing
-file: Sources/StateJournal/Errors/StateJournalError.swift
+file: Sources/statejournal/Output.swift
 <<< original
-            case .corruption: return 5
+        case .corruption: return 5
 ===
-            case .corruption: return 1
+        case .corruption: return 1
 >>>
 
 @@ symlink-copies-of-the-link
 why: with --allow-symlinks, STATE.md's backup is a hard link to the symbolic link, not a copy of its file
 test: GuaranteeTests/backupAndDamagedCopiesLieBesideASymlinkedStateFile
-file: Sources/StateJournal/System/FileSystem.swift
+file: Sources/StateJournalEngine/System/FileSystem.swift
 <<< original
         let path = allowsSymbolicLinks ? try resolvingSymbolicLinks(path, as: "a file StateJournal keeps a copy of") : path
 ===
@@ -477,7 +477,7 @@ file: Sources/StateJournal/System/FileSystem.swift
 @@ unconfirmed-bytes-trusted
 why: item 1: bytes a killed writer left beyond the watermark are neither cut nor fsynced before use: a retry is answered from the page cache
 test: DurabilityRegressionTests/aRetryOfAWriteKilledBeforeItsFsyncIsDurableWhenAcknowledged
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
             if size > confirmed {
 ===
@@ -502,12 +502,12 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ reader-without-boundary
 why: item 3: lock-free readers and projectors read everything, also a write still in progress
 test: DurabilityRegressionTests/aReaderDuringAFailingFsyncNeverShowsTheFailedWrite
-file: Sources/StateJournal/Journal/FileJournal+Committed.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Committed.swift
 <<< original
-    func committedBoundary() throws -> Boundary? {
+    package func committedBoundary() throws -> Boundary? {
         if let boundary { return boundary }
 ===
-    func committedBoundary() throws -> Boundary? {
+    package func committedBoundary() throws -> Boundary? {
         if locked || !locked { return nil }
         if let boundary { return boundary }
 >>>
@@ -525,7 +525,7 @@ file: Sources/StateJournal/Manager/ProjectionHealth.swift
 @@ lock-not-revalidated
 why: item 5: a holder whose lock file was removed still appends
 test: DurabilityRegressionTests/aWriterWhoseLockFileWasRemovedWritesNothing
-file: Sources/StateJournal/Lock/FileLock.swift
+file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
         guard try isStillAtPath(fd) else {
             throw StateJournalError(.io,
@@ -537,7 +537,7 @@ file: Sources/StateJournal/Lock/FileLock.swift
 @@ lock-file-identity-unchecked
 why: item 5: a waiter locks a lock file that was replaced while it waited
 test: DurabilityRegressionTests/aWaiterDoesNotLockALockFileThatWasReplaced
-file: Sources/StateJournal/Lock/FileLock.swift
+file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
                 guard current else {
 ===
@@ -568,7 +568,7 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ failed-fsync-trusted
 why: item 8: a failed fsync of a segment is ignored (no rewrite to a new file)
 test: JournalTests/aFailedSyncBeforeUseRewritesTheSegmentToANewFile
-file: Sources/StateJournal/Journal/FileJournal+Committed.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Committed.swift
 <<< original
         guard case .failure(let errno) = fs.sys.fdatasync(fd) else { return fd }
 ===
@@ -590,7 +590,7 @@ test: DurabilityRegressionTests/aSeekPositionThatMissesItsRecordIsNotUsed
 why: review R4 (its own tests no longer reach a wrong seek: the fold's identity check and the watermark stop them first): a snapshot's seek offset is used before the record there is checked
 test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesWritersCutAcknowledgedEvents
 test: ReviewSnapshotFindings/aLeftoverSnapshotOfAnotherHistoryMakesASoundJournalReportCorruption
-file: Sources/StateJournal/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
            recordChecksum(fd, at: Int64(position.offset)) == position.identity {
 ===
@@ -600,7 +600,7 @@ file: Sources/StateJournal/Journal/FileJournal+Reading.swift
 @@ fold-cache-identity-unchecked
 why: review R1b: a fold cache is resumed although the journal no longer holds its event
 test: ReviewFindingsTests/aFoldCacheIsNotCheckedAgainstAJournalPutBackFromAnOlderCopy
-file: Sources/StateJournal/Journal/JournalStore.swift
+file: Sources/StateJournalModel/Store/JournalStore.swift
 <<< original
                 guard event.identity == position.identity else { throw JournalPosition.Mismatch() }
 ===
@@ -610,7 +610,7 @@ file: Sources/StateJournal/Journal/JournalStore.swift
 @@ stale-watermark-cuts
 why: review W1: bytes beyond an old watermark are cut although no announced append explains them
 test: DurabilityRegressionTests/aStaleWatermarkNeverCutsAcknowledgedEvents
-file: Sources/StateJournal/Journal/Watermark.swift
+file: Sources/StateJournalEngine/Journal/Watermark.swift
 <<< original
         if size > mark.end, size > (mark.pending ?? mark.end) { return nil }
 ===
@@ -619,7 +619,7 @@ file: Sources/StateJournal/Journal/Watermark.swift
 @@ lock-record-truncated-first
 why: review W2: the lock record is truncated before it is rewritten (a kill in between erases the watermark)
 test: ReviewFindings2Tests/aReaderKilledWhileRewritingTheLockFileErasesTheWatermarkTheNextWriterNeeds
-file: Sources/StateJournal/Lock/FileLock.swift
+file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
         try fs.writeAll(fd, bytes, at: 0, path)
         fieldsWritten = true

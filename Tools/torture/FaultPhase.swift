@@ -8,7 +8,7 @@ import StateJournalTesting
 /// random short writes. A write that fails must leave the journal and
 /// STATE.md exactly as they were — except when the library says the event is
 /// in the journal and only replacing STATE.md failed.
-struct FaultPhase {
+struct FaultPhase: Phase {
     struct Settings {
         var writes: Int
         var shortWriteChance = 0.1
@@ -16,12 +16,7 @@ struct FaultPhase {
     }
 
     let settings: Settings
-    let cli: CLIRunner
-    let features: Features
-    let root: String
-    let seed: UInt64
-    let keep: Bool
-    let recorder: Recorder
+    let harness: Harness
 
     func run() {
         let start = Clock.now
@@ -30,14 +25,7 @@ struct FaultPhase {
         let ledger = Ledger()
         let repairs = RepairLog()
         let setup = StateManager(configuration: .init(statePath: ws.statePath, actor: "fault-writer", command: "torture"), logger: quietLogger)
-        do {
-            let outcome = try setup.write(.workflowInitialized(id: "wf_faults", name: "Faults", waves: [[], []], metadata: []),
-                                          options: .init(idempotencyKey: "init"))
-            ledger.acknowledge("init", seq: outcome.event.seq)
-        } catch {
-            recorder.problem("faults: cannot initialise: \(error)")
-            return
-        }
+        guard initialize(setup, .workflowInitialized(id: "wf_faults", name: "Faults", waves: [[], []], metadata: []), in: ledger) else { return }
         recorder.add { $0.runs += 1 }
         let disk = SimulatedDisk(root: ws.directory, seed: rng.next(), shortWriteChance: settings.shortWriteChance)
         let faults = FaultInjector(disk)
@@ -78,7 +66,7 @@ struct FaultPhase {
             if (i + 1) % settings.checkEvery == 0 || i + 1 == settings.writes {
                 recorder.add { $0.faults += faults.injectedCount + disk.shortWriteCount - checked; $0.repairs += repairs.take() }
                 checked = faults.injectedCount + disk.shortWriteCount
-                Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "faults after write \(i)")
+                check(ws, ledger, context: "faults after write \(i)")
                 recorder.add { $0.repairs += checkRepairs.take() }
             }
         }

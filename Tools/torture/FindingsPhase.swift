@@ -5,14 +5,11 @@ import Foundation
 /// seeded variations (events before, crash points, which command comes
 /// next), and counts what they saw. A run whose fault did not fire is a
 /// problem: the phase must prove it reached the situation it tests.
-struct FindingsPhase {
+struct FindingsPhase: Phase {
     let name: String
     let findings: [Finding]
     let rounds: Int
-    let cli: CLIRunner
-    let root: String
-    let seed: UInt64
-    let recorder: Recorder
+    let harness: Harness
 
     /// Phase name (for `--phases`) → its table row and findings.
     static let phases: [(option: String, row: String, findings: [String])] = [

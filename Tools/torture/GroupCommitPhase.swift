@@ -6,14 +6,10 @@ import StateJournalEngine
 /// ``StateManager``. Every write lands exactly once, gap-free, in each
 /// thread's order; the rate is reported (it rises when writes from several
 /// threads share an fsync).
-struct GroupCommitPhase {
+struct GroupCommitPhase: Phase {
     let threads: Int
     let eventsPerThread: Int
-    let cli: CLIRunner
-    let features: Features
-    let root: String
-    let keep: Bool
-    let recorder: Recorder
+    let harness: Harness
 
     func run() {
         let ws = Workspace(root + "/group")
@@ -22,14 +18,7 @@ struct GroupCommitPhase {
         let manager = StateManager(configuration: .init(statePath: ws.statePath, actor: "group", lock: LockPolicy(timeout: 600),
                                                         command: "torture group-commit"),
                                    logger: repairs.logger())
-        do {
-            let outcome = try manager.write(.workflowInitialized(id: "wf_group", name: "Group commit", waves: [[]], metadata: []),
-                                            options: .init(idempotencyKey: "init"))
-            ledger.acknowledge("init", seq: outcome.event.seq)
-        } catch {
-            recorder.problem("group commit: cannot initialise: \(error)")
-            return
-        }
+        guard initialize(manager, .workflowInitialized(id: "wf_group", name: "Group commit", waves: [[]], metadata: []), in: ledger) else { return }
         recorder.add { $0.runs += 1 }
         let start = Clock.now
         onThreads(threads) { [recorder, eventsPerThread] t in
@@ -66,7 +55,7 @@ struct GroupCommitPhase {
         } catch {
             recorder.problem("group commit: cannot read the journal: \(error)")
         }
-        Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "group commit")
+        check(ws, ledger, context: "group commit")
         if ledger.acknowledged.count != total + 1 {
             recorder.problem("group commit: \(ledger.acknowledged.count - 1) of \(total) writes acknowledged")
         }

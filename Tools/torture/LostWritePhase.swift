@@ -9,7 +9,7 @@ import Synchronization
 /// torn writes; the disk adds short writes) until a simulated machine crash
 /// at a random system call. Everything not fsynced is then thrown away, and
 /// recovery with real system calls must find every acknowledged event.
-struct LostWritePhase {
+struct LostWritePhase: Phase {
     struct Settings {
         var crashes: Int
         var threads = 3
@@ -30,12 +30,7 @@ struct LostWritePhase {
     }
 
     let settings: Settings
-    let cli: CLIRunner
-    let features: Features
-    let root: String
-    let seed: UInt64
-    let keep: Bool
-    let recorder: Recorder
+    let harness: Harness
 
     static let faultable: [FaultInjector.Operation] = [.pwrite, .fdatasync, .fsync, .rename, .link, .open, .ftruncate, .pread, .unlink]
 
@@ -141,7 +136,7 @@ struct LostWritePhase {
             try? FileManager.default.removeItem(atPath: crashed)
             try? FileManager.default.copyItem(atPath: ws.directory, toPath: crashed)
             let violations = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated
-            Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "lost-write cycle \(cycle) (\(mode.rawValue)\(reboot ? "" : ", no reboot"))")
+            check(ws, ledger, context: "lost-write cycle \(cycle) (\(mode.rawValue)\(reboot ? "" : ", no reboot"))")
             if recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated > violations {
                 let kept = root + "/lost-cycle-\(cycle)"
                 try? FileManager.default.moveItem(atPath: crashed, toPath: kept + ".crashed")

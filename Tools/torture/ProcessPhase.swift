@@ -9,7 +9,7 @@ import Synchronization
 /// workflow at once, reader processes validating STATE.md as fast as they
 /// can, and — in the crash loop — SIGKILL at random instants. After each
 /// round every writer is stopped and the workspace is reopened and checked.
-struct ProcessPhase {
+struct ProcessPhase: Phase {
     struct Settings {
         var cliWriters: Int
         var libraryWriters: Int
@@ -23,10 +23,10 @@ struct ProcessPhase {
         var killChance: Double
         /// Chance that a library-writer process is killed at a random instant.
         var libraryKillChance: Double
-        /// Keep running rounds until this many kills (0: one round per `minimumRounds`).
+        /// Keep running rounds until this many kills, within `rounds` (0:
+        /// `rounds.lowerBound` rounds).
         var targetKills: Int
-        var minimumRounds: Int
-        var maximumRounds: Int
+        var rounds: ClosedRange<Int>
         /// Lock deadlines a CLI writer picks from at random (seconds).
         var lockTimeouts: [String] = ["0.02", "0.1", "0.5", "2", "10"]
         /// Chance that a CLI writer runs `compact` instead of a write (when the CLI has it).
@@ -47,18 +47,13 @@ struct ProcessPhase {
 
     let name: String
     let settings: Settings
-    let cli: CLIRunner
-    let features: Features
-    let root: String
-    let seed: UInt64
-    let keep: Bool
-    let recorder: Recorder
+    let harness: Harness
 
     func run() {
         let start = Clock.now
         var round = 0
-        while round < settings.maximumRounds
-                && (round < settings.minimumRounds || recorder.figures.kills < settings.targetKills) {
+        while round < settings.rounds.upperBound
+                && (round < settings.rounds.lowerBound || recorder.figures.kills < settings.targetKills) {
             round += 1
             runRound(round)
             let f = recorder.figures
@@ -115,7 +110,7 @@ struct ProcessPhase {
         for reader in readers { reader.closeStdin() }
         for reader in readers { collect(reader, context: "\(name) round \(round)") }
 
-        Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: "\(name) round \(round)")
+        check(ws, ledger, context: "\(name) round \(round)")
         let failed = recorder.figures.problems + recorder.figures.lost + recorder.figures.duplicated + recorder.figures.tornReads > violationsBefore
         if failed || keep {
             recorder.log("workspace kept: \(ws.directory)")

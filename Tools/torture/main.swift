@@ -139,35 +139,39 @@ allProblems += setupProblems
 /// keep timeouts rare); the long run always uses 20 ms – 10 s.
 let smallLockTimeouts = options["lock-timeouts"].map { $0.split(separator: ",").map(String.init) } ?? ["0.02", "0.1", "0.5", "2", "10"]
 
+/// What a phase runs with: a recorder of its own (`name` is its table row),
+/// its seed, its workspaces under `root`.
+@MainActor func harness(_ name: String, seed phaseSeed: UInt64, root: String = work) -> Harness {
+    Harness(cli: cli, features: features, recorder: Recorder(phase: name, strict: strict), root: root, seed: phaseSeed, keep: keep)
+}
+
 if phases.contains("contention") {
-    let recorder = Recorder(phase: "contention", strict: strict)
+    let h = harness("contention", seed: seed)
     var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 4), libraryWriters: long ? 2 : 1, opsPerWriter: int("ops", long ? 60 : 15),
         libraryOps: long ? 60 : 16, readers: int("readers", long ? 3 : 2), killChance: 0, libraryKillChance: 0,
-        targetKills: 0, minimumRounds: long ? 2 : 1, maximumRounds: long ? 2 : 1)
+        targetKills: 0, rounds: long ? 2...2 : 1...1)
     if !long { settings.lockTimeouts = smallLockTimeouts }
-    ProcessPhase(name: "contention", settings: settings, cli: cli, features: features, root: work, seed: seed,
-                 keep: keep, recorder: recorder).run()
-    record(recorder)
+    ProcessPhase(name: "contention", settings: settings, harness: h).run()
+    record(h.recorder)
 }
 
 if phases.contains("crash") {
-    let recorder = Recorder(phase: "crash loop", strict: strict)
+    let h = harness("crash loop", seed: seed &+ 1)
     var settings = ProcessPhase.Settings(
         cliWriters: int("writers", long ? 8 : 6), libraryWriters: long ? 4 : 2, opsPerWriter: int("ops", long ? 25 : 12),
         libraryOps: long ? 48 : 24, readers: int("readers", 2), killChance: 0.3, libraryKillChance: 0.8,
-        targetKills: int("kills", long ? 1_200 : 150), minimumRounds: long ? 10 : 2, maximumRounds: long ? 400 : 30)
+        targetKills: int("kills", long ? 1_200 : 150), rounds: long ? 10...400 : 2...30)
     if !long { settings.lockTimeouts = smallLockTimeouts }
     settings.targetedKillChance = 0.08
     settings.libraryDieAtRenameChance = 0.25
     settings.minimumPostAppendKills = long ? 20 : 2
-    ProcessPhase(name: "crash", settings: settings, cli: cli, features: features, root: work, seed: seed &+ 1,
-                 keep: keep, recorder: recorder).run()
-    record(recorder)
+    ProcessPhase(name: "crash", settings: settings, harness: h).run()
+    record(h.recorder)
 }
 
 if phases.contains("lost") {
-    let recorder = Recorder(phase: "lost writes", strict: strict)
+    let h = harness("lost writes", seed: seed &+ 2)
     var settings = LostWritePhase.Settings(crashes: int("crashes", long ? 600 : 80))
     settings.threads = int("threads", 3)
     if let mode = options["sabotage"] {
@@ -177,34 +181,31 @@ if phases.contains("lost") {
         }
         settings.sabotage = sabotage
     }
-    LostWritePhase(settings: settings, cli: cli, features: features, root: work, seed: seed &+ 2, keep: keep,
-                   recorder: recorder).run()
-    if recorder.figures.crashes < settings.crashes {
-        recorder.problem("minimum not reached: \(recorder.figures.crashes) simulated crashes of \(settings.crashes)")
+    LostWritePhase(settings: settings, harness: h).run()
+    if h.recorder.figures.crashes < settings.crashes {
+        h.recorder.problem("minimum not reached: \(h.recorder.figures.crashes) simulated crashes of \(settings.crashes)")
     }
-    record(recorder)
+    record(h.recorder)
 }
 
 if phases.contains("faults") {
-    let recorder = Recorder(phase: "faults", strict: strict)
-    FaultPhase(settings: .init(writes: int("faults", long ? 1_000 : 200)), cli: cli, features: features, root: work,
-               seed: seed &+ 3, keep: keep, recorder: recorder).run()
-    record(recorder)
+    let h = harness("faults", seed: seed &+ 3)
+    FaultPhase(settings: .init(writes: int("faults", long ? 1_000 : 200)), harness: h).run()
+    record(h.recorder)
 }
 
 if phases.contains("group") {
-    let recorder = Recorder(phase: "group commit", strict: strict)
-    GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 50), cli: cli,
-                     features: features, root: work, keep: keep, recorder: recorder).run()
-    record(recorder)
+    let h = harness("group commit", seed: seed &+ 4)
+    GroupCommitPhase(threads: int("threads", 16), eventsPerThread: int("events", long ? 1_000 : 50), harness: h).run()
+    record(h.recorder)
 }
 
 for phase in FindingsPhase.phases where phases.contains(phase.option) {
-    let recorder = Recorder(phase: phase.row, strict: strict)
-    for name in phase.findings where Findings.named(name) == nil { recorder.problem("internal: no finding named \(name)") }
+    let h = harness(phase.row, seed: seed &+ 5, root: work + "/" + phase.option)
+    for name in phase.findings where Findings.named(name) == nil { h.recorder.problem("internal: no finding named \(name)") }
     FindingsPhase(name: phase.row, findings: phase.findings.compactMap(Findings.named), rounds: int("rounds", long ? 60 : 6),
-                  cli: cli, root: work + "/" + phase.option, seed: seed &+ 5, recorder: recorder).run()
-    record(recorder)
+                  harness: h).run()
+    record(h.recorder)
 }
 
 let table = Report.table(rows)

@@ -1,11 +1,15 @@
 import StateJournalEngine
 /// Who last changed a task, and with which event.
 public struct BlameEntry: Sendable, Equatable {
+    /// The task.
     public let taskID: String
+    /// The sequence number of the last event that changed the task.
     public let seq: UInt64
     /// The event type, e.g. `task.completed`.
     public let type: String
+    /// Who wrote that event.
     public let actor: String
+    /// When it was written.
     public let time: Timestamp
 
     package init(taskID: String, seq: UInt64, type: String, actor: String, time: Timestamp) {

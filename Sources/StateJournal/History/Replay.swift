@@ -1,9 +1,11 @@
 import StateJournalEngine
 /// One event of a replay, with the state before and after it.
 public struct ReplayStep: Sendable {
+    /// The event replayed.
     public let event: Event
     /// Nil before the first workflow.
     public let before: WorkflowState?
+    /// The state after it.
     public let after: WorkflowState
 
     /// What the event changed in STATE.md (footer line left out).

@@ -7,7 +7,7 @@ extension StateManager {
     /// - Throws: `.notInitialized` when the journal is empty; `.badInput`
     ///   when `time` is before the first event (the message names that
     ///   event's time).
-    public func lastSeq(atOrBefore time: Timestamp) throws -> UInt64 {
+    package func lastSeq(atOrBefore time: Timestamp) throws -> UInt64 {
         try reading { store, _ in try resolve(time, in: store) }
     }
 

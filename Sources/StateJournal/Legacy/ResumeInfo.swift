@@ -1,23 +1,23 @@
 import StateJournalEngine
 /// What an orchestrator needs to resume a workflow, as the earlier tool's
 /// `get_resume_info()` gave it (Docs/CLI.md, resume-info: `resume-info --json`).
-public struct ResumeInfo: Sendable, Equatable {
-    public var workflowID: String
-    public var workflowName: String
-    public var currentWave: Int
+package struct ResumeInfo: Sendable, Equatable {
+    package var workflowID: String
+    package var workflowName: String
+    package var currentWave: Int
     /// The current wave when any task has failed, else the next one
     /// (`current_wave + 1`, as the earlier tool computed it — past
     /// `total_waves` when every wave is done).
-    public var resumeWave: Int
-    public var totalWaves: Int
-    public var completedTasks: [String]
-    public var failedTasks: [String]
-    public var pendingTasks: [String]
-    public var inProgressTasks: [String]
-    public var started: Timestamp
-    public var updated: Timestamp
+    package var resumeWave: Int
+    package var totalWaves: Int
+    package var completedTasks: [String]
+    package var failedTasks: [String]
+    package var pendingTasks: [String]
+    package var inProgressTasks: [String]
+    package var started: Timestamp
+    package var updated: Timestamp
     /// The journal position the information reflects.
-    public var seq: UInt64
+    package var seq: UInt64
 
     package init(_ state: WorkflowState) {
         workflowID = state.workflowID

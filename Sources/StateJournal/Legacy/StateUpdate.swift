@@ -32,20 +32,20 @@ import StateJournalEngine
 ///
 /// `workflow_id` and `workflow_name` may be left out when a workflow exists:
 /// they are then kept.
-public struct StateUpdate: Sendable, Equatable {
-    public var workflowID: String?
-    public var workflowName: String?
+package struct StateUpdate: Sendable, Equatable {
+    package var workflowID: String?
+    package var workflowName: String?
     /// `wave_id`: the current wave.
-    public var currentWave: Int
-    public var totalWaves: Int
+    package var currentWave: Int
+    package var totalWaves: Int
     /// Every task, in plan order (by wave, then as listed).
-    public var tasks: [WorkflowTask]
+    package var tasks: [WorkflowTask]
     /// Appended to the notes there are.
-    public var notes: [String]
+    package var notes: [String]
     /// Replaces the metadata.
-    public var metadata: [MetadataEntry]
+    package var metadata: [MetadataEntry]
 
-    public init(workflowID: String? = nil, workflowName: String? = nil, currentWave: Int, totalWaves: Int,
+    package init(workflowID: String? = nil, workflowName: String? = nil, currentWave: Int, totalWaves: Int,
                 tasks: [WorkflowTask], notes: [String] = [], metadata: [MetadataEntry] = []) {
         self.workflowID = workflowID
         self.workflowName = workflowName
@@ -62,7 +62,7 @@ public struct StateUpdate: Sendable, Equatable {
 
     /// Parses an update from JSON text; `source` names it in messages.
     /// - Throws: `.badInput` saying what is wrong and what was expected.
-    public static func parse(_ bytes: [UInt8], source: String) throws(StateJournalError) -> StateUpdate {
+    package static func parse(_ bytes: [UInt8], source: String) throws(StateJournalError) -> StateUpdate {
         let json: JSON
         do {
             json = try JSON.parse(bytes)
@@ -155,7 +155,7 @@ public struct StateUpdate: Sendable, Equatable {
     /// yet), written at `time`.
     /// - Throws: `.badInput` when there is no workflow yet and the update has
     ///   no `workflow_id` or `workflow_name`.
-    public func image(over current: WorkflowState?, at time: Timestamp) throws(StateJournalError) -> StateImage {
+    package func image(over current: WorkflowState?, at time: Timestamp) throws(StateJournalError) -> StateImage {
         guard let id = workflowID ?? current?.workflowID else {
             throw .badInput("the update has no 'workflow_id' and no workflow exists yet; give 'workflow_id' and 'workflow_name'")
         }

@@ -12,15 +12,15 @@ import StateJournalEngine
 /// is `description`, else `task`, else the first 100 characters of `prompt`.
 /// `total_waves` larger than the waves listed adds empty waves. Metadata
 /// values that are not strings are kept as text (`3`, `True`, JSON).
-public struct WorkflowPlan: Sendable, Equatable {
+package struct WorkflowPlan: Sendable, Equatable {
     /// From the plan's `workflow_id`, if it has one.
-    public var workflowID: String?
+    package var workflowID: String?
     /// From the plan's `workflow_name`, if it has one.
-    public var name: String?
-    public var waves: [[Event.PlannedTask]]
-    public var metadata: [MetadataEntry]
+    package var name: String?
+    package var waves: [[Event.PlannedTask]]
+    package var metadata: [MetadataEntry]
 
-    public init(workflowID: String? = nil, name: String? = nil, waves: [[Event.PlannedTask]], metadata: [MetadataEntry] = []) {
+    package init(workflowID: String? = nil, name: String? = nil, waves: [[Event.PlannedTask]], metadata: [MetadataEntry] = []) {
         self.workflowID = workflowID
         self.name = name
         self.waves = waves
@@ -32,7 +32,7 @@ public struct WorkflowPlan: Sendable, Equatable {
 
     /// Parses a plan from JSON text; `source` names it in messages.
     /// - Throws: `.badInput` saying what is wrong and what was expected.
-    public static func parse(_ bytes: [UInt8], source: String) throws(StateJournalError) -> WorkflowPlan {
+    package static func parse(_ bytes: [UInt8], source: String) throws(StateJournalError) -> WorkflowPlan {
         let json: JSON
         do {
             json = try JSON.parse(bytes)

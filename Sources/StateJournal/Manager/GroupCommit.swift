@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Dispatch
 import Synchronization
+import Logging
 import StateJournalEngine
 
 /// Group commit: writes from many threads of one process share a lock
@@ -55,16 +56,12 @@ package final class WriteQueue: Sendable {
         package var enqueued = 0
     }
 
-    /// How many requests were ever queued (for tests' handshakes).
-    package var enqueuedCount: Int { state.withLock { $0.enqueued } }
-
     private let state = Locked(State())
 
     /// Queues `request`; returns true when the caller must lead a batch now.
     package func enqueue(_ request: Request) -> Bool {
         state.withLock { s in
             s.pending.append(request)
-            s.enqueued += 1
             if s.leaderActive { return false }
             s.leaderActive = true
             return true
@@ -103,6 +100,7 @@ extension StateManager {
         try withoutActuallyEscaping(makePayload) { makePayload in
             let request = WriteQueue.Request(options: options, store: store, makePayload: makePayload)
             var lead = writeQueue.enqueue(request)
+            logger.trace("write queued", metadata: ["leads": "\(lead)"])
             while true {
                 if lead {
                     commit(writeQueue.takeBatch())

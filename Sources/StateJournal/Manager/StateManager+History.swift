@@ -1,13 +1,18 @@
 import StateJournalEngine
 /// Which events `log` shows; every given condition must hold.
 public struct EventFilter: Sendable {
+    /// Only events written by this actor.
     public var actor: String?
+    /// Only events about this task.
     public var taskID: String?
+    /// Only events of this type, e.g. `task.completed` (``Event/Payload/typeName``).
     public var type: String?
     /// Inclusive bounds.
     public var since: Timestamp?
+    /// Only events at or before this time.
     public var until: Timestamp?
 
+    /// A filter; every condition left nil matches all events.
     public init(actor: String? = nil, taskID: String? = nil, type: String? = nil,
                 since: Timestamp? = nil, until: Timestamp? = nil) {
         self.actor = actor
@@ -17,7 +22,7 @@ public struct EventFilter: Sendable {
         self.until = until
     }
 
-    public func matches(_ event: Event) -> Bool {
+    package func matches(_ event: Event) -> Bool {
         if let actor, event.actor != actor { return false }
         if let type, event.payload.typeName != type { return false }
         if let since, event.time < since { return false }
@@ -29,7 +34,7 @@ public struct EventFilter: Sendable {
 
 extension StateManager {
     /// The events that match `filter`, oldest first.
-    public func events(matching filter: EventFilter) throws -> [Event] {
+    package func events(matching filter: EventFilter) throws -> [Event] {
         var events: [Event] = []
         try forEachEvent(matching: filter) { events.append($0) }
         return events

@@ -18,12 +18,12 @@ public enum HistoryPoint: Sendable, Equatable, CustomStringConvertible {
 /// and before every restore.
 public struct RestorePlan: Sendable {
     /// The event whose state is restored.
-    public let targetSeq: UInt64
+    package let targetSeq: UInt64
     /// The state right after `targetSeq`.
     public let target: WorkflowState
     /// The state now, and the journal's last sequence number.
     public let current: WorkflowState?
-    public let currentSeq: UInt64
+    package let currentSeq: UInt64
     /// The state the restore would make current: `target`'s content, with
     /// the next sequence number and the time it would be written.
     public let result: WorkflowState

@@ -20,24 +20,25 @@ import StateJournalEngine
 /// ```swift
 /// let manager = StateManager(statePath: "STATE.md")
 /// try manager.initialize(id: "wf_1", name: "Build", waves: [[.init(id: "t1", description: "Design")]])
-/// try manager.startTask("t1")
-/// try manager.completeTask("t1", commit: "abc1234", files: ["schema.sql"])
+/// try manager.write(.taskStarted(taskID: "t1"))
+/// try manager.write(.taskCompleted(taskID: "t1", commit: "abc1234", files: ["schema.sql"]))
 /// let state = try manager.loadState()
 /// ```
 public final class StateManager: Sendable {
     /// How a manager identifies itself and waits for the lock.
     public struct Configuration: Sendable {
         /// The projection's path; the journal is `statePath.journal/`.
-        public var statePath: String
+        package var statePath: String
         /// Who makes the changes, recorded in every event.
         public var actor: String
+        /// How long to wait for the writers' lock.
         public var lock: LockPolicy
         /// What the lock holder is doing, shown to writers that time out.
         public var command: String
         /// When STATE.md is rewritten after a write.
         public var projection: ProjectionPolicy
         /// A snapshot is written after this many events since the last one.
-        public var snapshotInterval: UInt64
+        package var snapshotInterval: UInt64
         /// The system-call layer (tests inject faults through it).
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
@@ -98,6 +99,7 @@ public final class StateManager: Sendable {
         /// is in the journal, nothing is written and that event is returned.
         public var idempotencyKey: String?
 
+        /// Conditions on a write; nil means none.
         public init(expectSeq: UInt64? = nil, idempotencyKey: String? = nil) {
             self.expectSeq = expectSeq
             self.idempotencyKey = idempotencyKey
@@ -114,6 +116,7 @@ public final class StateManager: Sendable {
         public let wasDuplicate: Bool
     }
 
+    /// The configuration the manager was made with.
     public let configuration: Configuration
     package let logger: Logger
     /// When this manager last rewrote STATE.md (µs), for ``ProjectionPolicy/interval(milliseconds:)``.
@@ -130,8 +133,8 @@ public final class StateManager: Sendable {
     }
     package let makeStore: @Sendable () -> any JournalStore
 
-    public var statePath: String { configuration.statePath }
-    public var backupPath: String { configuration.statePath + ".backup" }
+    package var statePath: String { configuration.statePath }
+    package var backupPath: String { configuration.statePath + ".backup" }
     package var fs: FileSystem { configuration.fileSystem }
 
     /// - Parameters:
@@ -150,12 +153,13 @@ public final class StateManager: Sendable {
         }
     }
 
+    /// A manager for the workflow whose STATE.md is at `statePath`, with the default configuration.
     public convenience init(statePath: String) {
         self.init(configuration: Configuration(statePath: statePath))
     }
 
     /// `user@host`, the actor when none is given.
-    public static func defaultActor() -> String {
+    package static func defaultActor() -> String {
         var user = getenv("USER").map { String(cString: $0) } ?? ""
         if user.isEmpty, let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { user = String(cString: name) }
         var host = [CChar](repeating: 0, count: 256)
@@ -260,7 +264,7 @@ public final class StateManager: Sendable {
     }
 
     /// Every event in the journal, oldest first.
-    public func events() throws -> [Event] {
+    package func events() throws -> [Event] {
         try reading { store, _ in
             var events: [Event] = []
             try store.readEvents(after: 0) { events.append($0) }

@@ -1,17 +1,17 @@
 import StateJournalEngine
 /// One thing wrong with a STATE.md file, at a line.
-public struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
+package struct ValidationProblem: Sendable, Equatable, CustomStringConvertible {
     /// The line, from 1.
-    public let line: Int
-    public let message: String
+    package let line: Int
+    package let message: String
 
-    public init(line: Int, message: String) {
+    package init(line: Int, message: String) {
         self.line = line
         self.message = message
     }
 
     /// `line N: message`.
-    public var description: String { "line \(line): \(message)" }
+    package var description: String { "line \(line): \(message)" }
 }
 
 /// Checks a markdown file against the STATE.md format (Docs/FORMAT.md, STATE.md).

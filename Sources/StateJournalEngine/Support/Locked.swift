@@ -18,26 +18,44 @@ import StateJournalModel
 /// of flagging it.
 package final class Locked<Value>: @unchecked Sendable {
     private var value: Value
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = PthreadObject<pthread_mutex_t>.mutex()
 
-    package init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
+    package init(_ value: Value) { self.value = value }
 
     /// Runs `body` with the value, holding the lock.
     package func withLock<Result, E: Error>(_ body: (inout Value) throws(E) -> Result) throws(E) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        pthread_mutex_lock(mutex.pointer)
+        defer { pthread_mutex_unlock(mutex.pointer) }
         return try body(&value)
+    }
+}
+
+/// A pthread mutex or condition variable at a stable address, destroyed
+/// with its owner.
+private final class PthreadObject<Object> {
+    let pointer: UnsafeMutablePointer<Object>
+    private let destroy: (UnsafeMutablePointer<Object>) -> Int32
+
+    init(_ blank: Object, create: (UnsafeMutablePointer<Object>) -> Int32,
+         destroy: @escaping (UnsafeMutablePointer<Object>) -> Int32) {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: blank)
+        _ = create(pointer)
+        self.destroy = destroy
+    }
+
+    deinit {
+        _ = destroy(pointer)
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
+    }
+
+    static func mutex() -> PthreadObject<pthread_mutex_t> {
+        .init(pthread_mutex_t(), create: { pthread_mutex_init($0, nil) }, destroy: { pthread_mutex_destroy($0) })
+    }
+
+    static func condition() -> PthreadObject<pthread_cond_t> {
+        .init(pthread_cond_t(), create: { pthread_cond_init($0, nil) }, destroy: { pthread_cond_destroy($0) })
     }
 }
 
@@ -48,27 +66,12 @@ package final class Locked<Value>: @unchecked Sendable {
 /// leader and the threads it woke was reported as a data race).
 package final class Semaphore: @unchecked Sendable {
     private var count: Int
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let lock = PthreadObject<pthread_mutex_t>.mutex()
+    private let signalled = PthreadObject<pthread_cond_t>.condition()
+    private var mutex: UnsafeMutablePointer<pthread_mutex_t> { lock.pointer }
+    private var condition: UnsafeMutablePointer<pthread_cond_t> { signalled.pointer }
 
-    package init(value: Int = 0) {
-        count = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        condition.deinitialize(count: 1)
-        condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
+    package init(value: Int = 0) { count = value }
 
     /// Waits until the count is above zero, then decrements it.
     package func wait() {

@@ -11,7 +11,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// The raw `errno` value.
     public let rawValue: Int32
 
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// The `errno` left by the last failed libc call on this thread.
     package static var current: Errno { Errno(rawValue: errno) }

@@ -40,6 +40,7 @@ public struct StateJournalError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// What kind of failure this is.
     public let code: Code
     /// What happened and what to do next, in one or two sentences.
     public let message: String
@@ -53,6 +54,7 @@ public struct StateJournalError: Error, CustomStringConvertible, Sendable {
     /// failed operation was written.
     public let durableSeq: UInt64?
 
+    /// An error of kind `code`; `message` says what went wrong and what to do next.
     public init(_ code: Code, _ message: String, path: String? = nil, errno: Errno? = nil, durableSeq: UInt64? = nil) {
         self.code = code
         self.message = message

@@ -6,11 +6,15 @@
 public struct Event: Sendable, Equatable {
     /// Strictly increasing, without gaps, from 1.
     public var seq: UInt64
+    /// When the event was written (never before the previous event).
     public var time: Timestamp
+    /// Who wrote it (`--actor`, or `user@host`).
     public var actor: String
+    /// The writing process's id.
     public var pid: Int32
     /// A caller-chosen key: a retried write with the same key writes nothing.
     public var idempotencyKey: String?
+    /// The change it records.
     public var payload: Payload
     /// A checksum of the event as its store holds it (for the file journal,
     /// the record's CRC-32C), set when the event is read from a store or
@@ -21,6 +25,7 @@ public struct Event: Sendable, Equatable {
     /// journal was put back from an older copy. Not part of `==`.
     public package(set) var identity: UInt32 = 0
 
+    /// An event; its identity is computed when it is written.
     public init(seq: UInt64, time: Timestamp, actor: String, pid: Int32,
                 idempotencyKey: String? = nil, payload: Payload) {
         self.seq = seq
@@ -51,19 +56,31 @@ public struct Event: Sendable, Equatable {
 
     /// A task as planned by `workflow.initialized`.
     public struct PlannedTask: Sendable, Equatable {
+        /// The task's identifier, unique in the workflow.
         public var id: String
+        /// What the task is.
         public var description: String
+        /// A planned task.
         public init(id: String, description: String) { self.id = id; self.description = description }
     }
 
+    /// What an event records: one change to the state.
     public enum Payload: Sendable, Equatable {
+        /// A workflow started with its waves of tasks and metadata.
         case workflowInitialized(id: String, name: String, waves: [[PlannedTask]], metadata: [MetadataEntry])
+        /// A task added to a wave.
         case taskAdded(taskID: String, wave: Int, description: String)
+        /// A task moved to in progress.
         case taskStarted(taskID: String)
+        /// A task completed, with the commit and files it produced.
         case taskCompleted(taskID: String, commit: String?, files: [String])
+        /// A task failed, with the error.
         case taskFailed(taskID: String, error: String)
+        /// The current wave set.
         case waveSet(wave: Int)
+        /// A note appended.
         case noteAdded(text: String)
+        /// A metadata entry set (added or replaced).
         case metadataSet(key: String, value: String)
         /// The whole state at once (the earlier tool's bulk `update`).
         case stateReplaced(StateImage)
@@ -110,16 +127,16 @@ public struct Event: Sendable, Equatable {
 /// A whole workflow state carried inside an event (replace, restore):
 /// everything but the envelope-derived `seq` and `updated`.
 public struct StateImage: Sendable, Equatable {
-    public var workflowID: String
-    public var name: String
-    public var currentWave: Int
-    public var totalWaves: Int
-    public var started: Timestamp
-    public var tasks: [WorkflowTask]
-    public var notes: [String]
-    public var metadata: [MetadataEntry]
+    package var workflowID: String
+    package var name: String
+    package var currentWave: Int
+    package var totalWaves: Int
+    package var started: Timestamp
+    package var tasks: [WorkflowTask]
+    package var notes: [String]
+    package var metadata: [MetadataEntry]
 
-    public init(workflowID: String, name: String, currentWave: Int, totalWaves: Int, started: Timestamp,
+    package init(workflowID: String, name: String, currentWave: Int, totalWaves: Int, started: Timestamp,
                 tasks: [WorkflowTask], notes: [String], metadata: [MetadataEntry]) {
         self.workflowID = workflowID
         self.name = name
@@ -131,7 +148,7 @@ public struct StateImage: Sendable, Equatable {
         self.metadata = metadata
     }
 
-    public init(_ state: WorkflowState) {
+    package init(_ state: WorkflowState) {
         self.init(workflowID: state.workflowID, name: state.name, currentWave: state.currentWave,
                   totalWaves: state.totalWaves, started: state.started, tasks: state.tasks,
                   notes: state.notes, metadata: state.metadata)

@@ -12,7 +12,7 @@
 extension WorkflowState {
     /// The state after `event`, or a ``StateJournalError/Code/badInput`` error
     /// that says why `event` cannot apply to `state` (`nil`: no workflow yet).
-    public static func applying(_ event: Event, to state: WorkflowState?) throws(StateJournalError) -> WorkflowState {
+    package static func applying(_ event: Event, to state: WorkflowState?) throws(StateJournalError) -> WorkflowState {
         var next = state
         try apply(event, to: &next)
         guard let next else { throw StateJournalError(.notInitialized, "no workflow is initialized here") }  // apply sets one
@@ -21,7 +21,7 @@ extension WorkflowState {
 
     /// Applies `event` to `state` in place, without copying it: the cost is
     /// the event's, not the state's. On error `state` is left as it was.
-    public static func apply(_ event: Event, to state: inout WorkflowState?) throws(StateJournalError) {
+    package static func apply(_ event: Event, to state: inout WorkflowState?) throws(StateJournalError) {
         if var replacement = try replacement(for: event) {
             replacement.eventIdentity = event.identity
             state = replacement

@@ -1,24 +1,33 @@
 /// Where a task stands.
 public enum TaskStatus: String, Sendable, CaseIterable {
+    /// Not started.
     case pending
+    /// Started, not finished.
     case inProgress = "in_progress"
+    /// Finished successfully.
     case completed
+    /// Finished with an error; may be started again.
     case failed
 }
 
 /// One task of a workflow.
 public struct WorkflowTask: Sendable, Equatable {
+    /// The task's identifier, unique in the workflow.
     public var id: String
+    /// What the task is.
     public var description: String
+    /// Where the task is.
     public var status: TaskStatus
     /// The wave the task belongs to, from 1.
     public var wave: Int
+    /// The commit a completed task produced, if given.
     public var commit: String?
     /// Every file recorded for the task (STATE.md shows the first three).
     public var files: [String]
+    /// Why a failed task failed.
     public var error: String?
 
-    public init(id: String, description: String, status: TaskStatus = .pending, wave: Int,
+    package init(id: String, description: String, status: TaskStatus = .pending, wave: Int,
                 commit: String? = nil, files: [String] = [], error: String? = nil) {
         self.id = id
         self.description = description
@@ -32,8 +41,11 @@ public struct WorkflowTask: Sendable, Equatable {
 
 /// A metadata entry; metadata keeps the order in which keys were first set.
 public struct MetadataEntry: Sendable, Equatable {
+    /// The entry's key, unique in the workflow.
     public var key: String
+    /// The entry's value.
     public var value: String
+    /// An entry.
     public init(key: String, value: String) { self.key = key; self.value = value }
 }
 
@@ -43,17 +55,23 @@ public struct MetadataEntry: Sendable, Equatable {
 /// ``WorkflowState/applying(_:)``; it is never edited in place by the
 /// journal's users.
 public struct WorkflowState: Sendable, Equatable {
+    /// The workflow's identifier.
     public var workflowID: String
+    /// The workflow's name.
     public var name: String
     /// The wave being worked on; 0 before the first wave starts.
     public var currentWave: Int
+    /// How many waves the plan has.
     public var totalWaves: Int
+    /// When the workflow was initialized.
     public var started: Timestamp
     /// The time of the last event.
     public var updated: Timestamp
     /// Tasks in plan order: by wave, then in the order they were planned or added.
     public private(set) var tasks: [WorkflowTask]
+    /// Notes, oldest first.
     public var notes: [String]
+    /// Metadata entries in the order they were first set.
     public private(set) var metadata: [MetadataEntry]
     /// The sequence number of the last event folded into this state.
     public var seq: UInt64
@@ -64,7 +82,7 @@ public struct WorkflowState: Sendable, Equatable {
 
     private var taskIndex: [String: Int]
 
-    public init(workflowID: String, name: String, currentWave: Int = 0, totalWaves: Int,
+    package init(workflowID: String, name: String, currentWave: Int = 0, totalWaves: Int,
                 started: Timestamp, updated: Timestamp, tasks: [WorkflowTask] = [],
                 notes: [String] = [], metadata: [MetadataEntry] = [], seq: UInt64 = 0) {
         self.workflowID = workflowID
@@ -93,10 +111,12 @@ public struct WorkflowState: Sendable, Equatable {
         taskIndex[id].map { tasks[$0] }
     }
 
+    /// The tasks with `status`, in plan order.
     public func tasks(withStatus status: TaskStatus) -> [WorkflowTask] {
         tasks.filter { $0.status == status }
     }
 
+    /// The value of metadata entry `key`, if set.
     public func metadataValue(_ key: String) -> String? {
         metadata.first { $0.key == key }?.value
     }

@@ -88,8 +88,10 @@ public protocol JournalStore: AnyObject {
 
 extension JournalStore {
     /// The newest readable snapshot.
-    public func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
+    package func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
 
+    /// Stores that cannot stop early read on and hand over only the events
+    /// up to `limit`; returns the store's last sequence number.
     @discardableResult
     public func readEvents(after seq: UInt64, upTo limit: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
         try readEvents(after: seq) { if $0.seq <= limit { try body($0) } }
@@ -134,6 +136,7 @@ extension JournalStore {
 /// older copy, or replaced) throws ``Mismatch``, so the reader refolds from
 /// scratch instead of building on an event that is not there.
 public struct JournalPosition: Sendable, Equatable {
+    /// The last sequence number read.
     public var seq: UInt64
     /// The ``Event/identity`` of event `seq` (0: unknown, not checked).
     public var identity: UInt32 = 0
@@ -143,6 +146,7 @@ public struct JournalPosition: Sendable, Equatable {
     /// Where event `seq`'s record starts.
     package var recordStart: Int64 = 0
 
+    /// A position naming event `seq` by its identity (0: not checked).
     public init(seq: UInt64, identity: UInt32 = 0) {
         self.seq = seq
         self.identity = identity
@@ -165,9 +169,13 @@ public struct JournalPosition: Sendable, Equatable {
 
 /// The ends of a journal.
 public struct JournalBounds: Sendable, Equatable {
+    /// The first event's sequence number.
     public var firstSeq: UInt64
+    /// The first event's time.
     public var firstTime: Timestamp
+    /// The last event's sequence number.
     public var lastSeq: UInt64
+    /// The last event's time.
     public var lastTime: Timestamp
 
     package init(firstSeq: UInt64, firstTime: Timestamp, lastSeq: UInt64, lastTime: Timestamp) {
@@ -187,6 +195,7 @@ public struct JournalProblem: Sendable, Equatable, CustomStringConvertible {
     /// Whether data would be lost by repairing it (torn tails are not).
     public var isCorruption: Bool
 
+    /// A problem in `file`.
     public init(file: String, message: String, isCorruption: Bool = true) {
         self.file = file
         self.message = message

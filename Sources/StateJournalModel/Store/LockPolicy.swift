@@ -7,6 +7,7 @@ public struct LockPolicy: Sendable, Equatable {
     /// Retries never wait longer than this (seconds).
     public var maximumBackoff: Double
 
+    /// A policy; the defaults wait up to 10 s, retrying after 0.5 ms to 50 ms.
     public init(timeout: Double = 10, initialBackoff: Double = 0.000_5, maximumBackoff: Double = 0.05) {
         self.timeout = timeout
         self.initialBackoff = initialBackoff

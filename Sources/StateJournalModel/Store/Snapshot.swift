@@ -17,6 +17,7 @@ public struct Snapshot: Sendable, Equatable {
     /// before identities existed; those are passed over.
     public var lastEventIdentity: UInt32?
 
+    /// A snapshot of `state` after event `seq`.
     public init(seq: UInt64, lastTime: Timestamp, state: WorkflowState?, idempotencyKeys: [String: UInt64],
                 lastEventIdentity: UInt32? = nil) {
         self.seq = seq

@@ -11,8 +11,10 @@ import Darwin
 /// Events are stamped in UTC with microsecond precision; STATE.md shows local
 /// time to the second, as the earlier tool did.
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Microseconds since 1970-01-01T00:00:00Z.
     public var microseconds: Int64
 
+    /// The time `microseconds` after 1970-01-01T00:00:00Z.
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
     /// The current wall-clock time.
@@ -53,7 +55,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Local time to the second, `YYYY-MM-DD HH:MM:SS`, as STATE.md shows it.
-    public var localDateTime: String {
+    package var localDateTime: String {
         Self.dateTime(Self.components(time_t(secondsAndMicros.0), local: true), separator: " ")
     }
 

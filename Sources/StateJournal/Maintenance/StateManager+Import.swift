@@ -18,6 +18,7 @@ public enum ImportSourceKind: String, Sendable {
 
 /// What an import wrote.
 public struct ImportOutcome: Sendable {
+    /// What the imported bytes were.
     public let kind: ImportSourceKind
     /// The events written: 1 for a STATE.md, the whole history for an export.
     public let events: [Event]

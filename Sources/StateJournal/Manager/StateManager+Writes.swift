@@ -25,7 +25,7 @@ extension StateManager {
     ///
     /// - Throws: `.badInput` when neither gives an id or a name.
     @discardableResult
-    public func initialize(_ plan: WorkflowPlan, id: String? = nil, name: String? = nil,
+    package func initialize(_ plan: WorkflowPlan, id: String? = nil, name: String? = nil,
                            options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         guard let id = id ?? plan.workflowID else {
             throw StateJournalError.badInput("no workflow id: give --id ID, or 'workflow_id' in the plan")
@@ -49,7 +49,7 @@ extension StateManager {
     /// - Throws: `.badInput` when the resulting state is invalid (a task in a
     ///   wave beyond `total_waves`, an invalid id); nothing is written.
     @discardableResult
-    public func update(_ update: StateUpdate, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func update(_ update: StateUpdate, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try writeDerived(options: options) { current, time in
             .stateReplaced(try update.image(over: current, at: time))
         }
@@ -57,44 +57,44 @@ extension StateManager {
 
     /// Appends a note (`note.added`).
     @discardableResult
-    public func addNote(_ text: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func addNote(_ text: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.noteAdded(text: text), options: options)
     }
 
     /// Adds a pending task to a wave (`task.added`).
     @discardableResult
-    public func addTask(_ id: String, wave: Int, description: String = "", options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func addTask(_ id: String, wave: Int, description: String = "", options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.taskAdded(taskID: id, wave: wave, description: description), options: options)
     }
 
     /// Pending or failed → in progress (`task.started`).
     @discardableResult
-    public func startTask(_ id: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func startTask(_ id: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.taskStarted(taskID: id), options: options)
     }
 
     /// → completed, with an optional commit and files (`task.completed`).
     @discardableResult
-    public func completeTask(_ id: String, commit: String? = nil, files: [String] = [],
+    package func completeTask(_ id: String, commit: String? = nil, files: [String] = [],
                              options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.taskCompleted(taskID: id, commit: commit, files: files), options: options)
     }
 
     /// → failed, with the error (`task.failed`).
     @discardableResult
-    public func failTask(_ id: String, error: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func failTask(_ id: String, error: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.taskFailed(taskID: id, error: error), options: options)
     }
 
     /// Makes `wave` the current wave (`wave.set`; 0: none started yet).
     @discardableResult
-    public func setWave(_ wave: Int, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func setWave(_ wave: Int, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.waveSet(wave: wave), options: options)
     }
 
     /// Gives a metadata key a value (`metadata.set`).
     @discardableResult
-    public func setMetadata(_ key: String, _ value: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+    package func setMetadata(_ key: String, _ value: String, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
         try write(.metadataSet(key: key, value: value), options: options)
     }
 
@@ -121,7 +121,7 @@ extension StateManager {
 
     /// What an orchestrator needs to resume (the earlier tool's
     /// `get_resume_info()`), or nil when no workflow was initialised here.
-    public func resumeInfo() throws -> ResumeInfo? {
+    package func resumeInfo() throws -> ResumeInfo? {
         try loadState().map(ResumeInfo.init)
     }
 
@@ -131,7 +131,7 @@ extension StateManager {
     /// - Throws: `.badInput` when the text is not a STATE.md, or lacks the
     ///   workflow ID or readable Started/Updated times (the message lists the
     ///   first problems with their line numbers).
-    public static func parse(_ text: String) throws -> WorkflowState {
+    package static func parse(_ text: String) throws -> WorkflowState {
         let file = try MarkdownParser.parse(text)
         guard let state = file.state() else {
             let problems = MarkdownValidator.validate(text).prefix(3).map(\.description).joined(separator: "; ")
@@ -144,7 +144,7 @@ extension StateManager {
 
     /// Every problem of a STATE.md text, with line numbers (Docs/FORMAT.md, STATE.md); empty
     /// when it is valid.
-    public static func validateMarkdown(_ text: String) -> [ValidationProblem] {
+    package static func validateMarkdown(_ text: String) -> [ValidationProblem] {
         MarkdownValidator.validate(text)
     }
 }
