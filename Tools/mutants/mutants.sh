@@ -578,7 +578,7 @@ file: Sources/StateJournalEngine/Journal/FileJournal+Committed.swift
 @@ snapshot-identity-unchecked
 why: item 9: a snapshot is folded in without checking the journal's event at its seq
 test: DurabilityRegressionTests/aSnapshotOfAnotherHistoryIsNeverFoldedIn
-file: Sources/StateJournal/Manager/StateManager.swift
+file: Sources/StateJournal/Manager/JournalFold.swift
 <<< original
                         guard event.identity == identity else { throw SnapshotMismatch() }
 ===
