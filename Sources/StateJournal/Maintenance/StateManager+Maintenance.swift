@@ -28,7 +28,7 @@ extension StateManager {
         let folded: Folded = try store.withWriteLock(configuration.lock, command: configuration.command + " (compact)") {
             let folded = try fold(store)
             guard folded.lastSeq > 0 else { return folded }
-            try store.sealActiveSegment()
+            try (store as? any SegmentedJournalStore)?.sealActiveSegment()
             try store.writeSnapshot(Snapshot(seq: folded.lastSeq, lastTime: folded.lastTime, state: folded.state,
                                              idempotencyKeys: folded.idempotencyKeys, lastEventIdentity: folded.position.event))
             return folded

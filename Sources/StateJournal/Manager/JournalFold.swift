@@ -154,7 +154,13 @@ extension StateManager {
         if let cache = foldCache.withLock({ $0 }) {
             var folded = cache.folded
             do {
-                let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
+                let last = try apply(store, upTo: .max, into: &folded) { body in
+                    if let positioned = store as? any PositionedJournalStore {
+                        try positioned.readEvents(from: cache.position, body)
+                    } else {
+                        try store.readEventsChecking(cache.position, body)
+                    }
+                }
                 if last == folded.lastSeq { return folded }
             } catch is JournalPosition.Mismatch {
                 logger.notice("the journal no longer holds the event this process last saw (it was put back from an older copy?); folding it anew")
@@ -167,7 +173,7 @@ extension StateManager {
 
     /// Under the lock: remembers `folded` and where the journal ends now.
     package func remember(_ folded: Folded, _ store: any JournalStore) {
-        let position = store.endPosition
+        let position = (store as? any PositionedJournalStore)?.endPosition
         foldCache.withLock { cache in
             if let position, position.seq == folded.lastSeq {
                 cache = FoldCache(folded: folded, position: position)

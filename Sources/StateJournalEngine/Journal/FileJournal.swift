@@ -22,7 +22,7 @@ import StateJournalModel
 /// the active segment reaches ``Options/segmentSize`` it is sealed: compressed
 /// to a temporary file, fsynced, renamed, the directory fsynced, and only then
 /// the raw segment removed. See `Docs/FORMAT.md`.
-package final class FileJournal: JournalStore {
+package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     package struct Options: Sendable {
         /// The active segment is sealed once it holds this many bytes.
         package var segmentSize: Int = 4 << 20
