@@ -5,32 +5,149 @@ import Testing
 import StateJournalTesting
 
 /// What the steady-state write costs, counted through the system-call
-/// layer (never timed).
+/// layer (never timed). Docs/PERFORMANCE.md, "The steady-state write",
+/// explains each call.
 @Suite struct WritePathTests {
-    /// Counts renames into place by the kind of file they name.
-    final class RenameCounter: ForwardingSystemCalls, @unchecked Sendable {
+    /// Counts every call through the layer, by operation, and renames of
+    /// snapshots into place.
+    final class CallCounter: ForwardingSystemCalls, @unchecked Sendable {
         let base: any SystemCalls = RealSystemCalls()
         private let lock = NSLock()
+        private var calls: [String: Int] = [:]
         private var snapshots = 0
+
+        var counts: [String: Int] { lock.lock(); defer { lock.unlock() }; return calls }
         var snapshotCount: Int { lock.lock(); defer { lock.unlock() }; return snapshots }
+
+        private func count(_ operation: String) { lock.lock(); calls[operation, default: 0] += 1; lock.unlock() }
+
+        func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { count("open"); return base.open(path, flags: flags, mode: mode) }
+        func close(_ fd: Int32) -> Result<Void, Errno> { count("close"); return base.close(fd) }
+        func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> { count("read"); return base.read(fd, into: buffer) }
+        func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+            count("pread"); return base.pread(fd, into: buffer, offset: offset)
+        }
+        func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { count("write"); return base.write(fd, from: buffer) }
+        func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
+            count("pwrite"); return base.pwrite(fd, from: buffer, offset: offset)
+        }
+        func fsync(_ fd: Int32) -> Result<Void, Errno> { count("fsync"); return base.fsync(fd) }
+        func fdatasync(_ fd: Int32) -> Result<Void, Errno> { count("fdatasync"); return base.fdatasync(fd) }
+        func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { count("ftruncate"); return base.ftruncate(fd, length: length) }
+        func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { count("fstat"); return base.fstat(fd) }
+        func lstat(_ path: String) -> Result<FileStatus, Errno> { count("lstat"); return base.lstat(path) }
         func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+            count("rename")
             if to.contains("/snapshot-") { lock.lock(); snapshots += 1; lock.unlock() }
             return base.rename(from, to)
         }
+        func link(_ from: String, _ to: String) -> Result<Void, Errno> { count("link"); return base.link(from, to) }
+        func unlink(_ path: String) -> Result<Void, Errno> { count("unlink"); return base.unlink(path) }
+        func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { count("mkdir"); return base.mkdir(path, mode: mode) }
+        func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { count("flock"); return base.flock(fd, operation: operation) }
+        func listDirectory(_ path: String) -> Result<[String], Errno> { count("listDirectory"); return base.listDirectory(path) }
+        func availableSpace(_ path: String) -> Result<Int64, Errno> { count("availableSpace"); return base.availableSpace(path) }
+        func fchmod(_ fd: Int32, mode: UInt32) -> Result<Void, Errno> { count("fchmod"); return base.fchmod(fd, mode: mode) }
+        func readlink(_ path: String) -> Result<String, Errno> { count("readlink"); return base.readlink(path) }
+    }
+
+    /// A manager reused for write after write, as a long-lived process
+    /// uses one, after a few writes to settle (the first write of a manager
+    /// reads the journal and checks free space).
+    static func settledManager(_ path: String, _ counter: CallCounter, projection: StateManager.ProjectionPolicy,
+                               snapshotInterval: UInt64 = 128) throws -> StateManager {
+        let manager = StateManager(configuration: .init(statePath: path, actor: "t", fileSystem: FileSystem(counter),
+                                                        projection: projection, snapshotInterval: snapshotInterval))
+        try manager.write(initPayload())
+        for i in 0..<5 { try manager.write(.metadataSet(key: "k", value: "settle \(i)")) }
+        return manager
+    }
+
+    /// The calls of `writes` writes, divided by `writes` (every count must divide exactly).
+    static func perWrite(_ counter: CallCounter, _ writes: Int, _ body: () throws -> Void) rethrows -> [String: Int] {
+        let before = counter.counts
+        try body()
+        var result: [String: Int] = [:]
+        for (operation, n) in counter.counts {
+            let made = n - (before[operation] ?? 0)
+            if made > 0 { result[operation] = made % writes == 0 ? made / writes : -made }
+        }
+        return result
+    }
+
+    /// `.manual`, between snapshots: 13 system calls per write, none of
+    /// them a directory listing, a `statfs`, an `open` or a read of
+    /// STATE.md. Under the writers' lock: `flock`; the lock file's identity
+    /// (`lstat`, against the device and inode of the descriptor kept open);
+    /// the lock record, one `pread` — it still holds the watermark this
+    /// manager left, so the active segment is checked, not read: its path
+    /// still leads to the file kept open with the size left (`lstat`), no
+    /// sealed copy of it exists (`lstat` of `….log.zst`: a seal stopped
+    /// half-way leaves one, and then the raw file must not be appended to)
+    /// and its last record is where the watermark says (`pread` of its
+    /// 8-byte header); the journal directory is not a symbolic link (`lstat`); the
+    /// lock file's identity again just before the append (`lstat`); the
+    /// announcement of the append, with the holder's note (`pwrite` of the
+    /// lock record); the append (`pwrite`) and its `fdatasync`; the
+    /// confirmation (`pwrite` of the lock record); `flock` to unlock. (On
+    /// the code before issue 12: 47 calls.)
+    @Test func theSteadyStateManualWriteMakesThirteenCalls() throws {
+        let dir = TemporaryDirectory()
+        let counter = CallCounter()
+        let manager = try Self.settledManager(dir.file("STATE.md"), counter, projection: .manual, snapshotInterval: 1_000_000)
+        let calls = try Self.perWrite(counter, 100) {
+            for i in 0..<100 { try manager.write(.metadataSet(key: "k", value: "\(i)")) }
+        }
+        #expect(calls == ["flock": 2, "lstat": 5, "pread": 2, "pwrite": 3, "fdatasync": 1], "\(calls)")
+        #expect(calls.values.reduce(0, +) == 13, "\(calls)")
+    }
+
+    /// `.eager` (the command line's policy), between snapshots: 33 system
+    /// calls per write. The 13 of `.manual`, and, under the writers' lock
+    /// before the append, STATE.md looked at (`lstat`: not a symbolic link;
+    /// its size) and the projectors' lock taken without waiting (`flock`,
+    /// its identity: `lstat`) — no projector is at work and, once the
+    /// append is done, the journal holds nothing newer, so the state this
+    /// write reached is rendered as it is, not folded again. After the
+    /// writers' lock is released: STATE.md read once (`open`, `pread`,
+    /// `close`) to check its footer; the projectors' lock file's identity
+    /// (`lstat`); the replacement — a new file (`open`, `fchmod` to the old
+    /// one's permissions, `pwrite`, `fsync`, `close`), the old one kept as
+    /// the backup (`link`, `rename`, `unlink`), the new one renamed into
+    /// place (`rename`), the directory fsynced (`open`, `fsync`, `close`);
+    /// `flock` to unlock. No directory listing, no second hold of the
+    /// writers' lock. (On the code before issue 12: 106.)
+    @Test func theSteadyStateEagerWriteMakesThirtyThreeCalls() throws {
+        let dir = TemporaryDirectory()
+        let counter = CallCounter()
+        let manager = try Self.settledManager(dir.file("STATE.md"), counter, projection: .eager, snapshotInterval: 1_000_000)
+        let calls = try Self.perWrite(counter, 100) {
+            for i in 0..<100 { try manager.write(.metadataSet(key: "k", value: "\(i)")) }
+        }
+        #expect(calls == ["flock": 4, "lstat": 8, "pread": 3, "pwrite": 4, "fdatasync": 1, "open": 3, "close": 3, "fchmod": 1,
+                          "fsync": 2, "link": 1, "rename": 2, "unlink": 1], "\(calls)")
+        #expect(calls.values.reduce(0, +) == 33, "\(calls)")
     }
 
     /// A snapshot every 128 events (the default interval), not one every
     /// few writes: a process's cached fold counts from the snapshot it wrote
-    /// itself. (At most 8 per 1,000 writes of a small state.)
+    /// itself. (At most 8 per 1,000 writes of a small state.) The directory
+    /// is listed only to prune older snapshots when one is written; free
+    /// space is checked at the manager's first write and then once per MiB
+    /// appended.
     @Test func aThousandWritesWriteAtMostEightSnapshots() throws {
-        let dir = TemporaryDirectory()
-        let counter = RenameCounter()
-        let manager = StateManager(configuration: .init(statePath: dir.file("STATE.md"), actor: "t", fileSystem: FileSystem(counter),
-                                                        projection: .manual))
-        try manager.write(initPayload())
-        let before = counter.snapshotCount
-        for i in 0..<1_000 { try manager.write(.metadataSet(key: "k", value: "\(i)")) }
-        let written = counter.snapshotCount - before
-        #expect(written >= 1 && written <= 8, "\(written) snapshots for 1,000 writes")
+        for projection in [StateManager.ProjectionPolicy.manual, .eager] {
+            let dir = TemporaryDirectory()
+            let counter = CallCounter()
+            let manager = try Self.settledManager(dir.file("STATE.md"), counter, projection: projection)
+            let before = (snapshots: counter.snapshotCount, counts: counter.counts)
+            for i in 0..<1_000 { try manager.write(.metadataSet(key: "k", value: "\(i)")) }
+            let written = counter.snapshotCount - before.snapshots
+            let listings = (counter.counts["listDirectory"] ?? 0) - (before.counts["listDirectory"] ?? 0)
+            let spaceChecks = (counter.counts["availableSpace"] ?? 0) - (before.counts["availableSpace"] ?? 0)
+            #expect(written >= 1 && written <= 8, "\(projection): \(written) snapshots for 1,000 writes")
+            #expect(listings <= written, "\(projection): \(listings) directory listings for \(written) snapshots")
+            #expect(spaceChecks <= 1, "\(projection): \(spaceChecks) free-space checks for 1,000 small writes")
+        }
     }
 }

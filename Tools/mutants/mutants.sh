@@ -517,9 +517,9 @@ why: item 4: STATE.md judged current by its footer's seq alone (a file ahead of 
 test: DurabilityRegressionTests/stateMdAheadOfARestoredJournalIsSetAsideAndRegenerated
 file: Sources/StateJournal/Manager/ProjectionHealth.swift
 <<< original
-        case .intact(let seq, let event) where seq == folded.lastSeq && event == state.eventIdentity:
+        case .intact(let seq, let event) where seq == lastSeq && event == state.eventIdentity:
 ===
-        case .intact(let seq, _) where seq >= folded.lastSeq:
+        case .intact(let seq, _) where seq >= lastSeq:
 >>>
 
 @@ lock-not-revalidated
@@ -537,6 +537,7 @@ file: Sources/StateJournalEngine/Lock/FileLock.swift
 @@ lock-file-identity-unchecked
 why: item 5: a waiter locks a lock file that was replaced while it waited
 test: DurabilityRegressionTests/aWaiterDoesNotLockALockFileThatWasReplaced
+test: KeptWriterStateTests/aKeptLockDescriptorOfARemovedLockFileLocksNothing
 file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
                 guard current else {
@@ -621,12 +622,12 @@ why: review W2: the lock record is truncated before it is rewritten (a kill in b
 test: ReviewFindings2Tests/aReaderKilledWhileRewritingTheLockFileErasesTheWatermarkTheNextWriterNeeds
 file: Sources/StateJournalEngine/Lock/FileLock.swift
 <<< original
-        try fs.writeAll(fd, bytes, at: 0, path)
-        fieldsWritten = true
+            try fs.writeAll(fd, bytes, at: 0, path)
+        } catch {
 ===
-        try fs.sys.ftruncate(fd, length: 0).get("truncate", path)
-        try fs.writeAll(fd, bytes, at: 0, path)
-        fieldsWritten = true
+            try fs.sys.ftruncate(fd, length: 0).get("truncate", path)
+            try fs.writeAll(fd, bytes, at: 0, path)
+        } catch {
 >>>
 
 @@ snapshot-cadence-from-old-snapshot
@@ -634,9 +635,9 @@ why: issue 12 finding: a process's cached fold counts the snapshot cadence from 
 test: WritePathTests/aThousandWritesWriteAtMostEightSnapshots
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                        folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store)
+                        folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store, context: context,
 ===
-                        _ = try appendEvents(events, after: start, reaching: state, to: store)
+                        _ = try appendEvents(events, after: start, reaching: state, to: store, context: context,
 >>>
 
 @@ durable-seq-dropped
@@ -648,5 +649,53 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
                         path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
 ===
                         path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+>>>
+
+# ---- issue 12: the steady-state write's kept state, each check undone ---------
+
+@@ kept-tail-size-unchecked
+why: a kept active segment is appended to although it is longer than this store left it (the lock file put back as it was): another writer's acknowledged event is overwritten
+test: KeptWriterStateTests/aSegmentLongerThanItWasLeftIsReadAgain
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
+<<< original
+              status.device == kept.device, status.inode == kept.inode, status.size == kept.end,
+===
+              status.device == kept.device, status.inode == kept.inode,
+>>>
+
+@@ kept-tail-sealed-copy-unchecked
+why: a kept active segment is appended to although a seal stopped half-way left its sealed copy: the next writer removes the raw file, and the event with it
+test: KeptWriterStateTests/aSegmentWithASealedCopyIsNotAppendedTo
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
+<<< original
+              case .failure(.noSuchFile) = fs.sys.lstat(path(Self.sealedName(firstSeq: kept.firstSeq))),
+===
+>>>
+
+@@ kept-tail-record-unchecked
+why: a kept active segment is resumed without checking its last record is the one left: STATE.md shows an event the journal does not hold
+test: KeptWriterStateTests/aLastRecordThatIsNotTheOneLeftIsReadAgain
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
+<<< original
+              lastRecordIsThere(kept) else {
+===
+              true else {
+>>>
+
+@@ projector-lock-after-writers-lock
+why: a writer takes the projectors' lock for its own projection only after releasing the writers' lock: its older state can overwrite a later writer's STATE.md
+test: KeptWriterStateTests/aWritersOwnProjectionNeverGoesBackOverALaterOne
+file: Sources/StateJournal/Manager/GroupCommit.swift
+<<< original
+                            projectorHeld = try context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")
+===
+                            projectorHeld = false
+>>>
+<<< original
+                if projectorHeld, let context, let state = reachedState {
+===
+                if let context, let state = reachedState, configuration.projection == .eager,
+                   (try? context.projectorLock.tryAcquire(command: "mutant")) == true {
+                    projectorHeld = true
 >>>
 MUTANTS

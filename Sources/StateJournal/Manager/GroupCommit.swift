@@ -129,8 +129,17 @@ extension StateManager {
         var reached: (seq: UInt64, event: UInt32)?
         // One store for the lock hold and the STATE.md rewrite after it: the
         // projector reads on from where the writer's fold ended, with the
-        // listing the writer took (while it is current).
-        let store = batch.lazy.compactMap(\.store).first ?? makeStore()
+        // listing the writer took (while it is current). Unless a request
+        // brought its own, the leaders' store, kept from batch to batch.
+        let given = batch.lazy.compactMap(\.store).first
+        let context = given == nil ? takeWriterContext() : nil
+        defer { if let context { returnWriterContext(context) } }
+        let store = given ?? context?.store ?? makeStore()
+        // The state this batch reached, and whether the projectors' lock was
+        // taken for it while the writers' lock was still held.
+        var reachedState: WorkflowState?
+        var projectorHeld = false
+        defer { if projectorHeld { context?.projectorLock.release() } }
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
                 let start = try currentFold(store)
@@ -150,8 +159,25 @@ extension StateManager {
                 reached = start.state == nil ? nil : start.position
                 if let state = folded.state, !events.isEmpty {
                     do {
+                        // STATE.md for the state this batch reaches, by the
+                        // writer itself (`.eager`): with the projectors' lock
+                        // taken now, while the writers' lock is held — no
+                        // projector is at work (one at work keeps it: then
+                        // the usual way, below) and, once the append is
+                        // done, the journal holds nothing newer. Taking it
+                        // checks that neither STATE.md nor that lock is a
+                        // symbolic link, before anything is appended.
+                        var linksChecked = false
+                        if configuration.projection == .eager, let context {
+                            let known = try fs.lstat(statePath)
+                            if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
+                            projectorHeld = try context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")
+                            context.stateFile = known
+                            linksChecked = projectorHeld
+                        }
                         // The cadence counts from the newest snapshot, also one this batch wrote.
-                        folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store)
+                        folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store, context: context,
+                                                              linksChecked: linksChecked)
                     } catch {
                         foldCache.withLock { $0 = nil }
                         // Only what was durable before the batch stands.
@@ -166,6 +192,7 @@ extension StateManager {
                 }
                 remember(folded, store)
                 reached = folded.state == nil ? nil : folded.position
+                reachedState = folded.state
             }
         } catch {
             // The lock, the fold or the append failed: nothing of the batch
@@ -180,7 +207,16 @@ extension StateManager {
         let succeeded = batch.filter { outcomes[ObjectIdentifier($0)] != nil }
         if !succeeded.isEmpty, let reached {
             do {
-                try publish(reached, policy: configuration.projection, store: store)
+                if projectorHeld, let context, let state = reachedState {
+                    try replaceProjection(showing: state, underProjectorLock: context.projectorLock, known: context.stateFile)
+                } else if configuration.projection == .manual, context?.stateFileSeen == true {
+                    // `.manual`: STATE.md is rewritten only when asked.
+                } else {
+                    // (The projectors' lock, if this batch took it, is taken again there.)
+                    if projectorHeld { context?.projectorLock.release(); projectorHeld = false }
+                    try publish(reached, policy: configuration.projection, store: store)
+                    context?.stateFileSeen = true
+                }
                 for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
             } catch {
                 for request in succeeded {

@@ -24,12 +24,35 @@ extension StateManager {
     package var projectorLockPath: String { configuration.projectorLockPath }
 
     /// Reads STATE.md's footer (sequence number, event identity, checksum).
-    package func projectionStatus() throws -> ProjectionStatus {
-        guard let bytes = try fs.readFileIfExists(statePath) else { return .missing }
+    ///
+    /// - Parameter known: what `lstat` of STATE.md just returned (a regular
+    ///   file: its size sizes the one read; nil: there is none).
+    package func projectionStatus(known: FileStatus?? = .none) throws -> ProjectionStatus {
+        let bytes: [UInt8]?
+        if case .some(let status) = known, status?.isSymbolicLink != true {
+            guard let status else { return .missing }
+            bytes = try readStateFile(sizeHint: status.size)
+        } else {
+            bytes = try fs.readFileIfExists(statePath)
+        }
+        guard let bytes else { return .missing }
         switch ProjectionFooter.inspect(bytes) {
         case .success(let footer): return .intact(seq: footer.seq, event: footer.event)
         case .failure(let reason): return .damaged(reason.message)
         }
+    }
+
+    /// STATE.md's bytes (nil when it is missing), read with one `pread`
+    /// when it is `sizeHint` bytes long, as `lstat` just said.
+    private func readStateFile(sizeHint: Int64) throws -> [UInt8]? {
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+        defer { fs.closeQuietly(fd) }
+        var bytes = [UInt8](repeating: 0, count: Int(max(sizeHint, 0)) + 1)
+        let n = try bytes.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", statePath) }
+        // Longer than it was a moment ago: read it whole.
+        if n == bytes.count { return try fs.readAll(fd, statePath) }
+        bytes.removeSubrange(n...)
+        return bytes
     }
 
     /// The seq and event identity STATE.md's last line claims, read from the
@@ -135,15 +158,25 @@ extension StateManager {
         // store, after its lock hold, takes a new committed boundary.)
         let folded = try currentFold(store ?? makeStore())
         guard let state = folded.state else { return }
+        try replaceProjection(showing: state, lastSeq: folded.lastSeq, status: try projectionStatus(),
+                              previousIsProjection: previousIsProjection, lock: lock)
+    }
+
+    /// Under the projectors' lock `lock`, with `status` just read: makes
+    /// STATE.md show `state`, the journal's state at `lastSeq` — unless it
+    /// already does — keeping a damaged file, or one that claims an event
+    /// the journal does not hold, under a new name first.
+    private func replaceProjection(showing state: WorkflowState, lastSeq: UInt64, status: ProjectionStatus,
+                                   previousIsProjection: Bool, lock: FileLock, known: FileStatus?? = .none) throws {
         var backup: String? = backupPath
-        switch try projectionStatus() {
-        case .intact(let seq, let event) where seq == folded.lastSeq && event == state.eventIdentity:
+        switch status {
+        case .intact(let seq, let event) where seq == lastSeq && event == state.eventIdentity:
             return  // current (another projector got there first)
-        case .intact(let seq, let event) where seq > folded.lastSeq || (seq == folded.lastSeq && event != nil):
+        case .intact(let seq, let event) where seq > lastSeq || (seq == lastSeq && event != nil):
             let kept = try keepDamagedCopy()
             backup = nil
             logger.warning("STATE.md shows an event the journal does not hold (the journal was put back from an older copy, or lost its tail); kept it and regenerated it",
-                           metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(folded.lastSeq)", "keptAs": "\(kept)"])
+                           metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(lastSeq)", "keptAs": "\(kept)"])
         case .intact:
             break  // behind the journal, or written before identities: the previous projection
         case .missing:
@@ -157,8 +190,29 @@ extension StateManager {
                            metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
         }
         try lock.validate()
-        try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup)
+        try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup, known: known)
         lastProjection.withLock { $0 = Timestamp.now().microseconds }
+    }
+
+    /// A writer's projection of its own state (``ProjectionPolicy/eager``),
+    /// under the projectors' lock `lock`, which it took while it still held
+    /// the writers' lock with `state` the journal's newest committed state
+    /// (its own append, confirmed): no projector was at work then, and any
+    /// that comes later waits for `lock` and renders this state or a later
+    /// one. So `state` need not be folded again: STATE.md is made to show
+    /// it, as ``publish(_:policy:cleanUp:previousIsProjection:store:)``
+    /// would, with what STATE.md is read once.
+    ///
+    /// - Parameter known: what `lstat` of STATE.md said when `lock` was taken
+    ///   (nothing but a projector changes STATE.md while it is held).
+    package func replaceProjection(showing state: WorkflowState, underProjectorLock lock: FileLock, known: FileStatus?) throws {
+        // Before anything is read or kept aside through it.
+        if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
+        let status = try projectionStatus(known: known)
+        if status == .intact(seq: state.seq, event: state.eventIdentity) { return }
+        if case .intact = status {} else { try removeStaleTemporaries() }
+        try replaceProjection(showing: state, lastSeq: state.seq, status: status, previousIsProjection: false, lock: lock,
+                              known: known)
     }
 
     /// Under the projectors' lock: removes temporaries of STATE.md and its backup.

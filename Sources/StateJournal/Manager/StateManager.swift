@@ -126,6 +126,9 @@ public final class StateManager: Sendable {
     /// The state folded by this process's last write, and where the journal
     /// ended then: the next write reads only what was appended since.
     package let foldCache = Locked<FoldCache?>(nil)
+    /// What the group-commit leader keeps between batches (nil while a
+    /// leader uses it, or before the first write).
+    package let writerContext = Locked<WriterContext?>(nil)
 
     package struct FoldCache {
         package var folded: Folded
@@ -210,8 +213,8 @@ public final class StateManager: Sendable {
     ///   (the new one, or `folded`'s), for the next write's cadence.
     @discardableResult
     package func appendEvents(_ events: [Event], after folded: Folded, reaching state: WorkflowState,
-                      to store: any JournalStore) throws -> UInt64 {
-        try checkRoomForProjection()
+                      to store: any JournalStore, context: WriterContext? = nil, linksChecked: Bool = false) throws -> UInt64 {
+        try checkRoomForProjection(store, context, linksChecked: linksChecked)
         let rotated = try store.append(events)
         // A snapshot costs about as much as folding as many events as the
         // state has items; waiting at least that long keeps its cost, spread
@@ -234,16 +237,39 @@ public final class StateManager: Sendable {
 
     /// Fails with ENOSPC when the state file's file system has less room
     /// than two copies of STATE.md need (the new one and the backup's link).
-    private func checkRoomForProjection() throws {
-        // A symlinked STATE.md (not allowed) would fail the projection: refuse before appending.
-        try fs.refuseSymbolicLink(statePath, as: "the state file")
-        try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
+    ///
+    /// With a leader's `context`, the check runs when it can matter: at the
+    /// manager's first write, whenever the segment is not the one checked
+    /// (a new segment, or the journal changed under it), once
+    /// ``roomCheckInterval`` bytes were appended since the last check, and
+    /// before every append while the last check found less than
+    /// ``roomForSparseChecks`` to spare.
+    ///
+    /// A symbolic link at STATE.md or the projectors' lock (not allowed)
+    /// would fail the projection: refused before appending, on every write
+    /// that may rewrite STATE.md (`linksChecked`: the caller just did), and
+    /// with each free-space check.
+    private func checkRoomForProjection(_ store: any JournalStore, _ context: WriterContext?, linksChecked: Bool) throws {
+        func refuseLinks() throws {
+            try fs.refuseSymbolicLink(statePath, as: "the state file")
+            try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
+        }
+        if !linksChecked, context == nil || configuration.projection != .manual { try refuseLinks() }
+        let end = (store as? any PositionedJournalStore)?.endPosition
+        if let context, let end, let checked = context.roomChecked, checked.segmentFirstSeq == end.segmentFirstSeq,
+           end.offset >= checked.offset, end.offset - checked.offset < context.roomBudget { return }
+        context?.roomChecked = nil
+        if !linksChecked, context != nil, configuration.projection == .manual { try refuseLinks() }
         let dir = FileSystem.directory(of: statePath)
         guard case .success(let free) = fs.sys.availableSpace(dir) else { return }
         let current = (try? fs.lstat(statePath))??.size ?? 0
         let needed = 2 * current + 64 * 1024
         if free < needed {
             throw StateJournalError.system("write to", dir, .noSpace)
+        }
+        if let context, let end {
+            context.roomChecked = (end.segmentFirstSeq, end.offset)
+            context.roomBudget = free - needed >= Self.roomForSparseChecks ? Self.roomCheckInterval : 0
         }
     }
 

@@ -116,9 +116,9 @@ extension FileJournal {
     }
 
     package var endPosition: JournalPosition? {
-        guard locked, let tail, tail.lastSeq >= tail.firstSeq, case .success(let status) = fs.sys.fstat(tail.fd) else { return nil }
+        guard locked, let tail, tail.lastSeq >= tail.firstSeq else { return nil }
         return JournalPosition(seq: tail.lastSeq, identity: tail.lastRecordChecksum, segmentFirstSeq: tail.firstSeq,
-                               offset: tail.end, inode: status.inode, recordStart: tail.lastRecordStart)
+                               offset: tail.end, inode: tail.inode, recordStart: tail.lastRecordStart)
     }
 
     /// Reads only what was appended after `position`: opens the segment it
@@ -140,9 +140,18 @@ extension FileJournal {
               position.recordStart >= Int64(RecordFormat.headerSize) else {
             return try readEventsChecking(position, body)
         }
-        closeTail()
         let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
         if !locked { return try readCommitted(from: position, name, body) }
+        // Under the lock the active segment, as this hold found it (read,
+        // created, appended to, or kept from the previous hold and checked
+        // when the lock was taken), ends with the position's event: nothing
+        // was appended since.
+        if let tail, tail.lastSeq >= tail.firstSeq, tail.lastSeq == position.seq, tail.lastRecordChecksum == position.identity,
+           tail.firstSeq == position.segmentFirstSeq, tail.end == position.offset, tail.inode == position.inode,
+           tail.lastRecordStart == position.recordStart {
+            return position.seq
+        }
+        closeTail()
         guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
               status.inode == position.inode, status.size >= position.offset,
               recordIsThere(path(name), position) else {

@@ -46,7 +46,9 @@ extension FileJournal {
         try recoverInterruptedWork()
         var segments = try currentListing().segments
         if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
-        closeTail()
+        // Under the lock the scan finds the tail anew (a lock-free read
+        // leaves the one this store keeps between holds alone).
+        if locked { closeTail() }
         var lastSeq: UInt64?
         for (i, segment) in segments.enumerated() {
             // Holds only events after the ones wanted (a writer reads on to the end).
@@ -227,7 +229,9 @@ extension FileJournal {
             if durableUpTo != Int64(validEnd) || size != Int64(validEnd) {
                 fd = try makeDurable(fd, file, end: Int64(validEnd))
             }
-            let scanned = Tail(path: file, firstSeq: firstSeq, fd: fd, end: Int64(validEnd), lastSeq: lastSeq, lastTime: walker.lastTime,
+            let status = try fs.sys.fstat(fd).get("stat", file)
+            let scanned = Tail(path: file, firstSeq: firstSeq, fd: fd, device: status.device, inode: status.inode, end: Int64(validEnd),
+                               lastSeq: lastSeq, lastTime: walker.lastTime,
                                lastRecordStart: walker.lastRecordStart, lastRecordChecksum: walker.lastRecordChecksum)
             tail = scanned
             keepOpen = true

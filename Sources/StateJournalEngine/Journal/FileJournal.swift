@@ -50,6 +50,9 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         package var path: String
         package var firstSeq: UInt64
         package var fd: Int32
+        /// The device and inode of the file open as `fd`.
+        package var device: UInt64 = 0
+        package var inode: UInt64 = 0
         package var end: Int64
         package var lastSeq: UInt64
         package var lastTime: Timestamp?
@@ -59,6 +62,26 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         package var lastRecordChecksum: UInt32 = 0
     }
     package var tail: Tail?
+    /// The watermark this store left in the lock file when it released the
+    /// lock with ``tail`` kept open (see ``keepsStateBetweenHolds``).
+    package var keptWatermark: Watermark?
+    /// Whether the store keeps, between its lock holds, the lock file's
+    /// descriptor and the active segment's descriptor with what it knows of
+    /// it — for a store one thread at a time uses for write after write (a
+    /// manager's group-commit leader). At the next hold the segment is
+    /// appended to without reading it again only when the lock file still
+    /// holds exactly the watermark the store left (nobody appended to, cut,
+    /// rewrote or replaced the segment since, nor started a new one: each
+    /// of those changes it), the segment at the path is the file the store
+    /// holds (device, inode) with the size it left, no sealed copy of it
+    /// exists (a seal, even one stopped half-way, writes that copy before
+    /// it removes the raw file), and the last record is still where the
+    /// watermark says; otherwise the journal is read as by a new store.
+    package var keepsStateBetweenHolds = false {
+        didSet { lock.keepsDescriptor = keepsStateBetweenHolds }
+    }
+    /// Whether this hold resumed the tail kept from the previous one.
+    package private(set) var resumedTail = false
     package var locked = false
     /// Whether this lock hold already cleaned up after crashed writers.
     package var recovered = false
@@ -104,31 +127,91 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     package func closeTail() {
         if let tail { fs.closeQuietly(tail.fd) }
         tail = nil
+        keptWatermark = nil
     }
 
     @discardableResult
     package func withWriteLock<T>(_ policy: LockPolicy, command: String, _ body: () throws -> T) throws -> T {
         if locked { return try body() }
-        try lock.acquire(policy, command: command)
+        // The holder's note is written below only when the hold may be long
+        // (the journal is read); a resumed append carries it with its
+        // announcement.
+        try lock.acquire(policy, command: command, announce: false)
         locked = true
         recovered = false
         watermark = Watermark(fields: lock.fields)
+        resumedTail = resumeKeptTail()
         // A new view: what lock-free reads saw before is not what is
         // committed now. The listing is kept only while the watermark says
         // no segment was added, sealed or replaced since it was taken.
         let kept = session.listing
         endSession()
         boundary = nil
-        if let kept, listingIsCurrent(kept) { session.listing = kept }
+        var succeeded = false
         defer {
-            closeTail()
+            if !succeeded || !keepTailForNextHold() { closeTail() }
+            resumedTail = false
             locked = false
             lock.release()
+        }
+        if !resumedTail {
+            lock.announceHolder()
+            if let kept, listingIsCurrent(kept) { session.listing = kept }
         }
         // Writers may resume from a remembered position without listing the
         // directory: refuse a journal directory swapped for a link here too.
         try fs.refuseSymbolicLink(directory, as: "the journal directory")
-        return try body()
+        let result = try body()
+        succeeded = true
+        return result
+    }
+
+    /// At taking the lock: whether the tail kept from this store's previous
+    /// hold is still the active segment as it was left — the lock file holds
+    /// exactly the watermark this store left (every append, cut, rewrite or
+    /// new segment by any holder changes it), the segment's path leads to
+    /// the file this store holds, with the size it left, no sealed copy of
+    /// it exists, and the last record is still there with its checksum.
+    /// Otherwise the tail is closed and the journal is read as by a new store.
+    private func resumeKeptTail() -> Bool {
+        guard let kept = tail else { return false }
+        guard keepsStateBetweenHolds, let left = keptWatermark, let mark = watermark, mark == left, mark.pending == nil,
+              case .success(let status) = fs.sys.lstat(kept.path), status.isRegularFile,
+              status.device == kept.device, status.inode == kept.inode, status.size == kept.end,
+              case .failure(.noSuchFile) = fs.sys.lstat(path(Self.sealedName(firstSeq: kept.firstSeq))),
+              lastRecordIsThere(kept) else {
+            closeTail()
+            return false
+        }
+        return true
+    }
+
+    /// Whether `tail`'s last record is at `lastRecordStart`, ends at `end`
+    /// and has `lastRecordChecksum` (a segment without records: `end` is
+    /// the header's end).
+    private func lastRecordIsThere(_ tail: Tail) -> Bool {
+        guard tail.lastSeq >= tail.firstSeq else { return tail.end == Int64(RecordFormat.headerSize) }
+        var header = [UInt8](repeating: 0, count: RecordFormat.recordHeaderSize)
+        guard case .success(let n) = header.withUnsafeMutableBytes({ fs.sys.pread(tail.fd, into: $0, offset: tail.lastRecordStart) }),
+              n == header.count else { return false }
+        let length = Int64(header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
+        let checksum = header.withUnsafeBytes { $0.loadLE(UInt32.self, at: 4) }
+        return tail.lastRecordStart + Int64(RecordFormat.recordHeaderSize) + length == tail.end && checksum == tail.lastRecordChecksum
+    }
+
+    /// At releasing the lock after a hold that succeeded: whether to keep
+    /// the tail for the next hold — only when the lock file holds a
+    /// watermark (this hold's, read or written whole) that describes it
+    /// exactly, with no append announced.
+    private func keepTailForNextHold() -> Bool {
+        guard keepsStateBetweenHolds, let tail, let mark = watermark, !lock.recordFailed, !lock.isReadOnly,
+              mark.pending == nil, mark.segmentFirstSeq == tail.firstSeq, mark.inode == tail.inode,
+              mark.end == tail.end else { return false }
+        let hasRecords = tail.lastSeq >= tail.firstSeq
+        guard mark.lastRecordStart == (hasRecords ? tail.lastRecordStart : 0),
+              mark.lastRecordChecksum == (hasRecords ? tail.lastRecordChecksum : 0) else { return false }
+        keptWatermark = mark
+        return true
     }
 
     // MARK: Directory
@@ -291,7 +374,7 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         try lock.validate()
         // Announce the append: if this process dies before it confirms it,
         // the next holder cuts exactly these bytes.
-        do throws(StateJournalError) { try confirm(current, pendingEnd: current.end + Int64(buffer.count)) } catch {
+        do throws(StateJournalError) { try confirm(current, pendingEnd: current.end + Int64(buffer.count), note: true) } catch {
             closeTail()
             throw StateJournalError(.io, "recording an append in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
                                     path: lockPath, errno: error.errno)
@@ -354,7 +437,13 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         forgetListing()
         Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
-        let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
+        let status: FileStatus
+        do throws(StateJournalError) { status = try fs.sys.fstat(fd).get("stat", path) } catch {
+            fs.closeQuietly(fd)
+            throw error
+        }
+        let created = Tail(path: path, firstSeq: firstSeq, fd: fd, device: status.device, inode: status.inode,
+                           end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
         tail = created
         try confirm(created)
     }

@@ -96,19 +96,23 @@ extension FileJournal {
     ///   holds the previous one, or none).
     ///
     /// With `pendingEnd`, announces an append about to reach that offset
-    /// (see ``Watermark/pending``), before any of it is written.
-    package func confirm(_ tail: Tail, pendingEnd: Int64? = nil) throws(StateJournalError) {
+    /// (see ``Watermark/pending``), before any of it is written. With
+    /// `note`, the record names this holder (an announcement: the holder is
+    /// busy); a confirmation does not, so that releasing the lock right
+    /// after it has nothing to erase.
+    package func confirm(_ tail: Tail, pendingEnd: Int64? = nil, note: Bool = false) throws(StateJournalError) {
         guard let boot = Watermark.currentBoot else { return }
-        let status = try fs.sys.fstat(tail.fd).get("stat", tail.path)
         let hasRecords = tail.lastSeq >= tail.firstSeq
-        let mark = Watermark(boot: boot, segmentFirstSeq: tail.firstSeq, inode: status.inode, end: tail.end,
+        let mark = Watermark(boot: boot, segmentFirstSeq: tail.firstSeq, inode: tail.inode, end: tail.end,
                              lastRecordStart: hasRecords ? tail.lastRecordStart : 0,
                              lastRecordChecksum: hasRecords ? tail.lastRecordChecksum : 0, pending: pendingEnd)
         // Unchanged (a scan that resumed at a position visits no record, and
         // so does not know the last one: keep the watermark it confirmed).
-        if lock.fieldsWritten, let current = watermark, current.segmentFirstSeq == mark.segmentFirstSeq,
+        // The record read at taking the lock counts as written while no
+        // rewrite of it failed.
+        if !lock.recordFailed, let current = watermark, current.boot == mark.boot, current.segmentFirstSeq == mark.segmentFirstSeq,
            current.inode == mark.inode, current.end == mark.end, current.pending == mark.pending { return }
-        try lock.record(mark.fields)
+        try lock.record(mark.fields, note: note)
         watermark = mark
     }
 

@@ -9,23 +9,40 @@ import StateJournalModel
 
 /// An exclusive `flock(2)` on `PATH.lock`.
 ///
-/// `flock` locks belong to an open file description, so every acquisition
-/// opens the file anew: two threads of one process exclude each other just as
-/// two processes do, and no unrelated `close()` in the process can drop the
-/// lock (classic POSIX `fcntl` locks have that flaw and are never used). The
-/// holder writes its pid, command and start time into the file, so a waiter
-/// that times out can say who holds it. The file is never deleted.
+/// `flock` locks belong to an open file description, so every `FileLock`
+/// value opens the file itself: two threads of one process, each with its
+/// own value, exclude each other just as two processes do, and no unrelated
+/// `close()` in the process can drop the lock (classic POSIX `fcntl` locks
+/// have that flaw and are never used). A value used by one thread at a time
+/// for many acquisitions (a manager's group-commit leader) keeps its
+/// descriptor open between them (``keepsDescriptor``) and checks at each
+/// acquisition that it is still the file at the path. The holder writes its
+/// pid, command and start time into the file, so a waiter that times out can
+/// say who holds it. The file is never deleted.
 package final class FileLock {
     package let path: String
     private let fs: FileSystem
+    /// The descriptor while the lock is held.
     private var fd: Int32?
+    /// The device and inode of the file open as `fd` (or `kept`), learnt
+    /// once per open: the descriptor keeps the inode alive, so its number
+    /// cannot be given to another file while it is open.
+    private var identity: (device: UInt64, inode: UInt64) = (0, 0)
+    /// The descriptor kept open between acquisitions (not locked).
+    private var kept: Int32?
+    /// Whether the descriptor stays open between acquisitions, for the next
+    /// one (only for a value one thread at a time uses).
+    package var keepsDescriptor = false
 
     package init(path: String, fileSystem: FileSystem) {
         self.path = path
         self.fs = fileSystem
     }
 
-    deinit { if let fd { fs.closeQuietly(fd) } }
+    deinit {
+        if let fd { fs.closeQuietly(fd) }
+        if let kept { fs.closeQuietly(kept) }
+    }
 
     package var isHeld: Bool { fd != nil }
 
@@ -69,13 +86,23 @@ package final class FileLock {
     /// Acquires the lock before `policy.timeout` elapses, retrying with
     /// exponential backoff and jitter.
     ///
+    /// - Parameter announce: write the holder's note (pid, command, start)
+    ///   into the file now; without it, the note goes with the first
+    ///   ``record(_:note:)`` (or is written by ``announceHolder()``), and a
+    ///   waiter that times out before then finds the holder in `/proc/locks`.
     /// - Throws: ``StateJournalError/Code/lockTimeout`` naming the holder, or
     ///   an I/O error if the lock file cannot be opened.
-    package func acquire(_ policy: LockPolicy, command: String) throws(StateJournalError) {
+    package func acquire(_ policy: LockPolicy, command: String, announce: Bool = true) throws(StateJournalError) {
         if fd != nil { return }  // already held by this value
         let start = Self.monotonicSeconds()
         var backoff = policy.initialBackoff
-        var fd = try openLockFile()
+        var fd: Int32
+        if let kept {
+            fd = kept
+            self.kept = nil
+        } else {
+            fd = try openLockFile()
+        }
         while true {
             switch fs.sys.flock(fd, operation: LOCK_EX | LOCK_NB) {
             case .success:
@@ -94,14 +121,18 @@ package final class FileLock {
                     continue
                 }
                 self.fd = fd
-                recordHolder(fd, command: command)
+                recordHolder(fd, command: command, announce: announce)
                 return
             case .failure(.wouldBlock):
                 let elapsed = Self.monotonicSeconds() - start
                 if elapsed >= policy.timeout {
                     var holder = Holder.parse(String(decoding: (try? fs.readAll(fd, path)) ?? [], as: UTF8.self))
-                    if holder.pid == nil, case .success(let status) = fs.sys.fstat(fd) {
-                        holder = kernelHolder(device: status.device, inode: status.inode) ?? holder
+                    // The kernel knows the holder; the note may be missing
+                    // (another tool, or a holder that had not written it
+                    // yet) or left by an earlier holder that died.
+                    if case .success(let status) = fs.sys.fstat(fd),
+                       let kernel = kernelHolder(device: status.device, inode: status.inode), kernel.pid != holder.pid {
+                        holder = kernel
                     }
                     fs.closeQuietly(fd)
                     throw StateJournalError(.lockTimeout,
@@ -118,12 +149,70 @@ package final class FileLock {
         }
     }
 
+    /// One attempt, without waiting: true when the lock is now held (by a
+    /// file still at the path), false when another holder has it (or the
+    /// file was replaced: the caller then waits in
+    /// ``acquire(_:command:announce:)``, which opens the path again). The
+    /// record is not read and the holder's note not written: for a lock
+    /// whose file carries nothing but the note (the projectors' lock),
+    /// taken for a moment.
+    package func tryAcquire(command: String) throws(StateJournalError) -> Bool {
+        if fd != nil { return true }
+        let fd: Int32
+        if let kept {
+            fd = kept
+            self.kept = nil
+        } else {
+            do throws(StateJournalError) { fd = try openLockFile() } catch where error.errno == .noSuchFile {
+                return false  // its directory does not exist yet
+            }
+        }
+        switch fs.sys.flock(fd, operation: LOCK_EX | LOCK_NB) {
+        case .success:
+            let current: Bool
+            do throws(StateJournalError) { current = try isStillAtPath(fd) } catch {
+                fs.closeQuietly(fd)
+                throw error
+            }
+            if !current {
+                fs.closeQuietly(fd)  // the next acquisition opens the path again
+                return false
+            }
+            self.fd = fd
+            fields = []
+            fieldsWritten = false
+            recordFailed = false
+            noteWritten = false
+            holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+            return true
+        case .failure(.wouldBlock):
+            if keepsDescriptor { kept = fd } else { fs.closeQuietly(fd) }
+            return false
+        case .failure(let e):
+            fs.closeQuietly(fd)
+            throw .system("lock", path, e)
+        }
+    }
+
     /// Whether the lock file could only be opened for reading (a reader
     /// without write permission): the lock still excludes writers, but
     /// nothing can be recorded in the file.
     package private(set) var isReadOnly = false
 
+    /// Opens the lock file and learns its identity (one `fstat` per open).
     private func openLockFile() throws(StateJournalError) -> Int32 {
+        let fd = try openLockPath()
+        switch fs.sys.fstat(fd) {
+        case .success(let status):
+            identity = (status.device, status.inode)
+            return fd
+        case .failure(let e):
+            fs.closeQuietly(fd)
+            throw .system("stat", path, e)
+        }
+    }
+
+    private func openLockPath() throws(StateJournalError) -> Int32 {
         // O_NOFOLLOW: a lock file that is a symbolic link is refused (ELOOP), not followed.
         let noFollow = fs.allowsSymbolicLinks ? 0 : O_NOFOLLOW
         isReadOnly = false
@@ -142,13 +231,19 @@ package final class FileLock {
         }
     }
 
-    /// Whether the locked descriptor's file is still the one named `path`.
+    /// Whether the locked descriptor's file is still the one named `path`:
+    /// the name leads to the device and inode learnt when it was opened.
+    /// (The open descriptor keeps its inode alive, so no other file can have
+    /// that number meanwhile; a file unlinked while open is not at the path.)
     private func isStillAtPath(_ fd: Int32) throws(StateJournalError) -> Bool {
-        let held = try fs.sys.fstat(fd).get("stat", path)
-        guard held.linkCount > 0 else { return false }
+        let held = identity
         let named: FileStatus
         switch fs.sys.lstat(path) {
-        case .success(let status) where status.isSymbolicLink: return true  // allowed links: followed at open, not checked
+        case .success(let status) where status.isSymbolicLink:
+            // A descriptor kept from an earlier acquisition was opened
+            // before the link was put there: refused, as opening it would be.
+            guard fs.allowsSymbolicLinks else { throw FileSystem.symbolicLinkRefused(path, as: "a lock file") }
+            return true  // allowed links: followed at open, not checked
         case .success(let status): named = status
         case .failure(.noSuchFile): return false
         case .failure(let e): throw .system("stat", path, e)
@@ -203,12 +298,15 @@ package final class FileLock {
     /// Releases the lock. Safe to call when not held.
     package func release() {
         guard let fd else { return }
-        // The holder's note goes; the fields (what holders tell the next
-        // one, see ``record(_:)``) stay.
-        if !isReadOnly { try? write(fd, holder: nil) }
-        _ = fs.sys.flock(fd, operation: LOCK_UN)
-        fs.closeQuietly(fd)
         self.fd = nil
+        // The holder's note goes; the fields (what holders tell the next
+        // one, see ``record(_:note:)``) stay.
+        if !isReadOnly, noteWritten { try? write(fd, holder: nil) }
+        guard case .success = fs.sys.flock(fd, operation: LOCK_UN), keepsDescriptor else {
+            fs.closeQuietly(fd)  // also releases the lock
+            return
+        }
+        kept = fd
     }
 
     /// `key=value` lines the previous holder left in the lock file (other
@@ -222,22 +320,43 @@ package final class FileLock {
     /// within one boot: it is never fsynced, so after a machine crash it may
     /// hold anything, and readers of a field must check it.
     ///
+    /// - Parameter note: write the holder's note with them (else the record
+    ///   names no holder, and ``release()`` has nothing to erase).
     /// - Throws: when the file could not be rewritten; it then holds either
     ///   the fields as they were or no complete set of fields.
-    package func record(_ newFields: [(key: String, value: String)]) throws(StateJournalError) {
+    package func record(_ newFields: [(key: String, value: String)], note: Bool = true) throws(StateJournalError) {
         guard let fd else { throw StateJournalError(.io, "'\(path)' is not locked by this process") }
         guard !isReadOnly else { throw .system("write", path, .permissionDenied) }
         fields = newFields
-        do throws(StateJournalError) { try write(fd, holder: holderNote) } catch {
+        do throws(StateJournalError) { try write(fd, holder: note ? holderNote : nil) } catch {
             fieldsWritten = false
             throw error
         }
     }
 
-    private func recordHolder(_ fd: Int32, command: String) {
+    /// Whether a rewrite of the record failed during this hold: the file
+    /// may then hold the record as it was, or no complete record.
+    package private(set) var recordFailed = false
+
+    /// Writes the holder's note now, if ``acquire(_:command:announce:)``
+    /// did not (best effort, as there).
+    package func announceHolder() {
+        guard let fd, !isReadOnly, !noteWritten else { return }
+        try? write(fd, holder: holderNote)
+    }
+
+    /// Whether the record in the file names this holder (so that
+    /// ``release()`` must erase its note).
+    private var noteWritten = false
+
+    private func recordHolder(_ fd: Int32, command: String, announce: Bool) {
         var found: [(key: String, value: String)] = []
         var complete = false
-        let text = String(decoding: ((try? fs.readAll(fd, path)) ?? []).prefix(Self.recordSize), as: UTF8.self)
+        // The record is the file's first `recordSize` bytes: one read.
+        var bytes = [UInt8](repeating: 0, count: Self.recordSize)
+        let got = bytes.withUnsafeMutableBytes { fs.sys.pread(fd, into: $0, offset: 0) }
+        if case .success(let n) = got { bytes.removeSubrange(n...) } else { bytes = [] }
+        let text = String(decoding: bytes, as: UTF8.self)
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<eq])
@@ -247,10 +366,12 @@ package final class FileLock {
         }
         fields = complete ? found : []
         fieldsWritten = false
+        recordFailed = false
+        noteWritten = false
         holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
         // Best effort: the lock is held whether or not the note is written
         // (and a failed rewrite leaves the previous record whole).
-        if !isReadOnly { try? write(fd, holder: holderNote) }
+        if announce { announceHolder() }
     }
 
     /// The lock file's content is one record of this many bytes (padded
@@ -271,8 +392,15 @@ package final class FileLock {
         if note.utf8.count + body.utf8.count > Self.recordSize { body = "" }  // cannot happen with our fields
         var bytes = Array((note + body).utf8)
         bytes += [UInt8](repeating: UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count))
-        try fs.writeAll(fd, bytes, at: 0, path)
+        do throws(StateJournalError) {
+            try fs.writeAll(fd, bytes, at: 0, path)
+        } catch {
+            recordFailed = true
+            throw error
+        }
         fieldsWritten = true
+        recordFailed = false
+        noteWritten = !note.isEmpty
     }
 
     /// Whether ``fields`` are in the file as they are in memory (false after

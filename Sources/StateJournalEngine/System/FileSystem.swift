@@ -234,9 +234,21 @@ package struct FileSystem: Sendable {
     /// A symbolic link at `path` is refused, or — with
     /// ``allowsSymbolicLinks`` — followed: the file it points to is replaced,
     /// its temporary written beside it, and the link stays.
-    package func prepareReplacement(of path: String, with bytes: [UInt8]) throws(StateJournalError) -> PendingReplacement {
-        let target = try resolvingSymbolicLinks(path, as: "a file StateJournal replaces")
-        let existing = try lstat(target)
+    ///
+    /// - Parameter known: what `lstat(path)` just returned (nil: nothing
+    ///   there), to spare the calls when the caller looked already; a
+    ///   symbolic link is looked at again.
+    package func prepareReplacement(of path: String, with bytes: [UInt8],
+                                    known: FileStatus?? = .none) throws(StateJournalError) -> PendingReplacement {
+        let target: String
+        let existing: FileStatus?
+        if case .some(let status) = known, status?.isSymbolicLink != true {
+            target = path
+            existing = status
+        } else {
+            target = try resolvingSymbolicLinks(path, as: "a file StateJournal replaces")
+            existing = try lstat(target)
+        }
         let temp = Self.temporaryName(for: target)
         try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644, exactMode: existing != nil)
         return PendingReplacement(path: target, temporaryPath: temp)
@@ -266,8 +278,9 @@ package struct FileSystem: Sendable {
 
     /// Replaces `path` with `bytes` atomically, keeping the previous file as
     /// `backup`: ``prepareReplacement(of:with:)`` then ``commit(_:backup:)``.
-    package func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?) throws(StateJournalError) {
-        try commit(try prepareReplacement(of: path, with: bytes), backup: backup)
+    package func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?,
+                               known: FileStatus?? = .none) throws(StateJournalError) {
+        try commit(try prepareReplacement(of: path, with: bytes, known: known), backup: backup)
     }
 
     /// Makes `copy` a byte-for-byte copy of `path` (a hard link where
