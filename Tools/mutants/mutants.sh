@@ -687,9 +687,9 @@ why: a writer takes the projectors' lock for its own projection only after relea
 test: KeptWriterStateTests/aWritersOwnProjectionNeverGoesBackOverALaterOne
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                            projectorHeld = try context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")
+                    projectorHeld = (try? context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")) ?? false
 ===
-                            projectorHeld = false
+                    projectorHeld = false
 >>>
 <<< original
                 if projectorHeld, let context, let state = reachedState {

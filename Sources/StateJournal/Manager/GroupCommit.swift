@@ -159,21 +159,16 @@ extension StateManager {
                 reached = start.state == nil ? nil : start.position
                 if let state = folded.state, !events.isEmpty {
                     do {
-                        // STATE.md for the state this batch reaches, by the
-                        // writer itself (`.eager`): with the projectors' lock
-                        // taken now, while the writers' lock is held — no
-                        // projector is at work (one at work keeps it: then
-                        // the usual way, below) and, once the append is
-                        // done, the journal holds nothing newer. Taking it
-                        // checks that neither STATE.md nor that lock is a
-                        // symbolic link, before anything is appended.
+                        // `.eager`: STATE.md is looked at before the append
+                        // (a symbolic link is refused before anything is
+                        // written), and what was seen serves its rewrite.
                         var linksChecked = false
                         if configuration.projection == .eager, let context {
                             let known = try fs.lstat(statePath)
                             if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
-                            projectorHeld = try context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")
+                            try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
                             context.stateFile = known
-                            linksChecked = projectorHeld
+                            linksChecked = true
                         }
                         // The cadence counts from the newest snapshot, also one this batch wrote.
                         folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store, context: context,
@@ -193,6 +188,16 @@ extension StateManager {
                 remember(folded, store)
                 reached = folded.state == nil ? nil : folded.position
                 reachedState = folded.state
+                // STATE.md for the state this batch reached, by the writer
+                // itself (`.eager`): with the projectors' lock taken now,
+                // without waiting, while the writers' lock is still held —
+                // the journal holds nothing newer and no projector is at
+                // work, so none can have shown a later state, and any that
+                // comes later waits for this one. (A projector at work keeps
+                // it: then the usual way, below.)
+                if configuration.projection == .eager, let context, !events.isEmpty, reachedState != nil {
+                    projectorHeld = (try? context.projectorLock.tryAcquire(command: configuration.command + " (projecting STATE.md)")) ?? false
+                }
             }
         } catch {
             // The lock, the fold or the append failed: nothing of the batch
