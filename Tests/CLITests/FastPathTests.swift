@@ -196,6 +196,14 @@ import StateJournal
         let logs = try [slow, fast].map { ws in masked(try ws.sj("log", "--json").stdout, ws) }
         #expect(logs[0] == logs[1])
         #expect(logs[0].split(separator: "\n").count >= 15)
+        // STATE.md alike, but for its times and the footer's hashes of them.
+        let projections = try [slow, fast].map { ws in
+            try String(contentsOfFile: ws.state, encoding: .utf8)
+                .replacingOccurrences(of: #"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}"#, with: "<t>", options: .regularExpression)
+                .replacingOccurrences(of: #"event=[0-9a-f]+ crc32c=[0-9a-f]+"#, with: "<footer>", options: .regularExpression)
+        }
+        #expect(projections[0] == projections[1])
+        #expect(projections[0].contains("**w1_t1**"))
     }
 }
 
