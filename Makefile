@@ -3,7 +3,7 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants
+.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants api
 
 all: build
 
@@ -34,6 +34,7 @@ demo: build
 TORTURE_BIN = $$($(SWIFT) build --show-bin-path)/torture
 test: deps
 	$(SWIFT) build --build-tests
+	Tools/api/public-api.sh
 	"$(TORTURE_BIN)" repro all
 	@for mode in file-sync dir-sync; do \
 		echo "make: torture --sabotage $$mode must fail (it skips the library's $$mode)"; \
@@ -144,3 +145,9 @@ bench: deps
 MUTANTS ?=
 mutants: deps
 	Tools/mutants/mutants.sh $(MUTANTS)
+
+# The public API: how many declarations `import StateJournal` shows, and a
+# failure if any has no documentation comment (Tools/api/public-api.sh).
+api:
+	Tools/api/public-api.sh --list
+

@@ -111,10 +111,10 @@ public enum FuzzEntryPoints {
         for record in scanned {
             guard let json = try? JSON.parse(record.payload) else { continue }
             // The reader skips events it need not decode by this peek at their seq.
-            let peeked = record.payload.withUnsafeBytes { FileJournal.peekSeq($0) }
+            let peeked = record.payload.withUnsafeBytes { Event.encodedSeq($0) }
             if let peeked, case .int(let seq)? = json["seq"], json.objectValue?.filter({ $0.key == "seq" }).count == 1,
                UInt64(bitPattern: seq) != peeked {
-                broken.append("peekSeq reads \(peeked) where the record says seq \(seq)")
+                broken.append("Event.encodedSeq reads \(peeked) where the record says seq \(seq)")
             }
             guard let event = try? Event(json: json) else { continue }
             broken += eventProblems(event)

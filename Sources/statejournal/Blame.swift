@@ -18,7 +18,6 @@ struct Blame: GlobalCommand {
 
     func run() throws {
         let manager = global.manager(command: "blame")
-        healBeforeReading(manager)
         let entries = try manager.blame()
         if json {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())

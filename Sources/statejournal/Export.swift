@@ -11,7 +11,6 @@ struct Export: GlobalCommand {
 
     func run() throws {
         let manager = global.manager(command: "export")
-        healBeforeReading(manager)
         var out = LineBuffer()
         for event in try manager.events() { out.append(event.json().compactString) }
         out.flush()

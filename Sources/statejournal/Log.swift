@@ -34,7 +34,6 @@ struct Log: GlobalCommand {
         let filter = EventFilter(actor: by, taskID: task, type: type,
                                  since: since.flatMap(Timestamp.init(parsing:)), until: until.flatMap(Timestamp.init(parsing:)))
         let manager = global.manager(command: "log")
-        healBeforeReading(manager)
         let events = try manager.events(matching: filter)
         if json {
             var out = LineBuffer()

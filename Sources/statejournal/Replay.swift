@@ -24,7 +24,6 @@ struct Replay: GlobalCommand {
 
     func run() throws {
         let manager = global.manager(command: "replay")
-        healBeforeReading(manager)
         let state: WorkflowState
         if step {
             state = try manager.replay(toSeq: toSeq) { replayStep in

@@ -24,10 +24,8 @@ struct Show: GlobalCommand {
         let manager = global.manager(command: "show")
         let state: WorkflowState?
         if let seq {
-            healBeforeReading(manager)
             state = try manager.state(atSeq: seq)
         } else if let at, let time = Timestamp(parsing: at) {
-            healBeforeReading(manager)
             state = try manager.state(at: time)
         } else {
             state = try manager.loadState()

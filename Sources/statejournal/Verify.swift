@@ -17,14 +17,8 @@ struct Verify: GlobalCommand {
 
     func run() throws {
         let manager = global.manager(command: "verify")
-        // Regenerates STATE.md if it does not show the journal (and says so
-        // only when the file was really replaced and now matches).
         let report = try manager.verify(repairingProjection: true)
         let healed = report.projectionRegenerated
-        if !report.hasCorruption, report.lastSeq > 0, report.projectionMatches {
-            // Removes temporary files a killed writer left beside STATE.md.
-            try manager.refreshProjection()
-        }
         if json {
             Output.json(report.json())
         } else {

@@ -342,7 +342,7 @@ why: the large-damaged-region fix undone: a candidate record is checksummed at e
 test: HardeningTests/aLargeDamagedRegionIsClassifiedInLinearTime
 file: Sources/StateJournalEngine/Journal/RecordFormat.swift
 <<< original
-                    if Self.eventStarts(in: bytes, at: probe + recordHeaderSize),
+                    if Event.encodingStarts(in: bytes, at: probe + recordHeaderSize),
                        record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
 ===
                     if record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
@@ -578,7 +578,7 @@ file: Sources/StateJournalEngine/Journal/FileJournal+Committed.swift
 @@ snapshot-identity-unchecked
 why: item 9: a snapshot is folded in without checking the journal's event at its seq
 test: DurabilityRegressionTests/aSnapshotOfAnotherHistoryIsNeverFoldedIn
-file: Sources/StateJournal/Manager/StateManager.swift
+file: Sources/StateJournal/Manager/JournalFold.swift
 <<< original
                         guard event.identity == identity else { throw SnapshotMismatch() }
 ===

@@ -44,39 +44,35 @@ extension StateManager {
     /// One pass over the journal; the per-event work is proportional to the
     /// event's own size.
     public func blame() throws -> [BlameEntry] {
-        var state: WorkflowState?
-        var last: [String: Event] = [:]
-        try makeStore().readEvents(after: 0) { event in
+        try reading { store, _ in
+            var last: [String: Event] = [:]
             // Only a replacement needs the state before it (kept by reference:
             // a replacement does not change it); other events apply in place.
-            let before: WorkflowState?
-            switch event.payload {
-            case .stateReplaced, .stateRestored: before = state
-            default: before = nil
-            }
-            do {
-                try WorkflowState.apply(event, to: &state)
-            } catch {
-                throw StateJournalError(.corruption,
-                    "event \(event.seq) (\(event.payload.typeName)) does not apply to the state before it: \(error)", path: statePath)
-            }
-            switch event.payload {
-            case .workflowInitialized:
-                last = [:]
-                for id in event.payload.taskIDs { last[id] = event }
-            case .stateReplaced(let image), .stateRestored(_, let image):
-                let sameWorkflow = before?.workflowID == image.workflowID
-                for task in image.tasks where !sameWorkflow || before?.task(task.id) != task {
-                    last[task.id] = event
+            let folded = try fold(store, from: .firstEvent, keepingBefore: { event in
+                switch event.payload {
+                case .stateReplaced, .stateRestored: return true
+                default: return false
                 }
-            default:
-                for id in event.payload.taskIDs { last[id] = event }
+            }) { step in
+                let event = step.event
+                switch event.payload {
+                case .workflowInitialized:
+                    last = [:]
+                    for id in event.payload.taskIDs { last[id] = event }
+                case .stateReplaced(let image), .stateRestored(_, let image):
+                    let sameWorkflow = step.before?.workflowID == image.workflowID
+                    for task in image.tasks where !sameWorkflow || step.before?.task(task.id) != task {
+                        last[task.id] = event
+                    }
+                default:
+                    for id in event.payload.taskIDs { last[id] = event }
+                }
             }
-        }
-        guard let state else { return [] }
-        return state.tasks.compactMap { task in
-            last[task.id].map {
-                BlameEntry(taskID: task.id, seq: $0.seq, type: $0.payload.typeName, actor: $0.actor, time: $0.time)
+            guard let state = folded.state else { return [] }
+            return state.tasks.compactMap { task in
+                last[task.id].map {
+                    BlameEntry(taskID: task.id, seq: $0.seq, type: $0.payload.typeName, actor: $0.actor, time: $0.time)
+                }
             }
         }
     }

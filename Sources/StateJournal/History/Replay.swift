@@ -33,36 +33,26 @@ extension StateManager {
     ///   journal is empty; `.corruption` when an event does not apply.
     @discardableResult
     public func replay(toSeq limit: UInt64? = nil, _ body: ((ReplayStep) throws -> Void)? = nil) throws -> WorkflowState {
-        let store = makeStore()
-        if let limit {
-            // One cheap pass for the range check, so that a bad --to-seq
-            // fails before anything is printed.
-            let last = try store.bounds()?.lastSeq ?? 0
-            guard limit >= 1 && limit <= last else {
-                throw StateJournalError.badInput(
-                    "seq \(limit) is out of range; the journal holds events \(last == 0 ? "none" : "1…\(last)") — give one of them")
+        try reading { store, current in
+            if let limit {
+                // The range check first, so that a bad --to-seq fails before
+                // anything is printed.
+                let last = try current?.lastSeq ?? store.bounds()?.lastSeq ?? 0
+                guard limit >= 1 && limit <= last else {
+                    throw StateJournalError.badInput(
+                        "seq \(limit) is out of range; the journal holds events \(last == 0 ? "none" : "1…\(last)") — give one of them")
+                }
             }
-        }
-        var state: WorkflowState?
-        let end = limit ?? .max
-        try store.readEvents(after: 0) { event in
-            guard event.seq <= end else { return }
             // Without a body nothing keeps the previous state, so each event
             // changes the state in place.
-            let before = body == nil ? nil : state
-            do {
-                try WorkflowState.apply(event, to: &state)
-            } catch {
-                throw StateJournalError(.corruption,
-                    "event \(event.seq) (\(event.payload.typeName)) in '\(store.location)' does not apply to the state before it: \(error)",
-                    path: store.location)
+            let folded = try fold(store, from: .firstEvent, upTo: limit ?? .max, keepingBefore: { _ in body != nil }) { step in
+                if let body, let after = step.after { try body(ReplayStep(event: step.event, before: step.before, after: after)) }
             }
-            if let body, let after = state { try body(ReplayStep(event: event, before: before, after: after)) }
+            guard let state = folded.state else {
+                throw StateJournalError(.notInitialized,
+                    "the journal at '\(statePath)' is empty; there is nothing to replay — run 'statejournal init' or 'statejournal import' first")
+            }
+            return state
         }
-        guard let state else {
-            throw StateJournalError(.notInitialized,
-                "the journal at '\(statePath)' is empty; there is nothing to replay — run 'statejournal init' or 'statejournal import' first")
-        }
-        return state
     }
 }

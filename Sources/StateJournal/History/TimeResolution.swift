@@ -8,7 +8,7 @@ extension StateManager {
     ///   when `time` is before the first event (the message names that
     ///   event's time).
     package func lastSeq(atOrBefore time: Timestamp) throws -> UInt64 {
-        try resolve(time, in: makeStore())
+        try reading { store, _ in try resolve(time, in: store) }
     }
 
     package func resolve(_ time: Timestamp, in store: any JournalStore) throws -> UInt64 {

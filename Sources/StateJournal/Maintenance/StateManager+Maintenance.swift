@@ -28,7 +28,7 @@ extension StateManager {
         let folded: Folded = try store.withWriteLock(configuration.lock, command: configuration.command + " (compact)") {
             let folded = try fold(store)
             guard folded.lastSeq > 0 else { return folded }
-            try store.sealActiveSegment()
+            try (store as? any SegmentedJournalStore)?.sealActiveSegment()
             try store.writeSnapshot(Snapshot(seq: folded.lastSeq, lastTime: folded.lastTime, state: folded.state,
                                              idempotencyKeys: folded.idempotencyKeys, lastEventIdentity: folded.position.event))
             return folded
@@ -44,11 +44,15 @@ extension StateManager {
     /// `repairingProjection`: then a STATE.md that does not show the journal
     /// is regenerated when the journal is sound (a damaged one kept beside it
     /// first), checked again, and ``VerifyReport/projectionRegenerated`` says
-    /// whether that worked.
+    /// whether that worked; and temporary files a killed writer left beside
+    /// STATE.md are removed.
     public func verify(repairingProjection: Bool = false) throws -> VerifyReport {
         var report = try verifyJournal()
-        guard repairingProjection, !report.hasCorruption, report.lastSeq > 0, !report.projectionMatches else { return report }
+        guard repairingProjection, !report.hasCorruption, report.lastSeq > 0 else { return report }
+        // Regenerates STATE.md if it does not show the journal (reported as
+        // regenerated only when the file was really replaced and now matches).
         try publish(nil, policy: .eager, cleanUp: true)
+        guard !report.projectionMatches else { return report }
         let again = try verifyJournal()
         report.projectionMatches = again.projectionMatches
         report.projectionRegenerated = again.projectionMatches
@@ -63,13 +67,7 @@ extension StateManager {
             var replayFailed = false
             do {
                 // A full replay from seq 1 (no snapshot) checks every event's meaning.
-                var state: WorkflowState?
-                full.lastSeq = try store.readEvents(after: 0) { event in
-                    try WorkflowState.apply(event, to: &state)
-                    full.lastTime = event.time
-                    if let key = event.idempotencyKey { full.idempotencyKeys[key] = event.seq }
-                }
-                full.state = state
+                full = try fold(store, from: .firstEvent)
             } catch let error as StateJournalError {
                 replayFailed = true
                 if !problems.contains(where: { $0.message == error.message }) {
@@ -78,7 +76,7 @@ extension StateManager {
             }
             if !replayFailed, let snapshot = try store.latestSnapshot(), snapshot.seq <= full.lastSeq {
                 let upTo = try fold(store, upTo: snapshot.seq)
-                let replayed = try replayOnly(store, upTo: snapshot.seq)
+                let replayed = try fold(store, from: .firstEvent, upTo: snapshot.seq).state
                 if upTo.state != replayed {
                     problems.append(JournalProblem(file: store.location,
                         message: "the snapshot at seq \(snapshot.seq) differs from a full replay of the journal up to it"))
@@ -107,11 +105,4 @@ extension StateManager {
         }
     }
 
-    private func replayOnly(_ store: any JournalStore, upTo limit: UInt64) throws -> WorkflowState? {
-        var state: WorkflowState?
-        try store.readEvents(after: 0) { event in
-            if event.seq <= limit { try WorkflowState.apply(event, to: &state) }
-        }
-        return state
-    }
 }

@@ -32,6 +32,9 @@ package final class WriteQueue: Sendable {
         // Set by the enqueuing thread before it is queued; read by the leader
         // while that thread waits; the semaphore orders the hand-over.
         package let options: StateManager.WriteOptions
+        /// The store the write asked to go through (see
+        /// ``StateManager/writeDerived(options:store:_:)``); dropped with `makePayload`.
+        package var store: (any JournalStore)?
         /// Dropped by the leader before the request's thread is woken: the
         /// closure must not outlive the call that made it.
         package var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
@@ -39,8 +42,10 @@ package final class WriteQueue: Sendable {
         package var promoted = false
         package let done = Semaphore(value: 0)
 
-        package init(options: StateManager.WriteOptions, makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
+        package init(options: StateManager.WriteOptions, store: (any JournalStore)? = nil,
+                     makePayload: @escaping (WorkflowState?, Timestamp) throws -> Event.Payload) {
             self.options = options
+            self.store = store
             self.makePayload = makePayload
         }
     }
@@ -90,10 +95,10 @@ package final class WriteQueue: Sendable {
 
 extension StateManager {
     /// Runs one write through the group commit queue.
-    package func commitThroughQueue(options: WriteOptions,
+    package func commitThroughQueue(options: WriteOptions, store: (any JournalStore)? = nil,
                             _ makePayload: (WorkflowState?, Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
         try withoutActuallyEscaping(makePayload) { makePayload in
-            let request = WriteQueue.Request(options: options, makePayload: makePayload)
+            let request = WriteQueue.Request(options: options, store: store, makePayload: makePayload)
             var lead = writeQueue.enqueue(request)
             logger.trace("write queued", metadata: ["leads": "\(lead)"])
             while true {
@@ -122,8 +127,11 @@ extension StateManager {
         guard !batch.isEmpty else { return }
         var outcomes: [ObjectIdentifier: WriteOutcome] = [:]
         var reached: (seq: UInt64, event: UInt32)?
+        // One store for the lock hold and the STATE.md rewrite after it: the
+        // projector reads on from where the writer's fold ended, with the
+        // listing the writer took (while it is current).
+        let store = batch.lazy.compactMap(\.store).first ?? makeStore()
         do {
-            let store = makeStore()
             try store.withWriteLock(configuration.lock, command: configuration.command) {
                 let start = try currentFold(store)
                 var folded = start
@@ -172,7 +180,7 @@ extension StateManager {
         let succeeded = batch.filter { outcomes[ObjectIdentifier($0)] != nil }
         if !succeeded.isEmpty, let reached {
             do {
-                try publish(reached, policy: configuration.projection)
+                try publish(reached, policy: configuration.projection, store: store)
                 for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
             } catch {
                 for request in succeeded {
@@ -191,6 +199,7 @@ extension StateManager {
         for request in batch {
             if request.result == nil { request.result = .failure(StateJournalError(.io, "internal: a write was not answered")) }
             request.makePayload = nil
+            request.store = nil
             request.done.signal()
         }
     }
@@ -216,11 +225,8 @@ extension StateManager {
         let encoded = event.json().encoded()
         try store.checkFits(event, encoded: encoded)
         event.identity = encoded.withUnsafeBytes { CRC32C.maskedFramed($0) }
-        try WorkflowState.apply(event, to: &folded.state)
+        try folded.apply(event)
         guard let state = folded.state else { throw StateJournalError(.io, "internal: the fold produced no state") }
-        folded.lastSeq = event.seq
-        folded.lastTime = time
-        if let key = options.idempotencyKey { folded.idempotencyKeys[key] = event.seq }
         return WriteOutcome(event: event, state: state, wasDuplicate: false)
     }
 }

@@ -21,7 +21,7 @@ package enum ProjectionStatus: Equatable {
 }
 
 extension StateManager {
-    package var projectorLockPath: String { statePath + ".journal/" + FileJournal.projectorLockName }
+    package var projectorLockPath: String { configuration.projectorLockPath }
 
     /// Reads STATE.md's footer (sequence number, event identity, checksum).
     package func projectionStatus() throws -> ProjectionStatus {
@@ -39,19 +39,45 @@ extension StateManager {
         guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
         defer { fs.closeQuietly(fd) }
         let size = try fs.sys.fstat(fd).get("stat", statePath).size
-        let tailLength = Int(min(size, 200))
+        let tailLength = Int(min(size, Int64(ProjectionFooter.maximumLineLength)))
         var tail = [UInt8](repeating: 0, count: tailLength)
         let n = try tail.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: size - Int64(tailLength)).get("read", statePath) }
-        guard n == tailLength, tail.last == UInt8(ascii: "\n") else { return nil }
-        let lines = tail.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        guard let last = lines.last, let footer = StateMarkdown.parseFooter(String(decoding: last, as: UTF8.self)) else { return nil }
-        return (footer.seq, footer.event)
+        guard n == tailLength else { return nil }
+        return ProjectionFooter.claimedPosition(inTail: tail)
     }
 
     /// Rewrites STATE.md now if it does not show the journal's last event.
     /// Also removes temporary files a killed writer left beside STATE.md.
     public func refreshProjection() throws {
         try publish(nil, policy: .eager, cleanUp: true)
+    }
+
+    /// Before a read answers: makes STATE.md show the journal's committed
+    /// state, regenerating a missing, stale or damaged one (Docs/GUARANTEES.md,
+    /// Self-healing: any command, read or write). The current state is
+    /// folded from `store` — the read's own session — and STATE.md's footer
+    /// compared with it; only a file that does not show it is rewritten
+    /// (by ``publish(_:policy:cleanUp:previousIsProjection:store:)``).
+    ///
+    /// A failure is logged, not thrown: the journal, not STATE.md, is what
+    /// the read answers from (and a damaged journal fails the read itself).
+    /// - Returns: the current fold, nil when folding failed.
+    @discardableResult
+    package func healBeforeReading(_ store: any JournalStore) -> Folded? {
+        func failed(_ error: any Error) {
+            logger.warning("could not regenerate STATE.md before reading", metadata: ["error": "\(error)"])
+        }
+        let current: Folded
+        do { current = try currentFold(store) } catch {
+            failed(error)
+            return nil
+        }
+        do {
+            if current.state != nil { try publish(current.position, policy: .eager) }
+        } catch {
+            failed(error)
+        }
+        return current
     }
 
     /// Makes STATE.md show `shown` — a committed event's sequence number and
@@ -80,7 +106,7 @@ extension StateManager {
     /// previous projection (an import's source), kept as the backup rather
     /// than as damaged.
     package func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
-                 previousIsProjection: Bool = false) throws {
+                 previousIsProjection: Bool = false, store: (any JournalStore)? = nil) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
         if let shown, !cleanUp, policy != .eager {
@@ -105,8 +131,9 @@ extension StateManager {
         var isIntact = false
         if case .intact = status { isIntact = true }
         if cleanUp || !isIntact { try removeStaleTemporaries() }
-        // Committed events only: never a write that may yet fail.
-        let folded = try currentFold(makeStore())
+        // Committed events only: never a write that may yet fail. (A writer's
+        // store, after its lock hold, takes a new committed boundary.)
+        let folded = try currentFold(store ?? makeStore())
         guard let state = folded.state else { return }
         var backup: String? = backupPath
         switch try projectionStatus() {
@@ -161,43 +188,5 @@ extension StateManager {
                 name = base + "-\(attempt)"
             }
         }
-    }
-}
-
-/// Checks the footer StateJournal writes as the last line of STATE.md
-/// (`<!-- statejournal v1 seq=N crc32c=XXXXXXXX -->`): the journal position
-/// the file shows and a CRC-32C of every byte before that line.
-package enum ProjectionFooter {
-    package enum Check: Equatable, Sendable {
-        case valid(seq: UInt64)
-        case invalid(String)
-    }
-
-    /// Whether `bytes` end with a footer whose checksum matches the rest.
-    /// Cheaper than parsing the file: only the last line is read.
-    package static func check(_ bytes: [UInt8]) -> Check {
-        switch inspect(bytes) {
-        case .success(let footer): return .valid(seq: footer.seq)
-        case .failure(let reason): return .invalid(reason.message)
-        }
-    }
-
-    package struct Reason: Error { var message: String }
-
-    /// The footer's sequence number and event identity when it is intact.
-    package static func inspect(_ bytes: [UInt8]) -> Result<(seq: UInt64, event: UInt32?), Reason> {
-        var end = bytes.count
-        guard end > 0, bytes[end - 1] == UInt8(ascii: "\n") else {
-            return .failure(Reason(message: bytes.isEmpty ? "the file is empty" : "the file does not end with a newline (truncated?)"))
-        }
-        end -= 1
-        var start = end
-        while start > 0 && bytes[start - 1] != UInt8(ascii: "\n") { start -= 1 }
-        guard let footer = StateMarkdown.parseFooter(String(decoding: bytes[start..<end], as: UTF8.self)) else {
-            return .failure(Reason(message: "the last line is not a statejournal footer"))
-        }
-        let actual = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<start])) }
-        guard actual == footer.crc32c else { return .failure(Reason(message: "the checksum in the footer does not match the content")) }
-        return .success((footer.seq, footer.event))
     }
 }

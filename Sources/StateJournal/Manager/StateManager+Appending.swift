@@ -32,19 +32,19 @@ extension StateManager {
         }
         // Identities as the journal will give them (STATE.md's footer names the last).
         let events = events.map { $0.withIdentity() }
-        var state: WorkflowState?
+        var folded = Folded()
         for (i, event) in events.enumerated() {
             guard event.seq == UInt64(i + 1) else {
                 throw StateJournalError.badInput(
                     "\(source): event \(i + 1) has seq \(event.seq); an import needs seq 1, 2, 3… without gaps, oldest first")
             }
             do {
-                try WorkflowState.apply(event, to: &state)
+                try folded.apply(event)
             } catch {
-                throw StateJournalError.badInput("\(source): event \(event.seq) (\(event.payload.typeName)) does not apply to the state before it: \(error.message)")
+                throw StateJournalError.badInput("\(source): " + Self.doesNotApply(event, error))
             }
         }
-        guard let final = state else {
+        guard let final = folded.state else {
             throw StateJournalError.badInput("\(source) holds no workflow; nothing to import")
         }
         let store = makeStore()

@@ -45,19 +45,20 @@ extension StateManager {
     /// event at or after that time (found in the store's time index), so
     /// older history is not decoded.
     public func forEachEvent(matching filter: EventFilter, _ body: (Event) throws -> Void) throws {
-        let store = makeStore()
-        var start: UInt64 = 0
-        if let since = filter.since {
-            start = try store.lastSeq(atOrBefore: Timestamp(microseconds: since.microseconds - 1)) ?? 0
+        try reading { store, _ in
+            var start: UInt64 = 0
+            if let since = filter.since {
+                start = try store.lastSeq(atOrBefore: Timestamp(microseconds: since.microseconds - 1)) ?? 0
+            }
+            try store.readEvents(after: start) { if filter.matches($0) { try body($0) } }
         }
-        try store.readEvents(after: start) { if filter.matches($0) { try body($0) } }
     }
 
     /// The state right after event `seq`.
     ///
     /// - Throws: `.badInput` when `seq` is 0 or beyond the journal's last event.
     public func state(atSeq seq: UInt64) throws -> WorkflowState? {
-        let folded = try fold(makeStore(), upTo: seq)
+        let folded = try reading { store, _ in try fold(store, upTo: seq) }
         guard seq >= 1, seq <= folded.lastSeq else {
             throw StateJournalError.badInput(folded.lastSeq == 0
                 ? "seq \(seq) is out of range: the journal is empty — run 'statejournal init' or 'statejournal import' first"
@@ -74,8 +75,6 @@ extension StateManager {
     /// - Throws: `.badInput` when `time` is before the first event;
     ///   `.notInitialized` when the journal is empty.
     public func state(at time: Timestamp) throws -> WorkflowState? {
-        let store = makeStore()
-        let seq = try resolve(time, in: store)
-        return try fold(store, upTo: seq).state
+        try reading { store, _ in try fold(store, upTo: try resolve(time, in: store)).state }
     }
 }

@@ -43,9 +43,7 @@ package enum StateProjection {
     /// The rendered STATE.md without its last line (the footer, which changes
     /// with every event: its sequence number and checksum).
     package static func bodyText(of state: WorkflowState) -> String {
-        var lines = LineDiff.lines(MarkdownRenderer.render(state))
-        if lines.last?.hasPrefix("<!--") == true { lines.removeLast() }
-        return lines.joined(separator: "\n") + "\n"
+        MarkdownRenderer.renderBody(state)
     }
 }
 
@@ -60,8 +58,13 @@ extension StateManager {
     ///   state already (the last event, or a time at or after it: nothing to
     ///   restore); `.notInitialized` when the journal is empty.
     public func planRestore(_ point: HistoryPoint) throws -> RestorePlan {
-        let store = makeStore()
-        let now = try fold(store)
+        try reading { store, current in try planRestore(point, in: store, now: current) }
+    }
+
+    /// The plan, read from `store` (one read session); `now` is the
+    /// journal's current fold when the caller has it.
+    private func planRestore(_ point: HistoryPoint, in store: any JournalStore, now current: Folded?) throws -> RestorePlan {
+        let now = try current ?? fold(store)
         guard now.lastSeq > 0 else {
             throw StateJournalError(.notInitialized,
                 "the journal at '\(statePath)' is empty; there is nothing to restore — run 'statejournal init' or 'statejournal import' first")
@@ -110,7 +113,13 @@ extension StateManager {
     /// - Throws: as ``planRestore(_:)``, and as ``write(_:options:)``.
     @discardableResult
     public func restore(_ point: HistoryPoint, options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
-        let plan = try planRestore(point)
-        return try write(.stateRestored(fromSeq: plan.targetSeq, state: StateImage(plan.target)), options: options)
+        // One store for the plan and the write: the write's lock hold keeps
+        // the plan's listing while the watermark says it is current, and
+        // STATE.md is then rewritten (which heals it too) from the same view.
+        let store = makeStore()
+        let plan = try planRestore(point, in: store, now: nil)
+        return try writeDerived(options: options, store: store) { _, _ in
+            .stateRestored(fromSeq: plan.targetSeq, state: StateImage(plan.target))
+        }
     }
 }

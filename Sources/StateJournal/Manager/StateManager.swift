@@ -43,6 +43,8 @@ public final class StateManager: Sendable {
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
         package var journal: FileJournal.Options
+        /// The lock projectors of STATE.md take, named by the store.
+        package var projectorLockPath: String { FileJournal.projectorLockPath(forState: statePath) }
 
         /// - Parameters:
         ///   - statePath: STATE.md's path; the journal is kept beside it.
@@ -166,140 +168,6 @@ public final class StateManager: Sendable {
         return (user.isEmpty ? "unknown" : user) + "@" + (hostName.isEmpty ? "localhost" : hostName)
     }
 
-    // MARK: - Folding
-
-    /// The journal folded: the state and what writers need to know.
-    package struct Folded {
-        package var state: WorkflowState?
-        package var lastSeq: UInt64 = 0
-        package var lastTime = Timestamp(microseconds: 0)
-        /// Idempotency keys and the sequence number of the event that carried each.
-        package var idempotencyKeys: [String: UInt64] = [:]
-        /// The snapshot the fold started from (0: none).
-        package var snapshotSeq: UInt64 = 0
-
-        /// The last event's sequence number and identity: what STATE.md's
-        /// footer must name to be current.
-        package var position: (seq: UInt64, event: UInt32) { (lastSeq, state?.eventIdentity ?? 0) }
-    }
-
-    /// Stops a fold from a snapshot whose last event is not the journal's.
-    private struct SnapshotMismatch: Error {}
-
-    /// Folds the journal up to `limit`: from the newest readable snapshot at
-    /// or before it, then the events after it.
-    package func fold(_ store: any JournalStore, upTo limit: UInt64 = .max) throws -> Folded {
-        // The newest snapshot the journal confirms; an older one when it does
-        // not (a snapshot newer than what a reader may see, or of another
-        // history), a few times at most before replaying from the start.
-        var bound = limit
-        for _ in 0..<3 {
-            guard let snapshot = try store.latestSnapshot(atOrBefore: bound), snapshot.seq > 0 else { break }
-            if let folded = try fold(store, from: snapshot, upTo: limit) { return folded }
-            bound = snapshot.seq - 1
-        }
-        var folded = Folded()
-        _ = try replay(store, after: 0, upTo: limit, into: &folded)
-        return folded
-    }
-
-    /// Folds from `snapshot` if the journal's event at the snapshot's seq is
-    /// the very event the snapshot was made after (same identity); nil when
-    /// it is not — a snapshot of another history, or of events the journal
-    /// no longer holds — so the caller replays from the start instead.
-    private func fold(_ store: any JournalStore, from snapshot: Snapshot, upTo limit: UInt64) throws -> Folded? {
-        guard snapshot.seq > 0, let identity = snapshot.lastEventIdentity else {
-            logger.debug("snapshot without an event identity (older format); replaying instead", metadata: ["seq": "\(snapshot.seq)"])
-            return nil
-        }
-        var state = snapshot.state
-        state?.eventIdentity = identity
-        var folded = Folded(state: state, lastSeq: snapshot.seq, lastTime: snapshot.lastTime,
-                            idempotencyKeys: snapshot.idempotencyKeys, snapshotSeq: snapshot.seq)
-        var confirmed = false
-        do {
-            _ = try apply(store, upTo: limit, into: &folded) { body in
-                try store.readEvents(after: snapshot.seq - 1) { event in
-                    if event.seq == snapshot.seq {
-                        guard event.identity == identity else { throw SnapshotMismatch() }
-                        confirmed = true
-                        return
-                    }
-                    try body(event)
-                }
-            }
-        } catch is SnapshotMismatch {
-            confirmed = false
-        }
-        if confirmed { return folded }
-        logger.notice("a snapshot does not match the journal's event at its seq (it is newer than what this read may see, or of another history); using an older one",
-                      metadata: ["snapshotSeq": "\(snapshot.seq)"])
-        return nil
-    }
-
-    private func replay(_ store: any JournalStore, after seq: UInt64, upTo limit: UInt64, into folded: inout Folded) throws -> UInt64 {
-        try apply(store, upTo: limit, into: &folded) { try store.readEvents(after: seq, $0) }
-    }
-
-    /// Folds the events `read` hands over into `folded`.
-    private func apply(_ store: any JournalStore, upTo limit: UInt64, into folded: inout Folded,
-                       _ read: ((Event) throws -> Void) throws -> UInt64) throws -> UInt64 {
-        let location = store.location
-        var result = folded
-        let last = try read { event in
-            guard event.seq <= limit else { return }
-            do {
-                try WorkflowState.apply(event, to: &result.state)
-            } catch {
-                throw StateJournalError(.corruption,
-                    "event \(event.seq) (\(event.payload.typeName)) in '\(location)' does not apply to the state before it: \(error)",
-                    path: location)
-            }
-            result.lastSeq = event.seq
-            result.lastTime = max(result.lastTime, event.time)
-            if let key = event.idempotencyKey { result.idempotencyKeys[key] = event.seq }
-        }
-        folded = result
-        return last
-    }
-
-    /// The current fold, starting from this process's cached one when there
-    /// is one (reading only what was appended since), else from the newest
-    /// snapshot.
-    package func currentFold(_ store: any JournalStore) throws -> Folded {
-        if let cache = foldCache.withLock({ $0 }) {
-            var folded = cache.folded
-            do {
-                let last = try apply(store, upTo: .max, into: &folded) { try store.readEvents(from: cache.position, $0) }
-                if last == folded.lastSeq { return folded }
-            } catch is JournalPosition.Mismatch {
-                logger.notice("the journal no longer holds the event this process last saw (it was put back from an older copy?); folding it anew")
-            }
-            // The journal is not the one the cache was made from.
-            foldCache.withLock { $0 = nil }
-        }
-        return try fold(store)
-    }
-
-    /// Under the lock: remembers `folded` and where the journal ends now.
-    package func remember(_ folded: Folded, _ store: any JournalStore) {
-        let position = store.endPosition
-        foldCache.withLock { cache in
-            if let position, position.seq == folded.lastSeq {
-                cache = FoldCache(folded: folded, position: position)
-            } else {
-                cache = nil
-            }
-        }
-    }
-
-    /// The event with sequence number `seq`.
-    package func event(_ seq: UInt64, in store: any JournalStore) throws -> Event? {
-        var found: Event?
-        try store.readEvents(after: seq - 1) { if $0.seq == seq { found = $0 } }
-        return found
-    }
-
     // MARK: - Writing
 
     /// Appends one event, after checking it against the current state under
@@ -320,12 +188,15 @@ public final class StateManager: Sendable {
     ///
     /// - Parameter makePayload: gets the current state (nil before any
     ///   workflow) and the time the event will carry.
-    package func writeDerived(options: WriteOptions,
+    /// - Parameter store: the store to write through (its listing is kept
+    ///   while it is current, see ``FileJournal/listingIsCurrent(_:)``);
+    ///   by default a new one.
+    package func writeDerived(options: WriteOptions, store: (any JournalStore)? = nil,
                       _ makePayload: (_ state: WorkflowState?, _ time: Timestamp) throws -> Event.Payload) throws -> WriteOutcome {
         if let key = options.idempotencyKey, key.isEmpty {
             throw StateJournalError.badInput("the idempotency key is empty; give a non-empty key")
         }
-        return try commitThroughQueue(options: options, makePayload)
+        return try commitThroughQueue(options: options, store: store, makePayload)
     }
 
     /// Under the lock: appends `events` (already checked against `folded`)
@@ -394,8 +265,21 @@ public final class StateManager: Sendable {
 
     /// Every event in the journal, oldest first.
     package func events() throws -> [Event] {
-        var events: [Event] = []
-        try makeStore().readEvents(after: 0) { events.append($0) }
-        return events
+        try reading { store, _ in
+            var events: [Event] = []
+            try store.readEvents(after: 0) { events.append($0) }
+            return events
+        }
+    }
+
+    /// One read operation: one store — one listing of the journal
+    /// directory, one committed boundary, each segment opened once — for
+    /// everything the read asks, after STATE.md was healed from it
+    /// (``healBeforeReading(_:)``; `current` is the fold that took, nil when
+    /// it failed).
+    package func reading<T>(_ body: (_ store: any JournalStore, _ current: Folded?) throws -> T) throws -> T {
+        let store = makeStore()
+        let current = healBeforeReading(store)
+        return try body(store, current)
     }
 }

@@ -24,6 +24,12 @@ import StateJournalEngine
 package enum MarkdownRenderer {
     /// The complete STATE.md text for `state`, footer included.
     package static func render(_ state: WorkflowState) -> String {
+        ProjectionFooter.signed(renderBody(state), seq: state.seq, event: state.eventIdentity)
+    }
+
+    /// STATE.md for `state` without its footer line (which changes with
+    /// every event: its sequence number and checksum): what people compare.
+    package static func renderBody(_ state: WorkflowState) -> String {
         var lines: [String] = []
         appendHeader(of: state, to: &lines)
         let defaultWave = StateMarkdown.defaultWave(currentWave: state.currentWave)
@@ -38,9 +44,7 @@ package enum MarkdownRenderer {
                 appendTaskSection(section, state.tasks(withStatus: status), defaultWave: defaultWave, to: &lines)
             }
         }
-        var text = lines.joined(separator: "\n") + "\n"
-        text += StateMarkdown.footer(seq: state.seq, event: state.eventIdentity, crc32c: CRC32C.checksum(text.utf8)) + "\n"
-        return text
+        return lines.joined(separator: "\n") + "\n"
     }
 
     private static func appendHeader(of state: WorkflowState, to lines: inout [String]) {

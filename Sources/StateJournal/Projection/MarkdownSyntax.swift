@@ -17,12 +17,6 @@ package enum StateMarkdown {
     package static let errorLabel = "- Error:"
     /// The indentation of a task's detail lines.
     package static let detailIndent = "  "
-    /// The start of the footer line; a file that has one was written by
-    /// StateJournal, and its user text is escaped.
-    package static let footerPrefix = "<!-- statejournal"
-    package static let footerVersion = "v1"
-    /// The footer's shape, for messages.
-    package static let footerTemplate = "<!-- statejournal v1 seq=N event=XXXXXXXX crc32c=XXXXXXXX -->"
     /// How many of a task's files STATE.md shows.
     package static let filesShown = 3
     package static let progressCells = 20
@@ -69,48 +63,6 @@ package enum StateMarkdown {
     /// `YYYY-MM-DD HH:MM:SS`.
     package static func isLocalDateTime(_ text: String) -> Bool {
         text.utf8.count == 19 && Array(text.utf8)[10] == UInt8(ascii: " ") && Timestamp(parsing: text) != nil
-    }
-
-    // MARK: Footer
-
-    /// The last line of a file StateJournal writes:
-    /// `<!-- statejournal v1 seq=N event=xxxxxxxx crc32c=xxxxxxxx -->`, where
-    /// `event` is the identity of event N (left out when unknown, as in files
-    /// written before identities existed).
-    package static func footer(seq: UInt64, event: UInt32 = 0, crc32c: UInt32) -> String {
-        let identity = event == 0 ? "" : " event=\(hex8(event))"
-        return "\(footerPrefix) \(footerVersion) seq=\(seq)\(identity) crc32c=\(hex8(crc32c)) -->"
-    }
-
-    /// The sequence number, event identity (nil when the footer has none)
-    /// and checksum of a well-formed footer line, or nil.
-    package static func parseFooter(_ line: String) -> (seq: UInt64, crc32c: UInt32, event: UInt32?)? {
-        let head = "\(footerPrefix) \(footerVersion) seq="
-        let tail = " -->"
-        guard line.hasPrefix(head), line.hasSuffix(tail) else { return nil }
-        var fields = line.dropFirst(head.count).dropLast(tail.count)
-            .split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count == 2 || fields.count == 3, let seqText = fields.first, !seqText.isEmpty,
-              seqText.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let seq = UInt64(seqText), let crc = hexField(fields.removeLast(), "crc32c=")
-        else { return nil }
-        var event: UInt32?
-        if fields.count == 2 {
-            guard let identity = hexField(fields[1], "event="), identity != 0 else { return nil }
-            event = identity
-        }
-        return (seq, crc, event)
-    }
-
-    /// The value of `name=xxxxxxxx` (eight lower-case hex digits), or nil.
-    private static func hexField(_ field: Substring, _ name: String) -> UInt32? {
-        guard field.hasPrefix(name) else { return nil }
-        let text = field.dropFirst(name.count)
-        guard text.utf8.count == 8,
-              text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-                  || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
-        else { return nil }
-        return UInt32(text, radix: 16)
     }
 
     /// Eight lower-case hex digits.

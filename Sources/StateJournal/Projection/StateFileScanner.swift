@@ -76,7 +76,7 @@ package struct StateFileScanner {
         self.bytes = bytes
         self.lines = lines
         firstContentLine = lines.first { !$0.text.isBlank }?.number ?? 1
-        escaped = lines.contains { $0.text.hasPrefix(StateMarkdown.footerPrefix) }
+        escaped = lines.contains { $0.text.hasPrefix(ProjectionFooter.prefix) }
     }
 
     mutating func problem(_ line: Int, _ message: String) {
@@ -91,7 +91,7 @@ package struct StateFileScanner {
     mutating func run() {
         readFooters()
         var inHeader = true
-        for line in lines where !line.text.hasPrefix(StateMarkdown.footerPrefix) {
+        for line in lines where !line.text.hasPrefix(ProjectionFooter.prefix) {
             if line.text.hasPrefix(StateMarkdown.sectionPrefix) {
                 if inHeader { endHeader(at: ruleLine ?? line.number) }
                 inHeader = false
@@ -111,15 +111,15 @@ package struct StateFileScanner {
     // MARK: Footer
 
     mutating func readFooters() {
-        let footers = lines.filter { $0.text.hasPrefix(StateMarkdown.footerPrefix) }
+        let footers = lines.filter { $0.text.hasPrefix(ProjectionFooter.prefix) }
         for line in footers {
             let isLast = line.number == lines.count
             if !isLast {
                 problem(line.number, "the statejournal footer is not the last line; "
                     + "lines after it were added by hand or the file was damaged")
             }
-            guard let (seq, crc, _) = StateMarkdown.parseFooter(line.text.string) else {
-                problem(line.number, "malformed statejournal footer; expected '\(StateMarkdown.footerTemplate)'")
+            guard let (seq, crc, _) = ProjectionFooter.parse(line.text.string) else {
+                problem(line.number, "malformed statejournal footer; expected '\(ProjectionFooter.template)'")
                 continue
             }
             let actual = CRC32C.checksum(bytes[0..<line.offset])

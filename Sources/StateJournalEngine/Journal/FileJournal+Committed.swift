@@ -44,11 +44,14 @@ extension FileJournal {
         let found: Boundary
         do {
             found = try withWriteLock(readLockPolicy, command: "statejournal (reading)") {
-                guard let last = try listing().segments.last else { return Boundary(segmentFirstSeq: 0, end: 0) }
+                // The read session's listing: taken here, under the lock, with the boundary.
+                guard let last = try currentListing().segments.last else { return Boundary(segmentFirstSeq: 0, end: 0) }
                 guard let raw = last.raw else { return Boundary(segmentFirstSeq: last.firstSeq, end: .max) }
                 let file = path(raw)
                 let fd = try fs.open(file, O_RDONLY)
-                defer { fs.closeQuietly(fd) }
+                // Kept for the session's reads of this segment: its bytes up
+                // to the boundary never change (a rewrite is to a new file).
+                defer { keepDescriptor(fd, for: file) }
                 let size = try fs.sys.fstat(fd).get("stat", file).size
                 if let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size) {
                     return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed)
@@ -125,6 +128,10 @@ extension FileJournal {
     /// directory listing, no snapshot. Anything else reads by sequence
     /// number, checking the position's event's identity on the way.
     ///
+    /// Without the lock it reads from the position only when the committed
+    /// boundary (``committedBoundary()``) lies in the position's segment,
+    /// and only up to the boundary.
+    ///
     /// - Throws: ``JournalPosition/Mismatch`` when the journal does not hold
     ///   the position's event (it was put back from an older copy).
     @discardableResult
@@ -135,6 +142,7 @@ extension FileJournal {
         }
         closeTail()
         let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
+        if !locked { return try readCommitted(from: position, name, body) }
         guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
               status.inode == position.inode, status.size >= position.offset,
               recordIsThere(path(name), position) else {
@@ -143,7 +151,6 @@ extension FileJournal {
         // Start at the position's own record (checked above, and again by identity).
         snapshotPositions[position.seq - 1] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
                                                                       offset: UInt64(position.recordStart), identity: position.identity)
-        guard locked else { return try readEventsChecking(position, body) }
         // Collect first: if the segment turns out not to be the active one,
         // nothing may have been handed over yet.
         var events: [Event] = []
@@ -165,11 +172,39 @@ extension FileJournal {
         return last
     }
 
+    /// Without the lock: the events after `position` up to the committed
+    /// boundary, read from the position's record when the boundary lies in
+    /// its segment — the segment the read session opened under the lock, the
+    /// same file (inode) as the position's — else by sequence number.
+    private func readCommitted(from position: JournalPosition, _ name: String, _ body: (Event) throws -> Void) throws -> UInt64 {
+        let file = path(name)
+        guard let limit = try committedBoundary(), limit.segmentFirstSeq == position.segmentFirstSeq, limit.end != .max,
+              limit.end >= position.offset, session.descriptors.contains(where: { $0.path == file }),
+              case .success(let status) = fs.sys.fstat(try sessionDescriptor(file)), status.inode == position.inode,
+              recordIsThere(file, position) else {
+            return try readEventsChecking(position, body)
+        }
+        snapshotPositions[position.seq - 1] = SnapshotFormat.Position(segmentFirstSeq: position.segmentFirstSeq,
+                                                                      offset: UInt64(position.recordStart), identity: position.identity)
+        // Collect first: nothing is handed over unless the position's event is there.
+        var events: [Event] = []
+        let last = try scanRaw(name, firstSeq: position.segmentFirstSeq, isLast: true, after: position.seq - 1, end: limit.end) {
+            events.append($0)
+        }
+        guard let first = events.first, first.seq == position.seq, first.identity == position.identity else {
+            throw JournalPosition.Mismatch()
+        }
+        for event in events.dropFirst() { try body(event) }
+        return last
+    }
+
     /// Whether the record of the position's event is where it says: a record
     /// header at `recordStart` with the position's identity, ending at `offset`.
     private func recordIsThere(_ file: String, _ position: JournalPosition) -> Bool {
-        guard case .success(let fd) = fs.sys.open(file, flags: O_RDONLY, mode: 0) else { return false }
-        defer { fs.closeQuietly(fd) }
+        (try? withReadDescriptor(file) { fd in recordIsThere(fd, position) }) ?? false
+    }
+
+    private func recordIsThere(_ fd: Int32, _ position: JournalPosition) -> Bool {
         var header = [UInt8](repeating: 0, count: RecordFormat.recordHeaderSize)
         guard case .success(let n) = header.withUnsafeMutableBytes({ fs.sys.pread(fd, into: $0, offset: position.recordStart) }),
               n == header.count else { return false }

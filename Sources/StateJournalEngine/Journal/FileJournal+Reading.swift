@@ -13,6 +13,13 @@ extension FileJournal {
 
     @discardableResult
     package func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try readEvents(after: seq, upTo: .max, body)
+    }
+
+    /// Reads the segments that hold events after `seq` up to `upTo`; a
+    /// segment that starts after `upTo` is not opened.
+    @discardableResult
+    package func readEvents(after seq: UInt64, upTo: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
         // Another process may seal (compress and remove) a raw segment between
         // the listing and the open: list again, resuming after the last event
         // handed over, so that none is handed over twice.
@@ -20,26 +27,30 @@ extension FileJournal {
         var attempt = 0
         while true {
             do {
-                return try readEventsOnce(after: from) { event in
+                return try readEventsOnce(after: from, upTo: upTo) { event in
+                    guard event.seq <= upTo else { return }
                     try body(event)
                     from = event.seq
                 }
             } catch let error as StateJournalError where error.errno == .noSuchFile && attempt < 5 {
                 attempt += 1
+                forgetListing()
             }
         }
     }
 
-    private func readEventsOnce(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+    private func readEventsOnce(after seq: UInt64, upTo: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
         // Without the lock: only what was committed — made durable under the
         // lock — when this store first looked (see ``committedBoundary()``).
         let limit = locked ? nil : try committedBoundary()
         try recoverInterruptedWork()
-        var segments = try listing().segments
+        var segments = try currentListing().segments
         if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
         closeTail()
         var lastSeq: UInt64?
         for (i, segment) in segments.enumerated() {
+            // Holds only events after the ones wanted (a writer reads on to the end).
+            if segment.firstSeq > upTo, !locked { break }
             let isLast = i == segments.count - 1
             // A segment whose successor starts at or before seq + 1 holds nothing we need.
             if !isLast, segments[i + 1].firstSeq - 1 <= seq {
@@ -68,25 +79,6 @@ extension FileJournal {
             throw .corruption("segment '\(file)' is named for seq \(firstSeq), but sequence numbers run from 1 to \(Int64.max); "
                 + "the file was renamed or damaged — move it out of the journal directory and run 'statejournal verify'", path: file)
         }
-    }
-
-    /// The sequence number at the start of an event's JSON (`{"seq":N,…`),
-    /// read without parsing the rest; nil if the payload is not in that form.
-    package static func peekSeq(_ payload: UnsafeRawBufferPointer) -> UInt64? {
-        let prefix: StaticString = "{\"seq\":"
-        let n = prefix.utf8CodeUnitCount
-        guard payload.count > n else { return nil }
-        for i in 0..<n where payload[i] != prefix.utf8Start[i] { return nil }
-        var value: UInt64 = 0
-        var i = n
-        while i < payload.count, payload[i] >= 48, payload[i] <= 57 {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(payload[i] - 48))
-            if o1 || o2 { return nil }
-            value = a
-            i += 1
-        }
-        return i > n ? value : nil
     }
 
     package func decodeEvent(_ payload: UnsafeRawBufferPointer, at offset: Int, in file: String, after lastSeq: UInt64) throws -> Event {
@@ -131,7 +123,7 @@ extension FileJournal {
             if Int64(offset) >= end { return }
             lastRecordStart = Int64(offset)
             lastRecordChecksum = RecordFormat.storedChecksum(ofPayload: payload)
-            if !decodeAll, let peeked = FileJournal.peekSeq(payload), peeked <= seq, peeked == next {
+            if !decodeAll, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
             }
@@ -161,8 +153,9 @@ extension FileJournal {
         let file = path(name)
         try Self.checkFirstSeq(firstSeq, of: file)
         let repair = locked && isLast && allowRepair
-        var fd = try fs.open(file, repair ? O_RDWR : O_RDONLY)
-        var keepOpen = false
+        // Without the lock: the read session's descriptor, opened once.
+        var keepOpen = !locked
+        var fd = keepOpen ? try sessionDescriptor(file) : try fs.open(file, repair ? O_RDWR : O_RDONLY)
         defer { if !keepOpen { fs.closeQuietly(fd) } }
 
         var header = [UInt8](repeating: 0, count: RecordFormat.headerSize)
@@ -298,8 +291,13 @@ extension FileJournal {
                     verifyAll: Bool = false, end: Int64 = .max, _ body: (Event) throws -> Void) throws -> SealedSegmentHeader {
         let file = path(name)
         try Self.checkFirstSeq(firstSeq, of: file)
-        let fd = try fs.open(file, O_RDONLY)
-        defer { fs.closeQuietly(fd) }
+        return try withReadDescriptor(file) { fd in
+            try scanSealed(fd, file, firstSeq: firstSeq, after: seq, verifyAll: verifyAll, end: end, body)
+        }
+    }
+
+    private func scanSealed(_ fd: Int32, _ file: String, firstSeq: UInt64, after seq: UInt64,
+                            verifyAll: Bool, end: Int64, _ body: (Event) throws -> Void) throws -> SealedSegmentHeader {
         var frame = [UInt8](repeating: 0, count: SealedSegmentHeader.frameSize)
         let got = try frame.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", file) }
         let header: SealedSegmentHeader
@@ -362,7 +360,6 @@ extension FileJournal {
         guard walker.next - 1 == header.lastSeq || end != .max, header.count == header.lastSeq + 1 - header.firstSeq else {
             throw damaged("it holds events up to seq \(walker.next - 1), not \(header.lastSeq) as its header says")
         }
-        _ = previous
         return header
         }
     }

@@ -41,6 +41,7 @@ extension FileJournal {
             _ = fs.sys.unlink(temp)
             throw error
         }
+        forgetListing()
         try fs.fsyncDirectory(directory)
         closeTail()
         try fs.unlinkIfExists(current.path)
@@ -81,7 +82,7 @@ extension FileJournal {
                 }
                 _ = assembler.feed(records) { payload, _ in
                     header.count += 1
-                    if let time = Self.peekTime(payload) {
+                    if let time = Event.encodedTime(payload) {
                         if !sawFirst { header.firstTime = time; sawFirst = true }
                         header.lastTime = time
                     }
@@ -94,16 +95,5 @@ extension FileJournal {
             }
         }
         return header
-    }
-
-    /// The `time` of an event's JSON (`{"seq":N,"time":"…",…`) without parsing the rest.
-    package static func peekTime(_ payload: UnsafeRawBufferPointer) -> Timestamp? {
-        let marker = Array(",\"time\":\"".utf8)
-        guard let seqEnd = payload.prefix(40).firstIndex(of: UInt8(ascii: ",")),
-              payload.count > seqEnd + marker.count,
-              payload[seqEnd..<(seqEnd + marker.count)].elementsEqual(marker) else { return nil }
-        let start = seqEnd + marker.count
-        guard let end = payload[start...].prefix(40).firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-        return Timestamp(parsing: String(decoding: payload[start..<end], as: UTF8.self))
     }
 }

@@ -9,7 +9,7 @@ import StateJournalModel
 
 /// The sequence ↔ time index of the file journal: a sealed segment's header
 /// holds its first and last event's time, and a raw segment is scanned with
-/// ``FileJournal/peekSeq(_:)`` and ``FileJournal/peekTime(_:)`` only. A time
+/// ``Event/encodedSeq(_:)`` and ``Event/encodedTime(_:)`` only. A time
 /// lookup decodes at most the one segment the time falls in.
 extension FileJournal {
     /// First and last (seq, time) of one segment.
@@ -23,16 +23,24 @@ extension FileJournal {
     /// boundary's segment ends for it.
     package func committedSegments() throws -> (segments: [SegmentFiles], end: (UInt64, Int64)?) {
         let limit = locked ? nil : try committedBoundary()
-        var segments = try listing().segments
+        var segments = try currentListing().segments
         if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
         return (segments, limit.map { ($0.segmentFirstSeq, $0.end) })
     }
 
+    /// Learnt once per read session (without the lock: up to the committed
+    /// boundary, which does not move).
     package func segmentTimes(_ segment: SegmentFiles, end: Int64 = .max) throws -> SegmentTimes {
+        if !locked, let known = session.times[segment.firstSeq] { return known }
+        let times = try readSegmentTimes(segment, end: end)
+        if !locked { session.times[segment.firstSeq] = times }
+        return times
+    }
+
+    private func readSegmentTimes(_ segment: SegmentFiles, end: Int64) throws -> SegmentTimes {
         if segment.raw == nil, let sealed = segment.sealed {
             let file = path(sealed)
-            let fd = try fs.open(file, O_RDONLY)
-            defer { fs.closeQuietly(fd) }
+            return try withReadDescriptor(file) { fd in
             var frame = [UInt8](repeating: 0, count: SealedSegmentHeader.frameSize)
             let got = try frame.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", file) }
             switch frame.withUnsafeBytes({ SealedSegmentHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }) {
@@ -43,16 +51,22 @@ extension FileJournal {
             case .failure(let problem):
                 throw StateJournalError.corruption("sealed segment '\(file)' is damaged: \(problem)", path: file)
             }
+            }
         }
         guard let raw = segment.raw else { return SegmentTimes() }
         var times = SegmentTimes()
         let file = path(raw)
-        guard let bytes = try fs.readFileIfExists(file) else { return times }
+        let bytes: [UInt8]
+        do {
+            bytes = try withReadDescriptor(file) { fd in try fs.readAll(fd, file, upTo: end) }
+        } catch let error as StateJournalError where error.errno == .noSuchFile {
+            return times
+        }
         let committed = Int(min(Int64(bytes.count), end))
         bytes.withUnsafeBytes { all in
             let b = UnsafeRawBufferPointer(rebasing: all[0..<committed])
             _ = RecordFormat.scan(b, from: RecordFormat.headerSize, maximumSize: maximumRecordSize) { payload, _ in
-                guard let seq = Self.peekSeq(payload), let time = Self.peekTime(payload) else { return }
+                guard let seq = Event.encodedSeq(payload), let time = Event.encodedTime(payload) else { return }
                 if times.first == nil { times.first = (seq, time) }
                 times.last = (seq, time)
             }

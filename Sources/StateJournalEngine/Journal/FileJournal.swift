@@ -22,7 +22,7 @@ import StateJournalModel
 /// the active segment reaches ``Options/segmentSize`` it is sealed: compressed
 /// to a temporary file, fsynced, renamed, the directory fsynced, and only then
 /// the raw segment removed. See `Docs/FORMAT.md`.
-package final class FileJournal: JournalStore {
+package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     package struct Options: Sendable {
         /// The active segment is sealed once it holds this many bytes.
         package var segmentSize: Int = 4 << 20
@@ -79,13 +79,16 @@ package final class FileJournal: JournalStore {
     package var watermark: Watermark?
     /// Where the valid records of the last raw segment scanned end.
     package var lastScanEnd: Int64 = 0
+    /// What this store's reads share: one listing, each segment opened once
+    /// (see ``Session``).
+    package var session = Session()
 
     /// - Parameters:
     ///   - statePath: the STATE.md path; the journal is `statePath + ".journal"`.
     package init(statePath: String, fileSystem: FileSystem = FileSystem(), logger: Logger = Logger(label: "statejournal"),
                 options: Options = Options(), readLockPolicy: LockPolicy = LockPolicy()) {
-        self.directory = statePath + ".journal"
-        self.lockPath = statePath + ".lock"
+        self.directory = Self.directory(forState: statePath)
+        self.lockPath = Self.lockPath(forState: statePath)
         self.fs = fileSystem
         self.logger = logger
         self.options = options
@@ -93,7 +96,10 @@ package final class FileJournal: JournalStore {
         self.lock = FileLock(path: lockPath, fileSystem: fileSystem)
     }
 
-    deinit { closeTail() }
+    deinit {
+        closeTail()
+        endSession()
+    }
 
     package func closeTail() {
         if let tail { fs.closeQuietly(tail.fd) }
@@ -107,6 +113,13 @@ package final class FileJournal: JournalStore {
         locked = true
         recovered = false
         watermark = Watermark(fields: lock.fields)
+        // A new view: what lock-free reads saw before is not what is
+        // committed now. The listing is kept only while the watermark says
+        // no segment was added, sealed or replaced since it was taken.
+        let kept = session.listing
+        endSession()
+        boundary = nil
+        if let kept, listingIsCurrent(kept) { session.listing = kept }
         defer {
             closeTail()
             locked = false
@@ -128,6 +141,16 @@ package final class FileJournal: JournalStore {
     package static let temporaryMarker = ".tmp-"
     /// The lock projectors of STATE.md take (see ``StateManager``).
     package static let projectorLockName = "projector.lock"
+
+    /// The journal directory kept for the state file `statePath`.
+    package static func directory(forState statePath: String) -> String { statePath + ".journal" }
+    /// The writers' lock of the state file `statePath`.
+    package static func lockPath(forState statePath: String) -> String { statePath + ".lock" }
+    /// The lock projectors of `statePath` take: in the journal directory,
+    /// where ``listing()`` knows it is not part of the journal.
+    package static func projectorLockPath(forState statePath: String) -> String {
+        FileSystem.join(directory(forState: statePath), projectorLockName)
+    }
 
     package static func padded(_ seq: UInt64) -> String {
         let digits = String(seq)
@@ -199,7 +222,8 @@ package final class FileJournal: JournalStore {
     package func recoverInterruptedWork() throws {
         guard locked, !recovered else { return }
         recovered = true
-        let list = try listing()
+        let list = try currentListing()
+        if !list.temporaries.isEmpty || list.segments.contains(where: { $0.raw != nil && $0.sealed != nil }) { forgetListing() }
         for temp in list.temporaries {
             try fs.unlinkIfExists(path(temp))
             logger.notice("removed a temporary file left by an interrupted write", metadata: ["file": "\(path(temp))"])
@@ -327,6 +351,7 @@ package final class FileJournal: JournalStore {
             _ = fs.sys.unlink(path)
             throw error
         }
+        forgetListing()
         Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
         let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
@@ -337,7 +362,7 @@ package final class FileJournal: JournalStore {
     // MARK: Snapshots
 
     package func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
-        for entry in try listing().snapshots.reversed() where entry.seq <= seq {
+        for entry in try currentListing().snapshots.reversed() where entry.seq <= seq {
             let file = path(entry.name)
             guard let bytes = try fs.readFileIfExists(file) else { continue }
             switch SnapshotFormat.decode(bytes) {
@@ -374,6 +399,8 @@ package final class FileJournal: JournalStore {
         }
         try fs.atomicReplace(path(Self.snapshotName(seq: snapshot.seq)),
                              with: SnapshotFormat.encode(snapshot, position: position), backup: nil)
+        forgetListing()
+        defer { forgetListing() }
         // Older snapshots beyond the ones kept are no longer needed, except
         // checkpoints — the first snapshot within each segment — which let
         // reads of the past (`show --seq`, `--at`, `restore`) start near

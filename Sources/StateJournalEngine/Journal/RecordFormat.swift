@@ -109,16 +109,6 @@ package enum RecordFormat {
         return payload
     }
 
-    /// Every payload StateJournal writes is an event, `{"seq":…`.
-    package static let eventPrefix: [UInt8] = Array("{\"seq\":".utf8)
-
-    /// Whether the bytes at `offset` begin like an event's JSON.
-    package static func eventStarts(in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
-        guard offset >= 0, bytes.count - offset >= eventPrefix.count else { return false }
-        for i in 0..<eventPrefix.count where bytes[offset + i] != eventPrefix[i] { return false }
-        return true
-    }
-
     /// What lies after the last valid record of a scanned region.
     package enum Tail: Equatable, Sendable {
         /// The region ends exactly after the last valid record.
@@ -143,7 +133,7 @@ package enum RecordFormat {
                     // Only where an event's JSON starts: checksumming a candidate at
                     // every offset made a large damaged region cost its size × the
                     // record limit (a 16 MiB garbage tail hung every open).
-                    if Self.eventStarts(in: bytes, at: probe + recordHeaderSize),
+                    if Event.encodingStarts(in: bytes, at: probe + recordHeaderSize),
                        record(in: bytes, at: probe, maximumSize: maximumSize) != nil {
                         return .corrupt(offset: offset, nextValidRecord: probe)
                     }

@@ -123,13 +123,17 @@ package struct FileSystem: Sendable {
         try sys.fsync(fd).get("fsync directory", dir)
     }
 
-    /// Reads a whole file from its descriptor.
-    package func readAll(_ fd: Int32, _ path: String) throws(StateJournalError) -> [UInt8] {
-        let size = Int(try sys.fstat(fd).get("stat", path).size)
-        var out = [UInt8](repeating: 0, count: max(size, 0))
+    /// The first `limit` bytes of the file open as `fd`; without a limit,
+    /// the whole file, also what was appended while it was read.
+    package func readAll(_ fd: Int32, _ path: String, upTo limit: Int64 = .max) throws(StateJournalError) -> [UInt8] {
+        let size = min(try sys.fstat(fd).get("stat", path).size, limit)
+        var out = [UInt8](repeating: 0, count: Int(max(size, 0)))
         var done = 0
         while true {
-            if done == out.count { out.append(contentsOf: repeatElement(0, count: max(4096, out.count / 2))) }
+            if done == out.count {
+                guard limit == .max else { break }
+                out.append(contentsOf: repeatElement(0, count: max(4096, out.count / 2)))
+            }
             let result = out.withUnsafeMutableBytes { raw in
                 sys.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), offset: Int64(done))
             }

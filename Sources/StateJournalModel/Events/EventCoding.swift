@@ -229,3 +229,50 @@ extension WorkflowState {
         return .object(members)
     }
 }
+
+// MARK: An encoded event, read without decoding it
+
+/// What a store may learn of an encoded event (``Event/json()``, compact)
+/// without parsing it: its sequence number and time lead the object. Stores
+/// use this for their indexes and for telling damage from data, so that
+/// their framing need not know the payload's shape.
+extension Event {
+    /// How every encoded event begins.
+    package static let encodedPrefix: [UInt8] = Array("{\"seq\":".utf8)
+
+    /// Whether the bytes at `offset` begin like an encoded event.
+    package static func encodingStarts(in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        guard offset >= 0, bytes.count - offset >= encodedPrefix.count else { return false }
+        for i in 0..<encodedPrefix.count where bytes[offset + i] != encodedPrefix[i] { return false }
+        return true
+    }
+
+    /// The sequence number at the start of an encoded event (`{"seq":N,…`),
+    /// read without parsing the rest; nil if it is not in that form.
+    package static func encodedSeq(_ encoded: UnsafeRawBufferPointer) -> UInt64? {
+        let n = encodedPrefix.count
+        guard encoded.count > n, encodingStarts(in: encoded, at: 0) else { return nil }
+        var value: UInt64 = 0
+        var i = n
+        while i < encoded.count, encoded[i] >= 48, encoded[i] <= 57 {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(encoded[i] - 48))
+            if o1 || o2 { return nil }
+            value = a
+            i += 1
+        }
+        return i > n ? value : nil
+    }
+
+    /// The `time` of an encoded event (`{"seq":N,"time":"…",…`), read
+    /// without parsing the rest; nil if it is not in that form.
+    package static func encodedTime(_ encoded: UnsafeRawBufferPointer) -> Timestamp? {
+        let marker = Array(",\"time\":\"".utf8)
+        guard let seqEnd = encoded.prefix(40).firstIndex(of: UInt8(ascii: ",")),
+              encoded.count > seqEnd + marker.count,
+              encoded[seqEnd..<(seqEnd + marker.count)].elementsEqual(marker) else { return nil }
+        let start = seqEnd + marker.count
+        guard let end = encoded[start...].prefix(40).firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return Timestamp(parsing: String(decoding: encoded[start..<end], as: UTF8.self))
+    }
+}

@@ -29,6 +29,12 @@ public protocol JournalStore: AnyObject {
     @discardableResult
     func readEvents(after seq: UInt64, _ body: (Event) throws -> Void) throws -> UInt64
 
+    /// Like ``readEvents(after:_:)``, but hands over only the events up to
+    /// `limit`, and may stop reading there (the file store does not open
+    /// the segments after it). Returns the last sequence number it read.
+    @discardableResult
+    func readEvents(after seq: UInt64, upTo limit: UInt64, _ body: (Event) throws -> Void) throws -> UInt64
+
     /// Appends `events` (which continue the store's sequence) durably: when
     /// this returns they survive a crash of the process or the machine. On
     /// failure nothing of them is in the store. Only under the lock.
@@ -60,40 +66,48 @@ public protocol JournalStore: AnyObject {
     /// Stores `snapshot` durably. Only under the lock.
     func writeSnapshot(_ snapshot: Snapshot) throws
 
-    /// Closes the active segment (compressing it, for the file store) so that
-    /// the next append starts a new one. Only under the lock.
-    func sealActiveSegment() throws
-
     /// Checks every record, segment and snapshot without changing anything,
     /// reporting each problem found.
     func verify() throws -> [JournalProblem]
+}
 
+/// A store that can say where its data ended and resume reading there (the
+/// file journal: segment, offset, inode), so that a process keeping its
+/// folded state reads only what was appended since.
+package protocol PositionedJournalStore: JournalStore {
     /// Where the data ends after the last read or append under the lock
-    /// (nil without the lock, or when the store has no positions).
+    /// (nil without the lock).
     var endPosition: JournalPosition? { get }
 
     /// The events after `position` — one an earlier ``endPosition`` gave —
     /// reading only what was appended since; when the position no longer
     /// fits (the segment was sealed or replaced) it reads by sequence number.
-    /// Returns the last sequence number, as ``readEvents(after:_:)`` does.
+    /// Returns the last sequence number, as ``JournalStore/readEvents(after:_:)`` does.
     @discardableResult
     func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64
+}
+
+/// A store that keeps its events in segments it can close (the file
+/// journal seals and compresses them).
+package protocol SegmentedJournalStore: JournalStore {
+    /// Closes the active segment so that the next append starts a new one.
+    /// Only under the lock.
+    func sealActiveSegment() throws
 }
 
 extension JournalStore {
     /// The newest readable snapshot.
     package func latestSnapshot() throws -> Snapshot? { try latestSnapshot(atOrBefore: .max) }
 
+    /// Stores that cannot stop early read on and hand over only the events
+    /// up to `limit`; returns the store's last sequence number.
+    @discardableResult
+    public func readEvents(after seq: UInt64, upTo limit: UInt64, _ body: (Event) throws -> Void) throws -> UInt64 {
+        try readEvents(after: seq) { if $0.seq <= limit { try body($0) } }
+    }
+
     /// Stores without a size limit take every event.
     public func checkFits(_ event: Event, encoded: [UInt8]) throws {}
-
-    /// Stores without positions resume by sequence number.
-    public var endPosition: JournalPosition? { nil }
-
-    @discardableResult
-    public func readEvents(from position: JournalPosition, _ body: (Event) throws -> Void) throws -> UInt64 {
-        try readEventsChecking(position, body)
-    }
 
     /// Reads after `position.seq - 1`, checking that event `position.seq`
     /// has the position's identity, and hands over only the events after it.
@@ -122,11 +136,11 @@ extension JournalStore {
 /// whose event the store no longer holds (the journal was put back from an
 /// older copy, or replaced) throws ``Mismatch``, so the reader refolds from
 /// scratch instead of building on an event that is not there.
-public struct JournalPosition: Sendable, Equatable {
+package struct JournalPosition: Sendable, Equatable {
     /// The last sequence number read.
-    public var seq: UInt64
+    package var seq: UInt64
     /// The ``Event/identity`` of event `seq` (0: unknown, not checked).
-    public var identity: UInt32 = 0
+    package var identity: UInt32 = 0
     package var segmentFirstSeq: UInt64 = 0
     package var offset: Int64 = 0
     package var inode: UInt64 = 0
@@ -134,7 +148,7 @@ public struct JournalPosition: Sendable, Equatable {
     package var recordStart: Int64 = 0
 
     /// A position naming event `seq` by its identity (0: not checked).
-    public init(seq: UInt64, identity: UInt32 = 0) {
+    package init(seq: UInt64, identity: UInt32 = 0) {
         self.seq = seq
         self.identity = identity
     }
@@ -149,7 +163,7 @@ public struct JournalPosition: Sendable, Equatable {
     }
 
     /// The store does not hold the position's event: read from the start.
-    public struct Mismatch: Error {
+    package struct Mismatch: Error {
         package init() {}
     }
 }
