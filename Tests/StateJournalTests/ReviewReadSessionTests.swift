@@ -159,6 +159,81 @@ import StateJournalTesting
     }
 }
 
+/// A process "killed" right after it renamed a new segment into place,
+/// before its directory fsync: every later call fails (EIO) and changes
+/// nothing, except `close` and unlocking, which the kernel does for a dead
+/// process.
+final class KilledAfterSegmentRename: ForwardingSystemCalls, @unchecked Sendable {
+    let base: any SystemCalls
+    private let lock = NSLock()
+    private var dead = false
+    var isDead: Bool { lock.lock(); defer { lock.unlock() }; return dead }
+    init(_ base: any SystemCalls) { self.base = base }
+    private func gated<T>(_ body: () -> Result<T, Errno>) -> Result<T, Errno> { isDead ? .failure(.ioError) : body() }
+    func rename(_ from: String, _ to: String) -> Result<Void, Errno> {
+        let result = gated { base.rename(from, to) }
+        if case .success = result, to.contains("/segment-"), to.hasSuffix(".log") { lock.lock(); dead = true; lock.unlock() }
+        return result
+    }
+    func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> { gated { base.open(path, flags: flags, mode: mode) } }
+    func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> { gated { base.pread(fd, into: buffer, offset: offset) } }
+    func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> { gated { base.pwrite(fd, from: buffer, offset: offset) } }
+    func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> { gated { base.write(fd, from: buffer) } }
+    func fsync(_ fd: Int32) -> Result<Void, Errno> { gated { base.fsync(fd) } }
+    func fdatasync(_ fd: Int32) -> Result<Void, Errno> { gated { base.fdatasync(fd) } }
+    func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> { gated { base.ftruncate(fd, length: length) } }
+    func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
+    func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
+    func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
+        if isDead && operation & LOCK_UN == 0 { return .failure(.ioError) }
+        return base.flock(fd, operation: operation)
+    }
+}
+
+extension ReviewReadSessionTests {
+    /// `FileJournal.durableSegments` (process-wide) remembers by *path*
+    /// the segments whose directory entry this process saw made durable, so
+    /// that `append` fsyncs the journal directory once before the first
+    /// write into a segment it did not create. A long-lived process that
+    /// wrote to `segment-…1.log` keeps that path for good. The journal is
+    /// then moved away (the workflow archived, or deleted) and another
+    /// process starting a new one is killed after renaming its new
+    /// `segment-…1.log` into place and before the directory fsync. The
+    /// long-lived process starts the workflow itself: it appends to that
+    /// file — same path, another file, whose directory entry nobody made
+    /// durable — without the directory fsync, and acknowledges. A power
+    /// loss takes the segment, and the acknowledged event, away.
+    @Test func aSegmentRecreatedAtAPathThisProcessOnceMadeDurableTakesAnAcknowledgedWriteWithoutADirectoryFsync() throws {
+        let dir = TemporaryDirectory()
+        let root = dir.file("ws")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let disk = SimulatedDisk(root: root, seed: 11)
+        let path = root + "/STATE.md"
+        let longLived = Self.manager(path, disk)
+        try longLived.write(initPayload())
+        try longLived.write(.noteAdded(text: "old workflow"))
+
+        // The old workflow is archived: its journal moved aside.
+        guard case .success = disk.rename(path + ".journal", root + "/old.journal") else { Issue.record("mv failed"); return }
+        // Another process starts a new one and is killed before its
+        // segment's directory entry is durable (its directory creation is).
+        let killed = KilledAfterSegmentRename(disk)
+        #expect(throws: (any Error).self) { try Self.manager(path, killed).write(initPayload(tasks: 1, waves: 1)) }
+        #expect(killed.isDead)
+
+        // The long-lived process starts the new workflow itself.
+        let acknowledged = try longLived.write(initPayload(tasks: 2, waves: 1), options: .init(idempotencyKey: "new"))
+        disk.crash()
+        disk.materialize(.dropAll)
+
+        var keys: [String: UInt64] = [:]
+        let read = Result { try FileJournal(statePath: path, logger: Self.quiet).allEvents() }
+        if case .success(let events) = read { for event in events { if let key = event.idempotencyKey { keys[key] = event.seq } } }
+        #expect(keys["new"] == acknowledged.event.seq, "the acknowledged write (seq \(acknowledged.event.seq)) is lost: \(read)")
+    }
+}
+
 extension FileJournal {
     /// Every event, read under the writers' lock.
     func allEvents() throws -> [Event] {
