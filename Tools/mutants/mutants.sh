@@ -245,9 +245,9 @@ why: the segment-directory fsync fix undone: a segment whose directory entry may
 test: GuaranteeTests/aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite
 file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
-        if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
+        if !Self.durableSegments.withLock({ $0.contains(key) }) {
             try fs.fsyncDirectory(directory)
-            Self.durableSegments.withLock { _ = $0.insert(current.path) }
+            Self.durableSegments.withLock { _ = $0.insert(key) }
         }
 ===
 >>>

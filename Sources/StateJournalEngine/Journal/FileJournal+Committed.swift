@@ -107,7 +107,7 @@ extension FileJournal {
             } catch {
                 // Its directory entry may not be durable: the next append
                 // must fsync the directory first.
-                Self.durableSegments.withLock { _ = $0.remove(file) }
+                Self.forgetDurable(file)
                 throw error
             }
             let replacement = try fs.open(file, O_RDWR)
