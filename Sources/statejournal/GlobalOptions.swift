@@ -47,6 +47,23 @@ struct GlobalOptions<Position>: ParsableArguments {
         return merged
     }
 
+    /// The values, without argument parser's wrappers.
+    var settings: GlobalSettings {
+        GlobalSettings(state: state, actor: actor, lockTimeout: lockTimeout, allowSymlinks: allowSymlinks)
+    }
+
+    /// A manager for this invocation; `command` is recorded in the lock file.
+    func manager(command: String) -> StateManager { settings.manager(command: command) }
+}
+
+/// The global options' values, however they were read: by argument parser
+/// (``GlobalOptions/settings``) or by the fast path (FastPath.swift).
+struct GlobalSettings: Equatable {
+    var state: String?
+    var actor: String?
+    var lockTimeout: Double?
+    var allowSymlinks = false
+
     var statePath: String {
         if let state { return state }
         if let env = getenv("STATEJOURNAL_STATE"), env.pointee != 0 { return String(cString: env) }
@@ -94,6 +111,18 @@ struct WriteFlags: ParsableArguments {
     @Flag(help: "Print the event as JSON on stdout.")
     var json = false
 
+    var options: StateManager.WriteOptions { settings.options }
+
+    /// The values, without argument parser's wrappers.
+    var settings: WriteSettings { WriteSettings(expectSeq: expectSeq, idempotencyKey: idempotencyKey, json: json) }
+}
+
+/// The write flags' values, however they were read.
+struct WriteSettings: Equatable {
+    var expectSeq: UInt64?
+    var idempotencyKey: String?
+    var json = false
+
     var options: StateManager.WriteOptions {
         StateManager.WriteOptions(expectSeq: expectSeq, idempotencyKey: idempotencyKey)
     }
@@ -106,7 +135,7 @@ struct WriteOptions: ParsableArguments {
     @OptionGroup var flags: WriteFlags
 }
 
-/// A command that writes one event.
+/// A command that takes the write flags (``WriteOptions``).
 protocol WriteCommand: GlobalCommand {
     var write: WriteOptions { get }
 }
@@ -114,11 +143,18 @@ protocol WriteCommand: GlobalCommand {
 extension WriteCommand {
     var trailing: GlobalOptions<Trailing> { write.trailing }
     var flags: WriteFlags { write.flags }
+}
 
-    /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
-    /// on stderr otherwise. `command` is recorded in the lock file.
-    func perform(_ command: String, _ payload: Event.Payload) throws {
-        let manager = global.manager(command: command)
-        reportWrite(try manager.write(payload, options: flags.options), flags, manager)
-    }
+/// A command that writes one event: `task add|start|complete|fail`, `note`,
+/// `wave set`, `meta set`. What it does is a ``WriteRequest``, the same value
+/// the fast path (FastPath.swift) builds for the simple forms of its argv.
+protocol OneEventCommand: WriteCommand {
+    /// The event and the command line recorded in the lock file.
+    var event: OneEventWrite { get }
+}
+
+extension OneEventCommand {
+    var request: WriteRequest { WriteRequest(global: global.settings, flags: flags.settings, write: event) }
+
+    func run() throws { try request.perform() }
 }

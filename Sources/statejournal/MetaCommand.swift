@@ -7,7 +7,7 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: WriteCommand {
+struct MetaSet: OneEventCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
     @OptionGroup var write: WriteOptions
@@ -15,5 +15,5 @@ struct MetaSet: WriteCommand {
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
 
-    func run() throws { try perform("meta set \(key)", .metadataSet(key: key, value: value)) }
+    var event: OneEventWrite { .metaSet(key: key, value: value) }
 }

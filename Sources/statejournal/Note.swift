@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal note TEXT`
-struct Note: WriteCommand {
+struct Note: OneEventCommand {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
@@ -10,5 +10,5 @@ struct Note: WriteCommand {
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The note's text.") var text: String
 
-    func run() throws { try perform("note", .noteAdded(text: text)) }
+    var event: OneEventWrite { .note(text: text) }
 }

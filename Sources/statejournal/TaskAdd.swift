@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: WriteCommand {
+struct TaskAdd: OneEventCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
     @OptionGroup var write: WriteOptions
@@ -11,5 +11,5 @@ struct TaskAdd: WriteCommand {
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
 
-    func run() throws { try perform("task add \(id)", .taskAdded(taskID: id, wave: wave, description: description)) }
+    var event: OneEventWrite { .taskAdd(id: id, wave: wave, description: description) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task complete ID [--commit SHA] [--file PATH]...`
-struct TaskComplete: WriteCommand {
+struct TaskComplete: OneEventCommand {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
 
     @OptionGroup var write: WriteOptions
@@ -12,5 +12,5 @@ struct TaskComplete: WriteCommand {
     @Option(name: .customLong("file"), help: ArgumentHelp("A file it changed (repeatable).", valueName: "path"))
     var files: [String] = []
 
-    func run() throws { try perform("task complete \(id)", .taskCompleted(taskID: id, commit: commit, files: files)) }
+    var event: OneEventWrite { .taskComplete(id: id, commit: commit, files: files) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task fail ID --error TEXT`
-struct TaskFail: WriteCommand {
+struct TaskFail: OneEventCommand {
     static let configuration = CommandConfiguration(commandName: "fail", abstract: "Mark a task failed, with the error.")
 
     @OptionGroup var write: WriteOptions
@@ -10,5 +10,5 @@ struct TaskFail: WriteCommand {
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("What went wrong.", valueName: "text")) var error: String
 
-    func run() throws { try perform("task fail \(id)", .taskFailed(taskID: id, error: error)) }
+    var event: OneEventWrite { .taskFail(id: id, error: error) }
 }

@@ -7,12 +7,12 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: WriteCommand {
+struct WaveSet: OneEventCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
     @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The wave.") var wave: Int
 
-    func run() throws { try perform("wave set \(wave)", .waveSet(wave: wave)) }
+    var event: OneEventWrite { .waveSet(wave: wave) }
 }
