@@ -128,6 +128,14 @@ extension StateManager {
     /// `previousIsProjection`, a file without a footer at the path is the
     /// previous projection (an import's source), kept as the backup rather
     /// than as damaged.
+    ///
+    /// The new STATE.md is fsynced, and the directory after its rename, only
+    /// for `cleanUp` (compact, verify, refresh) and `previousIsProjection`
+    /// (import). The rewrites that follow writes and reads are not: STATE.md
+    /// is a projection of the journal, whose events are durable before
+    /// anything shows them, and any command regenerates a STATE.md a power
+    /// loss left behind, missing or damaged (Docs/GUARANTEES.md, "What a
+    /// power loss can and cannot do").
     package func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
                  previousIsProjection: Bool = false, store: (any JournalStore)? = nil) throws {
         // Before anything is read or kept aside through it.
@@ -159,15 +167,19 @@ extension StateManager {
         let folded = try currentFold(store ?? makeStore())
         guard let state = folded.state else { return }
         try replaceProjection(showing: state, lastSeq: folded.lastSeq, status: try projectionStatus(),
-                              previousIsProjection: previousIsProjection, lock: lock)
+                              previousIsProjection: previousIsProjection, lock: lock, durable: cleanUp || previousIsProjection)
     }
 
     /// Under the projectors' lock `lock`, with `status` just read: makes
     /// STATE.md show `state`, the journal's state at `lastSeq` — unless it
     /// already does — keeping a damaged file, or one that claims an event
     /// the journal does not hold, under a new name first.
+    ///
+    /// - Parameter durable: fsync the new file and the directory (see
+    ///   ``publish(_:policy:cleanUp:previousIsProjection:store:)``).
     private func replaceProjection(showing state: WorkflowState, lastSeq: UInt64, status: ProjectionStatus,
-                                   previousIsProjection: Bool, lock: FileLock, known: FileStatus?? = .none) throws {
+                                   previousIsProjection: Bool, lock: FileLock, known: FileStatus?? = .none,
+                                   durable: Bool) throws {
         var backup: String? = backupPath
         switch status {
         case .intact(let seq, let event) where seq == lastSeq && event == state.eventIdentity:
@@ -190,7 +202,7 @@ extension StateManager {
                            metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
         }
         try lock.validate()
-        try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup, known: known)
+        try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup, known: known, durable: durable)
         lastProjection.withLock { $0 = Timestamp.now().microseconds }
     }
 
@@ -212,7 +224,7 @@ extension StateManager {
         if status == .intact(seq: state.seq, event: state.eventIdentity) { return }
         if case .intact = status {} else { try removeStaleTemporaries() }
         try replaceProjection(showing: state, lastSeq: state.seq, status: status, previousIsProjection: false, lock: lock,
-                              known: known)
+                              known: known, durable: false)
     }
 
     /// Under the projectors' lock: removes temporaries of STATE.md and its backup.

@@ -144,17 +144,17 @@ extension FileJournal {
               position.recordStart >= Int64(RecordFormat.headerSize) else {
             return try readEventsChecking(position, body)
         }
-        let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
-        if !locked { return try readCommitted(from: position, name, body) }
         // Under the lock the active segment, as this hold found it (read,
         // created, appended to, or kept from the previous hold and checked
         // when the lock was taken), ends with the position's event: nothing
         // was appended since.
-        if let tail, tail.lastSeq >= tail.firstSeq, tail.lastSeq == position.seq, tail.lastRecordChecksum == position.identity,
+        if locked, let tail, tail.lastSeq >= tail.firstSeq, tail.lastSeq == position.seq, tail.lastRecordChecksum == position.identity,
            tail.firstSeq == position.segmentFirstSeq, tail.end == position.offset, tail.inode == position.inode,
            tail.lastRecordStart == position.recordStart {
             return position.seq
         }
+        let name = Self.segmentName(firstSeq: position.segmentFirstSeq)
+        if !locked { return try readCommitted(from: position, name, body) }
         closeTail()
         guard case .success(let status) = fs.sys.lstat(path(name)), status.isRegularFile,
               status.inode == position.inode, status.size >= position.offset,

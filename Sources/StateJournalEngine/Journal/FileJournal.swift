@@ -82,6 +82,8 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     }
     /// Whether this hold resumed the tail kept from the previous one.
     package private(set) var resumedTail = false
+    /// The sealed name of the kept tail's segment (made once per segment).
+    private var keptSealedPath: (firstSeq: UInt64, path: String)?
     package var locked = false
     /// Whether this lock hold already cleaned up after crashed writers.
     package var recovered = false
@@ -191,12 +193,19 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         guard keepsStateBetweenHolds, let left = keptWatermark, let mark = watermark, mark == left, mark.pending == nil,
               case .success(let status) = fs.sys.lstat(kept.path), status.isRegularFile,
               status.device == kept.device, status.inode == kept.inode, status.size == kept.end,
-              case .failure(.noSuchFile) = fs.sys.lstat(path(Self.sealedName(firstSeq: kept.firstSeq))),
+              case .failure(.noSuchFile) = fs.sys.lstat(sealedPath(of: kept)),
               lastRecordIsThere(kept) else {
             closeTail()
             return false
         }
         return true
+    }
+
+    private func sealedPath(of tail: Tail) -> String {
+        if let known = keptSealedPath, known.firstSeq == tail.firstSeq { return known.path }
+        let made = path(Self.sealedName(firstSeq: tail.firstSeq))
+        keptSealedPath = (tail.firstSeq, made)
+        return made
     }
 
     /// Whether `tail`'s last record is at `lastRecordStart`, ends at `end`

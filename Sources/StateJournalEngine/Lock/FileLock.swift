@@ -183,7 +183,7 @@ package final class FileLock {
             fieldsWritten = false
             recordFailed = false
             noteWritten = false
-            holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+            holder = (command, Timestamp.now())
             return true
         case .failure(.wouldBlock):
             if keepsDescriptor { kept = fd } else { fs.closeQuietly(fd) }
@@ -313,7 +313,12 @@ package final class FileLock {
     /// than its pid, command and start), read when the lock was acquired;
     /// only a complete set (ended by `end=1`) counts.
     package private(set) var fields: [(key: String, value: String)] = []
-    private var holderNote = ""
+    /// What this holder's note says: the command and when the lock was
+    /// taken (made into text only when the note is written).
+    private var holder: (command: String, since: Timestamp) = ("", Timestamp(microseconds: 0))
+    private var holderNote: String {
+        "pid=\(getpid())\ncommand=\(holder.command.replacingNewlines())\nsince=\(holder.since.rfc3339)\n"
+    }
 
     /// Replaces the fields kept in the lock file for the next holder, which
     /// finds them in ``fields``. The file is the lock holders' shared memory
@@ -356,19 +361,24 @@ package final class FileLock {
         var bytes = [UInt8](repeating: 0, count: Self.recordSize)
         let got = bytes.withUnsafeMutableBytes { fs.sys.pread(fd, into: $0, offset: 0) }
         if case .success(let n) = got { bytes.removeSubrange(n...) } else { bytes = [] }
-        let text = String(decoding: bytes, as: UTF8.self)
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = String(line[..<eq])
-            if key == "end" { complete = true; break }
-            guard !["pid", "command", "since"].contains(key) else { continue }
-            found.append((key, String(line[line.index(after: eq)...])))
+        // `key=value` lines, taken apart as bytes (a newline or `=` byte
+        // never occurs inside a multi-byte UTF-8 character).
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let line = bytes[start..<end]
+            start = end + 1
+            guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = line[..<eq]
+            if key.elementsEqual("end".utf8) { complete = true; break }
+            if key.elementsEqual("pid".utf8) || key.elementsEqual("command".utf8) || key.elementsEqual("since".utf8) { continue }
+            found.append((String(decoding: key, as: UTF8.self), String(decoding: line[(eq + 1)...], as: UTF8.self)))
         }
         fields = complete ? found : []
         fieldsWritten = false
         recordFailed = false
         noteWritten = false
-        holderNote = "pid=\(getpid())\ncommand=\(command.replacingNewlines())\nsince=\(Timestamp.now().rfc3339)\n"
+        holder = (command, Timestamp.now())
         // Best effort: the lock is held whether or not the note is written
         // (and a failed rewrite leaves the previous record whole).
         if announce { announceHolder() }
@@ -382,15 +392,30 @@ package final class FileLock {
 
     /// Writes the note and the fields, ended by `end=1`, as one record.
     private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
-        var body = fields.isEmpty ? "" : fields.map { "\($0.key)=\($0.value.replacingNewlines())\n" }.joined() + "end=1\n"
-        var note = holder ?? ""
-        // The fields first in importance: a long command is shortened to fit.
-        if note.utf8.count + body.utf8.count > Self.recordSize {
-            note = String(decoding: Array(note.utf8.prefix(max(0, Self.recordSize - body.utf8.count - 1))), as: UTF8.self)
-            if !note.isEmpty && !note.hasSuffix("\n") { note += "\n" }
+        // A newline or carriage return inside a value would end its line early.
+        func appendLine(_ text: String, to out: inout [UInt8]) {
+            for byte in text.utf8 { out.append(byte == 10 || byte == 13 ? UInt8(ascii: " ") : byte) }
         }
-        if note.utf8.count + body.utf8.count > Self.recordSize { body = "" }  // cannot happen with our fields
-        var bytes = Array((note + body).utf8)
+        var body: [UInt8] = []
+        body.reserveCapacity(Self.recordSize)
+        for field in fields {
+            appendLine(field.key, to: &body)
+            body.append(UInt8(ascii: "="))
+            appendLine(field.value, to: &body)
+            body.append(UInt8(ascii: "\n"))
+        }
+        if !fields.isEmpty { body += "end=1\n".utf8 }
+        var note = Array((holder ?? "").utf8)
+        // The fields first in importance: a long command is shortened to fit
+        // (at a character's boundary).
+        if note.count + body.count > Self.recordSize {
+            note.removeLast(note.count - max(0, Self.recordSize - body.count - 1))
+            while let last = note.last, last & 0xC0 == 0x80 { note.removeLast() }
+            if let last = note.last, last >= 0xC0 { note.removeLast() }
+            if !note.isEmpty && note.last != UInt8(ascii: "\n") { note.append(UInt8(ascii: "\n")) }
+        }
+        if note.count + body.count > Self.recordSize { body = [] }  // cannot happen with our fields
+        var bytes = note + body
         bytes += [UInt8](repeating: UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count))
         do throws(StateJournalError) {
             try fs.writeAll(fd, bytes, at: 0, path)
@@ -424,6 +449,7 @@ package final class FileLock {
 
 extension String {
     package func replacingNewlines() -> String {
-        String(map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        guard utf8.contains(where: { $0 == 10 || $0 == 13 }) else { return self }
+        return String(decoding: utf8.map { $0 == 10 || $0 == 13 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 }

@@ -206,12 +206,15 @@ package struct FileSystem: Sendable {
     /// `bytes`, fsyncs it and closes it. On failure the file is removed.
     /// - Parameter exactMode: give the file exactly `mode`, whatever the
     ///   umask (for a file that replaces one with these permissions).
-    package func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644, exactMode: Bool = false) throws(StateJournalError) {
+    /// - Parameter durable: fsync it (without: it reaches the disk when the
+    ///   kernel writes it back; a power loss may leave it empty or short).
+    package func writeNewFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644, exactMode: Bool = false,
+                              durable: Bool = true) throws(StateJournalError) {
         let fd = try open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
         do throws(StateJournalError) {
             if exactMode { try sys.fchmod(fd, mode: mode).get("set the permissions of", path) }
             try writeAll(fd, bytes, at: 0, path)
-            try fsync(fd, path)
+            if durable { try fsync(fd, path) }
         } catch {
             closeQuietly(fd)
             _ = sys.unlink(path)
@@ -238,8 +241,8 @@ package struct FileSystem: Sendable {
     /// - Parameter known: what `lstat(path)` just returned (nil: nothing
     ///   there), to spare the calls when the caller looked already; a
     ///   symbolic link is looked at again.
-    package func prepareReplacement(of path: String, with bytes: [UInt8],
-                                    known: FileStatus?? = .none) throws(StateJournalError) -> PendingReplacement {
+    package func prepareReplacement(of path: String, with bytes: [UInt8], known: FileStatus?? = .none,
+                                    durable: Bool = true) throws(StateJournalError) -> PendingReplacement {
         let target: String
         let existing: FileStatus?
         if case .some(let status) = known, status?.isSymbolicLink != true {
@@ -250,7 +253,7 @@ package struct FileSystem: Sendable {
             existing = try lstat(target)
         }
         let temp = Self.temporaryName(for: target)
-        try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644, exactMode: existing != nil)
+        try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644, exactMode: existing != nil, durable: durable)
         return PendingReplacement(path: target, temporaryPath: temp)
     }
 
@@ -264,7 +267,9 @@ package struct FileSystem: Sendable {
     /// not supported), renames the new file over `path` and fsyncs the
     /// directory. A reader sees the old file or the new one, never a mixture
     /// or nothing. On failure `path` is unchanged and the temporary is removed.
-    package func commit(_ pending: PendingReplacement, backup: String?) throws(StateJournalError) {
+    /// Without `durable`, the directory is not fsynced: the rename reaches
+    /// the disk when the kernel commits it (a power loss may undo it).
+    package func commit(_ pending: PendingReplacement, backup: String?, durable: Bool = true) throws(StateJournalError) {
         let path = pending.path
         do throws(StateJournalError) {
             if let backup { try keepCopy(of: path, as: backup, replacing: true) }
@@ -273,14 +278,14 @@ package struct FileSystem: Sendable {
             discard(pending)
             throw error
         }
-        try fsyncDirectory(Self.directory(of: path))
+        if durable { try fsyncDirectory(Self.directory(of: path)) }
     }
 
     /// Replaces `path` with `bytes` atomically, keeping the previous file as
     /// `backup`: ``prepareReplacement(of:with:)`` then ``commit(_:backup:)``.
     package func atomicReplace(_ path: String, with bytes: [UInt8], backup: String?,
-                               known: FileStatus?? = .none) throws(StateJournalError) {
-        try commit(try prepareReplacement(of: path, with: bytes, known: known), backup: backup)
+                               known: FileStatus?? = .none, durable: Bool = true) throws(StateJournalError) {
+        try commit(try prepareReplacement(of: path, with: bytes, known: known, durable: durable), backup: backup, durable: durable)
     }
 
     /// Makes `copy` a byte-for-byte copy of `path` (a hard link where
