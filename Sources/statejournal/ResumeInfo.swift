@@ -29,9 +29,17 @@ struct ResumeInfoCommand: GlobalCommand {
             return
         }
         func list(_ ids: [String]) -> String { ids.isEmpty ? "none" : ids.joined(separator: ", ") }
+        let done = info.completedTasks.count
+        let all = done + info.failedTasks.count + info.pendingTasks.count + info.inProgressTasks.count
+        let open = all - done
+        // resume_wave past the last wave (the earlier tool's meaning) does not
+        // mean the work is done: say what is still open.
+        let past = info.resumeWave > info.totalWaves
+            ? (open == 0 ? " (every wave done)" : " (past the last wave; \(open) task\(open == 1 ? " is" : "s are") not completed)") : ""
         Output.stdout("""
             workflow:    \(info.workflowID) (\(Terminal.oneLine(info.workflowName)))
-            wave:        \(info.currentWave)/\(info.totalWaves); resume at wave \(info.resumeWave)
+            wave:        \(info.currentWave)/\(info.totalWaves); resume at wave \(info.resumeWave)\(past)
+            progress:    \(done) of \(all) task\(all == 1 ? "" : "s") completed (\(Progress.percent(done, of: all))%)
             completed:   \(list(info.completedTasks))
             in progress: \(list(info.inProgressTasks))
             failed:      \(list(info.failedTasks))

@@ -60,7 +60,7 @@ package enum MarkdownRenderer {
             "",
         ]
         if state.totalWaves > 0 {
-            lines += [StateMarkdown.progressLine(current: state.currentWave, total: state.totalWaves), ""]
+            lines += [StateMarkdown.progressLine(of: state), ""]
         }
     }
 
