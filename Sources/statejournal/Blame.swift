@@ -12,12 +12,12 @@ struct Blame: GlobalCommand {
             {"task_id", "seq", "type", "actor", "time"} (time in UTC, RFC 3339).
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print a JSON array.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
-        let manager = global.manager(command: "blame")
+        let manager = try global.existingManager(command: "blame")
         let entries = try manager.blame()
         if json {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())

@@ -6,11 +6,11 @@ struct Export: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Print every event as JSON Lines, oldest first.")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
-        let manager = global.manager(command: "export")
+        let manager = try global.existingManager(command: "export")
         var out = LineBuffer()
         for event in try manager.events() { out.append(event.json().compactString) }
         out.flush()

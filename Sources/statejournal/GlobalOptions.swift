@@ -61,12 +61,28 @@ struct GlobalOptions<Position>: ParsableArguments {
 
     /// A manager for this invocation; `command` is recorded in the lock file.
     func manager(command: String) -> StateManager {
+        Output.statePath = statePath
         var lock = LockPolicy()
         if let lockTimeout { lock.timeout = lockTimeout }
         var config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
                                                 command: "statejournal " + command)
         config.allowSymlinks = allowSymlinks
         return StateManager(configuration: config, logger: CLILog.logger)
+    }
+}
+
+extension GlobalOptions {
+    /// A manager for a command that needs a workflow: when there is no
+    /// journal beside the state path, every such command stops here with
+    /// the same message (issue 17, item 4), before it creates anything (a
+    /// lock file) or reads anything.
+    func existingManager(command: String) throws -> StateManager {
+        let manager = manager(command: command)
+        var status = stat()
+        if lstat(statePath + ".journal", &status) != 0 && errno == ENOENT {
+            throw CLIError.noWorkflow(at: statePath)
+        }
+        return manager
     }
 }
 
@@ -102,8 +118,8 @@ struct WriteFlags: ParsableArguments {
 /// What a command that writes one event takes after the subcommand: the
 /// options every command accepts, then the write flags.
 struct WriteOptions: ParsableArguments {
-    @OptionGroup var trailing: GlobalOptions<Trailing>
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 }
 
 /// A command that writes one event.
@@ -118,7 +134,7 @@ extension WriteCommand {
     /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
     /// on stderr otherwise. `command` is recorded in the lock file.
     func perform(_ command: String, _ payload: Event.Payload) throws {
-        let manager = global.manager(command: command)
-        reportWrite(try manager.write(payload, options: flags.options), flags, manager)
+        let manager = try global.existingManager(command: command)
+        try recordWrite(manager, flags) { try manager.write(payload, options: flags.options) }
     }
 }

@@ -14,7 +14,6 @@ struct Init: WriteCommand {
             first 100 characters of prompt.
             """)
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
 
     @Option(help: ArgumentHelp("The workflow id (default: the plan's workflow_id).", valueName: "id"))
@@ -28,6 +27,7 @@ struct Init: WriteCommand {
 
     @Option(help: ArgumentHelp("Make N empty waves instead of reading a plan.", valueName: "N"))
     var waves: Int?
+    @OptionGroup var write: WriteOptions
 
     func validate() throws {
         if plan != nil && waves != nil { throw ValidationError("give either --plan FILE or --waves N, not both") }
@@ -44,6 +44,6 @@ struct Init: WriteCommand {
             parsed = WorkflowPlan(waves: Array(repeating: [], count: waves ?? 0))
         }
         let manager = global.manager(command: "init")
-        reportWrite(try manager.initialize(parsed, id: id, name: name, options: flags.options), flags, manager)
+        try recordWrite(manager, flags) { try manager.initialize(parsed, id: id, name: name, options: flags.options) }
     }
 }

@@ -10,7 +10,6 @@ struct Log: GlobalCommand {
             (seq, time in UTC, actor, pid, type and the payload's fields). --since and --until are inclusive.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("Only events by this actor.", valueName: "actor")) var by: String?
     @Option(help: ArgumentHelp("Only events about this task.", valueName: "id")) var task: String?
@@ -18,6 +17,7 @@ struct Log: GlobalCommand {
     @Option(help: ArgumentHelp("Only events at or after TIME.", valueName: "time")) var since: String?
     @Option(help: ArgumentHelp("Only events at or before TIME.", valueName: "time")) var until: String?
     @Flag(help: "Print JSON Lines.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         for (name, value) in [("--since", since), ("--until", until)] {
@@ -33,7 +33,7 @@ struct Log: GlobalCommand {
     func run() throws {
         let filter = EventFilter(actor: by, taskID: task, type: type,
                                  since: since.flatMap(Timestamp.init(parsing:)), until: until.flatMap(Timestamp.init(parsing:)))
-        let manager = global.manager(command: "log")
+        let manager = try global.existingManager(command: "log")
         let events = try manager.events(matching: filter)
         if json {
             var out = LineBuffer()

@@ -10,10 +10,10 @@ struct MetaCommand: ParsableCommand {
 struct MetaSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
+    @OptionGroup var write: WriteOptions
 
     func run() throws { try perform("meta set \(key)", .metadataSet(key: key, value: value)) }
 }

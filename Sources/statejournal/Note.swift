@@ -6,9 +6,9 @@ struct Note: WriteCommand {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The note's text.") var text: String
+    @OptionGroup var write: WriteOptions
 
     func run() throws { try perform("note", .noteAdded(text: text)) }
 }

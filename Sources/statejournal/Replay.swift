@@ -12,18 +12,18 @@ struct Replay: GlobalCommand {
             event a header line and the line diff of STATE.md (footer line left out) it made.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
     @Option(name: .customLong("to-seq"), help: ArgumentHelp("Stop after event N.", valueName: "N")) var toSeq: UInt64?
     @Flag(help: "Show what each event changed in STATE.md, as a line diff.") var step = false
     @Flag(help: "Print the resulting state as JSON (without --step).") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         if step && json { throw ValidationError("--json prints the resulting state; give it without --step") }
     }
 
     func run() throws {
-        let manager = global.manager(command: "replay")
+        let manager = try global.existingManager(command: "replay")
         let state: WorkflowState
         if step {
             state = try manager.replay(toSeq: toSeq) { replayStep in

@@ -13,13 +13,13 @@ struct Restore: GlobalCommand {
             --dry-run prints the change to STATE.md as a line diff and writes nothing.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
     @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
     var at: String?
     @Flag(name: .customLong("dry-run"), help: "Print the change without writing.") var dryRun = false
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         if (seq == nil) == (at == nil) { throw ValidationError("give either --seq N or --at TIME") }
@@ -34,7 +34,7 @@ struct Restore: GlobalCommand {
     }
 
     func run() throws {
-        let manager = global.manager(command: "restore \(point)")
+        let manager = try global.existingManager(command: "restore \(point)")
         if dryRun {
             let plan = try manager.planRestore(point)
             let diff = plan.diff
@@ -48,9 +48,9 @@ struct Restore: GlobalCommand {
             }
             return
         }
-        let outcome = try manager.restore(point, options: flags.options)
-        var restored = ""
-        if case .stateRestored(let from, _) = outcome.event.payload { restored = " (the state of seq \(from))" }
-        reportWrite(outcome, flags, manager, extra: restored)
+        try recordWrite(manager, flags, extra: { outcome in
+            if case .stateRestored(let from, _) = outcome.event.payload { return " (the state of seq \(from))" }
+            return ""
+        }) { try manager.restore(point, options: flags.options) }
     }
 }

@@ -13,15 +13,23 @@ struct ResumeInfoCommand: GlobalCommand {
             YYYY-MM-DDTHH:MM:SS, as the earlier tool printed), "seq"}; null when there is no workflow.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
-        let manager = global.manager(command: "resume-info")
-        guard let info = try manager.resumeInfo() else {
+        // No workflow: null and exit 0, as the earlier tool's get_resume_info()
+        // returned None; the message is every command's.
+        let info: ResumeInfo?
+        do {
+            info = try global.existingManager(command: "resume-info").resumeInfo()
+        } catch let error as CLIError where error.code == "not_initialized" {
+            info = nil
+        }
+        guard let info else {
             if json { Output.stdout("null") }
-            Output.stderr("no workflow at '\(manager.statePath)'; nothing to resume")
+            let none = CLIError.noWorkflow(at: global.statePath)
+            Output.stderr("\(none.message); nothing to resume" + (none.hint.map { "\nhint: \($0)" } ?? ""))
             return
         }
         if json {

@@ -6,12 +6,12 @@ struct Show: GlobalCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Print the state now, or as it was after event N or at a time.")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?
     @Option(help: ArgumentHelp("The state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
     var at: String?
     @Flag(help: "Print JSON instead of markdown.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         if seq != nil && at != nil { throw ValidationError("give --seq or --at, not both") }
@@ -21,7 +21,7 @@ struct Show: GlobalCommand {
     }
 
     func run() throws {
-        let manager = global.manager(command: "show")
+        let manager = try global.existingManager(command: "show")
         let state: WorkflowState?
         if let seq {
             state = try manager.state(atSeq: seq)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StateJournal
 
 /// `statejournal`: the root command.
 struct StateJournalCommand: ParsableCommand {
@@ -10,6 +11,7 @@ struct StateJournalCommand: ParsableCommand {
             STATE.md is regenerated from the journal when a command returns.
             Exit status: 0 success, 2 bad input, 3 lock timeout, 4 conflict, 5 corruption, 1 other errors.
             """,
+        version: "statejournal \(StateManager.version)",
         subcommands: [
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
             Update.self, Restore.self, Import.self,

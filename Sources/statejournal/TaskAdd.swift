@@ -5,11 +5,11 @@ import StateJournal
 struct TaskAdd: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The new task's id.") var id: String
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
+    @OptionGroup var write: WriteOptions
 
     func run() throws { try perform("task add \(id)", .taskAdded(taskID: id, wave: wave, description: description)) }
 }

@@ -5,12 +5,12 @@ import StateJournal
 struct TaskComplete: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("The commit that completed it.", valueName: "sha")) var commit: String?
     @Option(name: .customLong("file"), help: ArgumentHelp("A file it changed (repeatable).", valueName: "path"))
     var files: [String] = []
+    @OptionGroup var write: WriteOptions
 
     func run() throws { try perform("task complete \(id)", .taskCompleted(taskID: id, commit: commit, files: files)) }
 }

@@ -14,15 +14,15 @@ struct Update: GlobalCommand {
             is wave wave_id+1+i. Recorded as one state.replaced event.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("The update JSON file, or - for stdin.", valueName: "file")) var from: String
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
         let source = from == "-" ? "stdin" : "'\(from)'"
         let update = try StateUpdate.parse(try InputFile.read(from, limit: InputFile.eventInputLimit), source: source)
         let manager = global.manager(command: "update")
-        reportWrite(try manager.update(update, options: flags.options), flags, manager)
+        try recordWrite(manager, flags) { try manager.update(update, options: flags.options) }
     }
 }

@@ -10,9 +10,9 @@ struct WaveCommand: ParsableCommand {
 struct WaveSet: WriteCommand {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
-    @OptionGroup var write: WriteOptions
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The wave.") var wave: Int
+    @OptionGroup var write: WriteOptions
 
     func run() throws { try perform("wave set \(wave)", .waveSet(wave: wave)) }
 }
