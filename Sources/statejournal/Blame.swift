@@ -23,10 +23,13 @@ struct Blame: GlobalCommand {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())
             return
         }
-        var table = TextTable("TASK", "SEQ", "TIME", "ACTOR", "TYPE")
+        let zones = Set(entries.map { TimeArgument.zoneMarker($0.time) })
+        let oneZone = zones.count == 1 ? zones.first : nil
+        var table = TextTable("TASK", "SEQ", oneZone.map { "TIME (\($0))" } ?? "TIME", "ACTOR", "TYPE")
         for entry in entries {
-            table.add(.init(entry.taskID), .init(String(entry.seq), .dim), .init(entry.time.localDateTime),
-                      .init(entry.actor), .init(entry.type, .cyan))
+            let time = entry.time.localDateTime + (oneZone == nil ? " " + TimeArgument.zoneMarker(entry.time) : "")
+            table.add(.init(entry.taskID), .init(String(entry.seq), .dim), .init(time),
+                      .init(Terminal.oneLine(entry.actor, limit: 40)), .init(entry.type, .cyan))
         }
         Output.stdout(table.lines().joined(separator: "\n"))
     }

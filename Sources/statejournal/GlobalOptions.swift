@@ -138,3 +138,38 @@ extension WriteCommand {
         try recordWrite(manager, flags) { try manager.write(payload, options: flags.options) }
     }
 }
+
+extension GlobalOptions {
+    /// Runs `body` (a command that starts a workflow: `init`, `import`) with
+    /// the state path's directory made first when it does not exist, as
+    /// `mkdir -p` would (said on stderr); when `body` fails, the directories
+    /// made are removed again if they are still empty, so a failed command
+    /// leaves nothing behind.
+    func withStateDirectory<T>(_ body: () throws -> T) throws -> T {
+        var missing: [String] = []
+        var dir = statePath
+        while let slash = dir.lastIndex(of: "/") {
+            dir = String(dir[..<slash])
+            if dir.isEmpty { break }
+            var status = stat()
+            if lstat(dir, &status) == 0 { break }
+            missing.append(dir)
+        }
+        for made in missing.reversed() {
+            guard mkdir(made, 0o755) == 0 || errno == EEXIST else {
+                let error = errno
+                for undo in missing where undo.count > made.count { rmdir(undo) }
+                throw CLIError("io", "cannot create the directory '\(made)' for '\(statePath)': \(String(cString: strerror(error)))",
+                               hint: "create it yourself (mkdir -p '\(made)') or give another --state", status: 1)
+            }
+        }
+        do {
+            let result = try body()
+            if let top = missing.last { Output.stderr("created directory '\(top)'" + (missing.count > 1 ? " and \(missing.count - 1) below it" : "")) }
+            return result
+        } catch {
+            for made in missing { rmdir(made) }
+            throw error
+        }
+    }
+}

@@ -26,7 +26,9 @@ struct Import: GlobalCommand {
         let manager = global.manager(command: "import")
         let outcome: ImportOutcome
         do {
-            outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
+            outcome = try global.withStateDirectory {
+                try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
+            }
         } catch let error as StateJournalError where error.durableSeq != nil {
             // Imported durably; only STATE.md could not be replaced: a success with a warning.
             let seq = error.durableSeq ?? 0

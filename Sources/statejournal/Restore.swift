@@ -15,7 +15,7 @@ struct Restore: GlobalCommand {
 
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
-    @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
+    @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, YYYY-MM-DD HH:MM:SS local, a date, 2h, yesterday…).", valueName: "time"))
     var at: String?
     @Flag(name: .customLong("dry-run"), help: "Print the change without writing.") var dryRun = false
     @OptionGroup(title: "Write options") var flags: WriteFlags
@@ -23,14 +23,14 @@ struct Restore: GlobalCommand {
 
     func validate() throws {
         if (seq == nil) == (at == nil) { throw ValidationError("give either --seq N or --at TIME") }
-        if let at, Timestamp(parsing: at) == nil {
-            throw ValidationError("--at '\(at)' is not a time; use RFC 3339 (2026-11-20T10:00:00Z) or 'YYYY-MM-DD HH:MM:SS'")
+        if let at, TimeArgument.parse(at, as: .start) == nil {
+            throw ValidationError("--at '\(at)' is not a time; use \(TimeArgument.forms)")
         }
     }
 
     var point: HistoryPoint {
         if let seq { return .seq(seq) }
-        return .time(at.flatMap(Timestamp.init(parsing:)) ?? Timestamp(microseconds: 0))
+        return .time(at.flatMap { TimeArgument.parse($0, as: .start) } ?? Timestamp(microseconds: 0))
     }
 
     func run() throws {

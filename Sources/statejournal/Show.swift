@@ -8,15 +8,15 @@ struct Show: GlobalCommand {
 
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?
-    @Option(help: ArgumentHelp("The state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
+    @Option(help: ArgumentHelp("The state at TIME (RFC 3339, YYYY-MM-DD HH:MM:SS local, a date, 2h, yesterday…).", valueName: "time"))
     var at: String?
     @Flag(help: "Print JSON instead of markdown.") var json = false
     @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         if seq != nil && at != nil { throw ValidationError("give --seq or --at, not both") }
-        if let at, Timestamp(parsing: at) == nil {
-            throw ValidationError("--at '\(at)' is not a time; use RFC 3339 (2026-11-20T10:00:00Z) or 'YYYY-MM-DD HH:MM:SS'")
+        if let at, TimeArgument.parse(at, as: .start) == nil {
+            throw ValidationError("--at '\(at)' is not a time; use \(TimeArgument.forms)")
         }
     }
 
@@ -25,7 +25,7 @@ struct Show: GlobalCommand {
         let state: WorkflowState?
         if let seq {
             state = try manager.state(atSeq: seq)
-        } else if let at, let time = Timestamp(parsing: at) {
+        } else if let at, let time = TimeArgument.parse(at, as: .start) {
             state = try manager.state(at: time)
         } else {
             state = try manager.loadState()

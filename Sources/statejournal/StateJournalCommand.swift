@@ -14,8 +14,9 @@ struct StateJournalCommand: ParsableCommand {
         version: "statejournal \(StateManager.version)",
         subcommands: [
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
-            Update.self, Restore.self, Import.self,
-            Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self, Validate.self, Compact.self, Verify.self,
+            Update.self, Restore.self, Undo.self, Import.self,
+            Status.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
+            Validate.self, Compact.self, Verify.self, Completion.self,
         ]
     )
 
