@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal blame [--json]`
-struct Blame: GlobalCommand {
+struct Blame: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "blame",
         abstract: "For each task, the event, actor and time of its last change.",
@@ -11,6 +11,11 @@ struct Blame: GlobalCommand {
             only for the tasks it made different. --json prints an array of \
             {"task_id", "seq", "type", "actor", "time"} (time in UTC, RFC 3339).
             """)
+
+    static let examples = [
+        "statejournal blame",
+        "statejournal blame --json",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print a JSON array.") var json = false

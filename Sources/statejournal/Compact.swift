@@ -2,10 +2,14 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal compact`
-struct Compact: GlobalCommand {
+struct Compact: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Fold now: seal and compress the active segment, write a snapshot, rewrite STATE.md.")
+
+    static let examples = [
+        "statejournal compact",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print the result as JSON.") var json = false

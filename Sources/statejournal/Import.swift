@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal import FILE`
-struct Import: GlobalCommand {
+struct Import: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Start a new journal from a STATE.md file or an export.",
@@ -15,6 +15,11 @@ struct Import: GlobalCommand {
             STATE.md.backup. --expect-seq 0 requires an empty journal (exit 4 otherwise); with \
             --idempotency-key a retry of an import that was written succeeds and writes nothing.
             """)
+
+    static let examples = [
+        "statejournal import STATE.md                    # adopt an earlier tool's file",
+        "statejournal import history.jsonl --state copy/STATE.md",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The STATE.md or export file (- for stdin).") var file: String

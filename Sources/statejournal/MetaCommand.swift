@@ -7,8 +7,12 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: WriteCommand {
+struct MetaSet: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
+
+    static let examples = [
+        "statejournal meta set branch main",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The key.") var key: String

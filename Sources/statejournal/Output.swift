@@ -30,6 +30,9 @@ enum Output {
 
     static func json(_ value: JSON) { stdout(value.compactString) }
 
+    /// `text` as it is (no newline added) on descriptor `fd`.
+    static func raw(_ fd: Int32, _ text: String) { writeAll(fd, text) }
+
     private static func writeAll(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
         var done = 0
@@ -130,7 +133,19 @@ struct CLIError: Error {
             message = String(message[..<dash.lowerBound])
         }
         if let errno = error.errno { message += ": \(errno) (errno \(errno.rawValue))" }
-        self.init(error.code.name, message, hint: hint, status: error.code.exitStatus)
+        self.init(error.code.name, message, hint: hint ?? CLIError.hint(for: error.code), status: error.code.exitStatus)
+    }
+
+    /// What to do after an error of `code` whose message gives no advice.
+    static func hint(for code: StateJournalError.Code) -> String {
+        let command = CommandLineHelp.resolve(Output.optionArguments).commandLine
+        switch code {
+        case .badInput: return "nothing was written; see '\(command) --help'"
+        case .lockTimeout: return "retry later, or raise --lock-timeout"
+        case .conflict: return "nothing was written; reread the state ('statejournal show --json') and retry"
+        case .corruption: return "run 'statejournal verify', then see Docs/OPERATIONS.md (When something is damaged)"
+        default: return "check the disk and the permissions of the state file's directory, then retry"
+        }
     }
 
     /// The one wording, for every command, of a state path without a workflow.

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal restore (--seq N | --at TIME) [--dry-run]`
-struct Restore: GlobalCommand {
+struct Restore: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Make the state as it was after event N, or at TIME, the current state.",
@@ -12,6 +12,11 @@ struct Restore: GlobalCommand {
             refused (exit 2), as are seq 0, a seq beyond the last event and a time before the first. \
             --dry-run prints the change to STATE.md as a line diff and writes nothing.
             """)
+
+    static let examples = [
+        "statejournal restore --seq 12 --dry-run",
+        "statejournal restore --at \"2026-11-20 10:00:00\"",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?

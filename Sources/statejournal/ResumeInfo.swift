@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal resume-info [--json]`
-struct ResumeInfoCommand: GlobalCommand {
+struct ResumeInfoCommand: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "resume-info",
         abstract: "What an orchestrator needs to resume, as the earlier tool gave it.",
@@ -12,6 +12,11 @@ struct ResumeInfoCommand: GlobalCommand {
             "pending_tasks", "in_progress_tasks", "started_at", "updated_at" (local time, \
             YYYY-MM-DDTHH:MM:SS, as the earlier tool printed), "seq"}; null when there is no workflow.
             """)
+
+    static let examples = [
+        "statejournal resume-info",
+        "statejournal resume-info --json",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print JSON.") var json = false

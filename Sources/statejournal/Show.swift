@@ -2,9 +2,15 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal show [--seq N | --at TIME] [--json]`
-struct Show: GlobalCommand {
+struct Show: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Print the state now, or as it was after event N or at a time.")
+
+    static let examples = [
+        "statejournal show --json",
+        "statejournal show --seq 12",
+        "statejournal show --at yesterday",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("The state right after event N.", valueName: "N")) var seq: UInt64?

@@ -2,8 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: WriteCommand {
+struct TaskAdd: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
+
+    static let examples = [
+        "statejournal task add task_4 --wave 2 --description \"Smoke test\"",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The new task's id.") var id: String

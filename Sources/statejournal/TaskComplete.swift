@@ -2,8 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task complete ID [--commit SHA] [--file PATH]...`
-struct TaskComplete: WriteCommand {
+struct TaskComplete: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
+
+    static let examples = [
+        "statejournal task complete task_1 --commit abc1234 --file db/schema.sql --actor agent-3",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String

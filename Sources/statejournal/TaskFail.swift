@@ -2,8 +2,12 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task fail ID --error TEXT`
-struct TaskFail: WriteCommand {
+struct TaskFail: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "fail", abstract: "Mark a task failed, with the error.")
+
+    static let examples = [
+        "statejournal task fail task_2 --error \"migration timed out\"",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String

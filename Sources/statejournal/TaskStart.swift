@@ -2,8 +2,13 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task start ID`
-struct TaskStart: WriteCommand {
+struct TaskStart: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
+
+    static let examples = [
+        "statejournal task start task_1 --actor agent-3",
+        "statejournal task start task_1 --idempotency-key start-task_1 --json",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String

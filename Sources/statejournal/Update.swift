@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal update --from FILE`
-struct Update: GlobalCommand {
+struct Update: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "update",
         abstract: "Replace the whole state at once, from the earlier tool's update() JSON.",
@@ -13,6 +13,11 @@ struct Update: GlobalCommand {
             completed when result.success, failed when result.error, else in progress; pending_waves[i] \
             is wave wave_id+1+i. Recorded as one state.replaced event.
             """)
+
+    static let examples = [
+        "statejournal update --from update.json",
+        "python3 make_update.py | statejournal update --from - --idempotency-key u-17",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Option(help: ArgumentHelp("The update JSON file, or - for stdin.", valueName: "file")) var from: String

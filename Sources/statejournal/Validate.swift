@@ -2,10 +2,15 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal validate FILE`
-struct Validate: GlobalCommand {
+struct Validate: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a markdown file against the STATE.md format; exit 2 if it has problems.")
+
+    static let examples = [
+        "statejournal validate STATE.md",
+        "statejournal validate - --json < other.md",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The file to check (- for stdin).") var file: String

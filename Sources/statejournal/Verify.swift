@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal verify`
-struct Verify: GlobalCommand {
+struct Verify: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every record, segment, snapshot and STATE.md; exit 5 if anything is corrupt.",
@@ -10,6 +10,11 @@ struct Verify: GlobalCommand {
             A torn tail (an interrupted append) is cut as on any open, and a missing, stale or \
             damaged STATE.md is regenerated (a damaged one is kept beside it first); neither is an error.
             """)
+
+    static let examples = [
+        "statejournal verify",
+        "statejournal verify --json",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print the problems as JSON.") var json = false

@@ -7,8 +7,13 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: WriteCommand {
+struct WaveSet: WriteCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
+
+    static let examples = [
+        "statejournal wave set 2",
+        "statejournal wave set 2 --expect-seq 8   # only if nobody wrote since seq 8",
+    ]
 
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The wave.") var wave: Int

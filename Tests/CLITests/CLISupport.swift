@@ -86,6 +86,12 @@ final class Workspace {
         try CLI.run(args + ["--state", state, "--actor", actor], stdin: stdin)
     }
 
+    /// ``sj(_:stdin:actor:)`` with the arguments in an array.
+    @discardableResult
+    func sj(_ args: [String], stdin: String? = nil, actor: String = "tester") throws -> CLI.Result {
+        try CLI.run(args + ["--state", state, "--actor", actor], stdin: stdin)
+    }
+
     func write(_ name: String, _ text: String) {
         _ = FileManager.default.createFile(atPath: path + "/" + name, contents: Data(text.utf8))
     }
