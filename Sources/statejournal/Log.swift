@@ -55,12 +55,17 @@ struct Log: GlobalCommand, Exemplified {
                                  until: until.flatMap { TimeArgument.parse($0, as: .end, now: now) })
         let manager = try global.existingManager(command: "log")
         var events: [Event] = []
-        // -n: a window of the newest matches, never the whole history in memory.
-        try manager.forEachEvent(matching: filter) { event in
-            events.append(event)
-            if let limit, events.count > max(2 * limit, 1024) { events.removeFirst(events.count - limit) }
+        if let limit, by == nil, task == nil, type == nil, since == nil, until == nil {
+            // -n without filters: only the tail of the journal is read.
+            events = try manager.lastEvents(limit)
+        } else {
+            // -n: a window of the newest matches, never the whole history in memory.
+            try manager.forEachEvent(matching: filter) { event in
+                events.append(event)
+                if let limit, events.count > max(2 * limit, 1024) { events.removeFirst(events.count - limit) }
+            }
+            if let limit { events = Array(events.suffix(limit)) }
         }
-        if let limit { events = Array(events.suffix(limit)) }
         if reverse { events.reverse() }
         if json {
             var out = LineBuffer()

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal`: the root command.
-struct StateJournalCommand: ParsableCommand {
+struct StateJournalCommand: ParsableCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "statejournal",
         abstract: "Keep a workflow's STATE.md safe when many processes update it at once.",
@@ -19,6 +19,13 @@ struct StateJournalCommand: ParsableCommand {
             Validate.self, Compact.self, Verify.self, Completion.self,
         ]
     )
+
+    static let examples = [
+        "statejournal init --example > plan.json && statejournal init --id wf_1 --name \"Build\" --plan plan.json",
+        "statejournal task start task_1 --actor agent-3",
+        "statejournal status",
+        "statejournal log -n 10",
+    ]
 
     /// Global options given before the subcommand.
     @OptionGroup var leading: GlobalOptions<Leading>

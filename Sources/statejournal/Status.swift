@@ -35,14 +35,7 @@ struct Status: GlobalCommand, Exemplified {
             let wanted = Set(inProgress.map(\.id))
             for entry in try manager.blame() where wanted.contains(entry.taskID) { owners[entry.taskID] = entry }
         }
-        var last: [Event] = []
-        if events > 0 {
-            try manager.forEachEvent(matching: EventFilter()) { event in
-                last.append(event)
-                if last.count > 2 * events { last.removeFirst(last.count - events) }
-            }
-            last = Array(last.suffix(events))
-        }
+        let last = try manager.lastEvents(events)
         let counts = Dictionary(grouping: state.tasks, by: \.status).mapValues(\.count)
         func count(_ status: TaskStatus) -> Int { counts[status] ?? 0 }
         let total = state.tasks.count
