@@ -104,16 +104,23 @@ torture: deps
 # earlier tool's approach and the earlier tool itself (python3), one writer,
 # 16 threads, 4 and 8 processes, the CLI, replay/open/size of 1M events of
 # history, STATE.md for 10k tasks — one run, one directory, one table with
-# ratios and targets. Docs/PERFORMANCE.md holds a run's table. Needs
-# libsqlite3-dev and python3. BENCH_FLAGS go to the bench (e.g. `--rounds 1
-# --events 100000` for a quick look, `--keep --dir DIR` to inspect the files);
-# BENCH_BUILD_FLAGS to swift build (e.g. `--scratch-path .build-bench`).
+# ratios, CPU time and system calls per write (issue 12; counted with
+# strace -f -c, the same way for every peer) and targets. Docs/PERFORMANCE.md
+# holds a run's table. Needs libsqlite3-dev, python3 and strace (installed
+# here when missing). BENCH_FLAGS go to the bench (e.g. `--rounds 1
+# --events 100000` for a quick look, `--no-syscalls` to skip the counting,
+# `--keep --dir DIR` to inspect the files); BENCH_BUILD_FLAGS to swift build
+# (e.g. `--scratch-path .build-bench`).
 BENCH_FLAGS ?=
 BENCH_BUILD_FLAGS ?=
 bench: deps
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
 		echo "make: installing libsqlite3-dev"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev; \
+	fi
+	@if ! command -v strace >/dev/null 2>&1; then \
+		echo "make: installing strace (system calls per write)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; \
 	fi
 	@command -v python3 >/dev/null 2>&1 || { echo "make: bench needs python3 (the earlier tool's runtime)"; exit 1; }
 	$(SWIFT) build $(RELEASE_FLAGS) $(BENCH_BUILD_FLAGS) --product statejournal

@@ -1,21 +1,34 @@
 import Logging
 import StateJournal
 
-/// Reports a write like ``WriteOptions/perform(_:_:)``: the event as JSON on stdout with
+/// Reports a write like ``WriteRequest/perform()``: the event as JSON on stdout with
 /// `--json`, a line on stderr otherwise.
 func reportWrite(_ outcome: StateManager.WriteOutcome, _ flags: WriteFlags, _ manager: StateManager, extra: String = "",
                  stateMDUpdated: Bool = true) {
-    if flags.json {
-        var json = outcome.json()
-        if !stateMDUpdated, case .object(var members) = json {
+    reportWrite(outcome, json: flags.json, manager, extra: extra, stateMDUpdated: stateMDUpdated)
+}
+
+/// With `stateMDUpdated` false (the event is durable, STATE.md could not be
+/// rewritten), the JSON ends with `"state_md_updated": false`.
+func reportWrite(_ outcome: StateManager.WriteOutcome, json: Bool, _ manager: StateManager, extra: String = "",
+                 stateMDUpdated: Bool = true) {
+    if json {
+        var object = outcome.json()
+        if !stateMDUpdated, case .object(var members) = object {
             members.append(.init("state_md_updated", .bool(false)))
-            json = .object(members)
+            object = .object(members)
         }
-        Output.json(json)
+        Output.json(object)
     } else {
         let what = outcome.wasDuplicate ? "already recorded as" : "recorded"
         Output.stderr("\(outcome.event.payload.typeName) \(what) seq \(outcome.event.seq) in \(manager.statePath)\(extra)")
     }
+}
+
+/// ``recordWrite(_:json:key:extra:_:)`` with the write flags.
+func recordWrite(_ manager: StateManager, _ flags: WriteFlags, extra: (StateManager.WriteOutcome) -> String = { _ in "" },
+                 _ write: () throws -> StateManager.WriteOutcome) throws {
+    try recordWrite(manager, json: flags.json, key: flags.idempotencyKey, extra: extra, write)
 }
 
 /// Runs a write and reports it. A write whose event became durable but
@@ -25,7 +38,7 @@ func reportWrite(_ outcome: StateManager.WriteOutcome, _ flags: WriteFlags, _ ma
 /// STATE.md is behind and that the write must not be repeated (issue 17,
 /// item 2). Never advice to retry: without an idempotency key a retry
 /// would record the event twice.
-func recordWrite(_ manager: StateManager, _ flags: WriteFlags, extra: (StateManager.WriteOutcome) -> String = { _ in "" },
+func recordWrite(_ manager: StateManager, json: Bool, key: String?, extra: (StateManager.WriteOutcome) -> String = { _ in "" },
                  _ write: () throws -> StateManager.WriteOutcome) throws {
     let outcome: StateManager.WriteOutcome
     do {
@@ -34,11 +47,11 @@ func recordWrite(_ manager: StateManager, _ flags: WriteFlags, extra: (StateMana
         guard let seq = error.durableSeq, let event = try? manager.event(seq, in: manager.makeStore()),
               let state = try? manager.currentFold(manager.makeStore()).state else { throw error }
         let written = StateManager.WriteOutcome(event: event, state: state, wasDuplicate: false)
-        reportWrite(written, flags, manager, extra: extra(written), stateMDUpdated: false)
-        warnStateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
+        reportWrite(written, json: json, manager, extra: extra(written), stateMDUpdated: false)
+        warnStateMDBehind(manager, seq: seq, cause: error, key: key)
         return
     }
-    reportWrite(outcome, flags, manager, extra: extra(outcome))
+    reportWrite(outcome, json: json, manager, extra: extra(outcome))
 }
 
 /// The warning for an event that is durable while STATE.md could not be rewritten.

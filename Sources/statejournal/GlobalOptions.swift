@@ -47,6 +47,31 @@ struct GlobalOptions<Position>: ParsableArguments {
         return merged
     }
 
+    /// The values, without argument parser's wrappers.
+    var settings: GlobalSettings {
+        GlobalSettings(state: state, actor: actor, lockTimeout: lockTimeout, allowSymlinks: allowSymlinks)
+    }
+
+    /// A manager for this invocation; `command` is recorded in the lock file.
+    func manager(command: String) -> StateManager { settings.manager(command: command) }
+
+    /// ``GlobalSettings/existingManager(command:)``.
+    func existingManager(command: String) throws -> StateManager { try settings.existingManager(command: command) }
+
+    /// ``GlobalSettings/withStateDirectory(_:)``.
+    func withStateDirectory<T>(_ body: () throws -> T) throws -> T { try settings.withStateDirectory(body) }
+
+    var statePath: String { settings.statePath }
+}
+
+/// The global options' values, however they were read: by argument parser
+/// (``GlobalOptions/settings``) or by the fast path (FastPath.swift).
+struct GlobalSettings: Equatable {
+    var state: String?
+    var actor: String?
+    var lockTimeout: Double?
+    var allowSymlinks = false
+
     var statePath: String {
         if let state { return state }
         if let env = getenv("STATEJOURNAL_STATE"), env.pointee != 0 { return String(cString: env) }
@@ -71,7 +96,7 @@ struct GlobalOptions<Position>: ParsableArguments {
     }
 }
 
-extension GlobalOptions {
+extension GlobalSettings {
     /// A manager for a command that needs a workflow: when there is no
     /// journal beside the state path, every such command stops here with
     /// the same message (issue 17, item 4), before it creates anything (a
@@ -84,62 +109,7 @@ extension GlobalOptions {
         }
         return manager
     }
-}
 
-/// A subcommand that takes the global options.
-protocol GlobalCommand: ParsableCommand {
-    var trailing: GlobalOptions<Trailing> { get }
-    var root: StateJournalCommand { get }
-}
-
-extension GlobalCommand {
-    /// The global options, wherever they were given.
-    var global: GlobalOptions<Trailing> { trailing.under(root.leading) }
-}
-
-/// Options of every write command.
-struct WriteFlags: ParsableArguments {
-    @Option(name: .customLong("expect-seq"),
-            help: ArgumentHelp("Write only if the journal's last sequence number is N (else exit 4).", valueName: "N"))
-    var expectSeq: UInt64?
-
-    @Option(name: .customLong("idempotency-key"),
-            help: ArgumentHelp("A retry with a key already in the journal writes nothing and succeeds.", valueName: "key"))
-    var idempotencyKey: String?
-
-    @Flag(help: "Print the event as JSON on stdout.")
-    var json = false
-
-    var options: StateManager.WriteOptions {
-        StateManager.WriteOptions(expectSeq: expectSeq, idempotencyKey: idempotencyKey)
-    }
-}
-
-/// What a command that writes one event takes after the subcommand: the
-/// options every command accepts, then the write flags.
-struct WriteOptions: ParsableArguments {
-    @OptionGroup(title: "Write options") var flags: WriteFlags
-    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
-}
-
-/// A command that writes one event.
-protocol WriteCommand: GlobalCommand {
-    var write: WriteOptions { get }
-}
-
-extension WriteCommand {
-    var trailing: GlobalOptions<Trailing> { write.trailing }
-    var flags: WriteFlags { write.flags }
-
-    /// Writes `payload` and reports it: JSON on stdout with `--json`, a line
-    /// on stderr otherwise. `command` is recorded in the lock file.
-    func perform(_ command: String, _ payload: Event.Payload) throws {
-        let manager = try global.existingManager(command: command)
-        try recordWrite(manager, flags) { try manager.write(payload, options: flags.options) }
-    }
-}
-
-extension GlobalOptions {
     /// Runs `body` (a command that starts a workflow: `init`, `import`) with
     /// the state path's directory made first when it does not exist, as
     /// `mkdir -p` would (said on stderr); when `body` fails, the directories
@@ -172,4 +142,76 @@ extension GlobalOptions {
             throw error
         }
     }
+}
+
+/// A subcommand that takes the global options.
+protocol GlobalCommand: ParsableCommand {
+    var trailing: GlobalOptions<Trailing> { get }
+    var root: StateJournalCommand { get }
+}
+
+extension GlobalCommand {
+    /// The global options, wherever they were given.
+    var global: GlobalOptions<Trailing> { trailing.under(root.leading) }
+}
+
+/// Options of every write command.
+struct WriteFlags: ParsableArguments {
+    @Option(name: .customLong("expect-seq"),
+            help: ArgumentHelp("Write only if the journal's last sequence number is N (else exit 4).", valueName: "N"))
+    var expectSeq: UInt64?
+
+    @Option(name: .customLong("idempotency-key"),
+            help: ArgumentHelp("A retry with a key already in the journal writes nothing and succeeds.", valueName: "key"))
+    var idempotencyKey: String?
+
+    @Flag(help: "Print the event as JSON on stdout.")
+    var json = false
+
+    var options: StateManager.WriteOptions { settings.options }
+
+    /// The values, without argument parser's wrappers.
+    var settings: WriteSettings { WriteSettings(expectSeq: expectSeq, idempotencyKey: idempotencyKey, json: json) }
+}
+
+/// The write flags' values, however they were read.
+struct WriteSettings: Equatable {
+    var expectSeq: UInt64?
+    var idempotencyKey: String?
+    var json = false
+
+    var options: StateManager.WriteOptions {
+        StateManager.WriteOptions(expectSeq: expectSeq, idempotencyKey: idempotencyKey)
+    }
+}
+
+/// What a command that writes one event takes after the subcommand: the
+/// options every command accepts, then the write flags.
+struct WriteOptions: ParsableArguments {
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
+}
+
+/// A command that takes the write flags (``WriteOptions``).
+protocol WriteCommand: GlobalCommand {
+    var write: WriteOptions { get }
+}
+
+extension WriteCommand {
+    var trailing: GlobalOptions<Trailing> { write.trailing }
+    var flags: WriteFlags { write.flags }
+}
+
+/// A command that writes one event: `task add|start|complete|fail`, `note`,
+/// `wave set`, `meta set`. What it does is a ``WriteRequest``, the same value
+/// the fast path (FastPath.swift) builds for the simple forms of its argv.
+protocol OneEventCommand: WriteCommand {
+    /// The event and the command line recorded in the lock file.
+    var event: OneEventWrite { get }
+}
+
+extension OneEventCommand {
+    var request: WriteRequest { WriteRequest(global: global.settings, flags: flags.settings, write: event) }
+
+    func run() throws { try request.perform() }
 }

@@ -7,7 +7,7 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: WriteCommand, Exemplified {
+struct MetaSet: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
     static let examples = [
@@ -19,5 +19,5 @@ struct MetaSet: WriteCommand, Exemplified {
     @Argument(help: "The value.") var value: String
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("meta set \(key)", .metadataSet(key: key, value: value)) }
+    var event: OneEventWrite { .metaSet(key: key, value: value) }
 }

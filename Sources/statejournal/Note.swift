@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal note TEXT`
-struct Note: WriteCommand, Exemplified {
+struct Note: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "note", abstract: "Append a note.")
 
@@ -15,5 +15,5 @@ struct Note: WriteCommand, Exemplified {
     @Argument(help: "The note's text.") var text: String
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("note", .noteAdded(text: text)) }
+    var event: OneEventWrite { .note(text: text) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: WriteCommand, Exemplified {
+struct TaskAdd: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
     static let examples = [
@@ -15,5 +15,5 @@ struct TaskAdd: WriteCommand, Exemplified {
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("task add \(id)", .taskAdded(taskID: id, wave: wave, description: description)) }
+    var event: OneEventWrite { .taskAdd(id: id, wave: wave, description: description) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task complete ID [--commit SHA] [--file PATH]...`
-struct TaskComplete: WriteCommand, Exemplified {
+struct TaskComplete: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "complete", abstract: "Mark a task completed.")
 
     static let examples = [
@@ -16,5 +16,5 @@ struct TaskComplete: WriteCommand, Exemplified {
     var files: [String] = []
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("task complete \(id)", .taskCompleted(taskID: id, commit: commit, files: files)) }
+    var event: OneEventWrite { .taskComplete(id: id, commit: commit, files: files) }
 }

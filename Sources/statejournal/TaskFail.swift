@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task fail ID --error TEXT`
-struct TaskFail: WriteCommand, Exemplified {
+struct TaskFail: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "fail", abstract: "Mark a task failed, with the error.")
 
     static let examples = [
@@ -14,5 +14,5 @@ struct TaskFail: WriteCommand, Exemplified {
     @Option(help: ArgumentHelp("What went wrong.", valueName: "text")) var error: String
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("task fail \(id)", .taskFailed(taskID: id, error: error)) }
+    var event: OneEventWrite { .taskFail(id: id, error: error) }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task start ID`
-struct TaskStart: WriteCommand, Exemplified {
+struct TaskStart: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "start", abstract: "Mark a pending or failed task in progress.")
 
     static let examples = [
@@ -14,5 +14,5 @@ struct TaskStart: WriteCommand, Exemplified {
     @Argument(help: "The task's id.") var id: String
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("task start \(id)", .taskStarted(taskID: id)) }
+    var event: OneEventWrite { .taskStart(id: id) }
 }

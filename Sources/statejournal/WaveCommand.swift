@@ -7,7 +7,7 @@ struct WaveCommand: ParsableCommand {
                                                     subcommands: [WaveSet.self])
 }
 
-struct WaveSet: WriteCommand, Exemplified {
+struct WaveSet: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Make wave N the current wave (0: none yet).")
 
     static let examples = [
@@ -19,5 +19,5 @@ struct WaveSet: WriteCommand, Exemplified {
     @Argument(help: "The wave.") var wave: Int
     @OptionGroup var write: WriteOptions
 
-    func run() throws { try perform("wave set \(wave)", .waveSet(wave: wave)) }
+    var event: OneEventWrite { .waveSet(wave: wave) }
 }

@@ -13,6 +13,9 @@ enum CLI {
         return dir.appendingPathComponent("statejournal").path
     }()
 
+    /// SIGPIPE ignored in the test process, once.
+    static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     struct Result {
         var status: Int32
         var stdout: String
@@ -58,7 +61,13 @@ enum CLI {
         try process.run()
         try? out?.close()
         try? err?.close()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdin {
+            // A command may exit before it reads its input (a usage error,
+            // or just a fast one): that is EPIPE here, not a SIGPIPE that
+            // kills the test process.
+            _ = ignoreSIGPIPE
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+        }
         try input.fileHandleForWriting.close()
         process.waitUntilExit()
         let outData = FileManager.default.contents(atPath: outPath) ?? Data()

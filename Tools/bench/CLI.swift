@@ -11,12 +11,24 @@ import StateJournalEngine
 /// process, each timed from spawn to reaped, alternating so that both see
 /// the same load.
 struct CLIResult {
-    var ours: [Double]
-    var python: [Double]
-    var pythonNoFsync: [Double]
-    var trueFloor: [Double]
-    var ourFloor: [Double]
-    var pythonFloor: [Double]
+    /// One command: its wall times (spawn to reaped) and CPU times
+    /// (user + system, the getrusage(RUSAGE_CHILDREN) difference around
+    /// it), one per sample; its system calls (strace -f -c, median of a few
+    /// runs after the timed ones; nil when not counted).
+    struct Series {
+        var wall: [Double] = []
+        var cpu: [Double] = []
+        var syscalls: Double?
+    }
+
+    var ours = Series()
+    /// Ours through argument parser (STATEJOURNAL_NO_FAST_PATH=1).
+    var oursParser = Series()
+    var python = Series()
+    var pythonNoFsync = Series()
+    var trueFloor = Series()
+    var ourFloor = Series()
+    var pythonFloor = Series()
     var python3: String
 }
 
@@ -46,20 +58,24 @@ enum CLIBench {
         return path
     }
 
-    static func run(directory: String, samples: Int, tasks: Int = 200) throws -> CLIResult {
+    static func run(directory: String, samples: Int, tasks: Int = 200, countSyscalls: Bool) throws -> CLIResult {
         let ours = try ourExecutable()
         let legacy = try legacyTool()
         let python3 = try python()
 
         let ourState = directory + "/cli/STATE.md"
+        let ourParserState = directory + "/cli-parser/STATE.md"
         let legacyState = directory + "/legacy/STATE.md"
         let legacyStateNoFsync = directory + "/legacy-nofsync/STATE.md"
         try Files.mkdirs(directory + "/legacy")
         try Files.mkdirs(directory + "/legacy-nofsync")
         try Files.mkdirs(directory + "/cli")
+        try Files.mkdirs(directory + "/cli-parser")
         let waves = 4
-        try StateManager(configuration: .init(statePath: ourState, actor: "bench-setup"), logger: benchLogger)
-            .initialize(id: "wf_cli", name: "CLI benchmark", waves: Workload.plan(tasks: tasks, waves: waves))
+        for state in [ourState, ourParserState] {
+            try StateManager(configuration: .init(statePath: state, actor: "bench-setup"), logger: benchLogger)
+                .initialize(id: "wf_cli", name: "CLI benchmark", waves: Workload.plan(tasks: tasks, waves: waves))
+        }
         for state in [legacyState, legacyStateNoFsync] {
             let (_, exit) = try Child.run([python3, legacy, "init", "--tasks", String(tasks), "--waves", String(waves)],
                                           environment: ["LEGACY_STATE_FILE": state])
@@ -68,33 +84,58 @@ enum CLIBench {
 
         let ids = Workload.plan(tasks: tasks, waves: waves).flatMap { $0.map(\.id) }
         let warmup = 3
-        guard samples + warmup <= ids.count else { throw BenchError("at most \(ids.count - warmup) CLI samples") }
-        var result = CLIResult(ours: [], python: [], pythonNoFsync: [], trueFloor: [], ourFloor: [],
-                               pythonFloor: [], python3: python3)
+        let counted = Syscalls.strace != nil && countSyscalls ? 3 : 0
+        guard samples + warmup + counted <= ids.count else { throw BenchError("at most \(ids.count - warmup - counted) CLI samples") }
+        var result = CLIResult(python3: python3)
+        /// Runs `argv` (which must exit 0), adding its wall and CPU time to
+        /// `series` unless `record` is false.
+        func sample(_ series: inout CLIResult.Series, _ argv: [String], environment: [String: String] = [:], record: Bool) throws {
+            let cpuStart = childrenCPUSeconds()
+            let (wall, exit) = try Child.run(argv, environment: environment)
+            let cpu = childrenCPUSeconds() - cpuStart
+            guard exit.status == 0 else { throw BenchError("\(argv.dropFirst().joined(separator: " ")) exited with \(exit.status)") }
+            if record {
+                series.wall.append(wall)
+                series.cpu.append(cpu)
+            }
+        }
+        let parserEnvironment = ["STATEJOURNAL_NO_FAST_PATH": "1"]
         for i in 0..<(samples + warmup) {
-            let id = ids[i]
-            let (tOurs, eOurs) = try Child.run([ours, "--state", ourState, "task", "complete", id])
-            guard eOurs.status == 0 else { throw BenchError("statejournal task complete \(id) exited with \(eOurs.status)") }
-            let (tPy, ePy) = try Child.run([python3, legacy, "complete", id], environment: ["LEGACY_STATE_FILE": legacyState])
-            guard ePy.status == 0 else { throw BenchError("legacy_tool.py complete \(id) exited with \(ePy.status)") }
-            let (tPyN, ePyN) = try Child.run([python3, legacy, "complete", id],
-                                             environment: ["LEGACY_STATE_FILE": legacyStateNoFsync, "LEGACY_FSYNC": "0"])
-            guard ePyN.status == 0 else { throw BenchError("legacy_tool.py complete \(id) exited with \(ePyN.status)") }
-            let (tTrue, _) = try Child.run(["/bin/true"])
-            let (tHelp, _) = try Child.run([ours, "--help"])
-            let (tPass, _) = try Child.run([python3, "-c", "pass"])
-            guard i >= warmup else { continue }
-            result.ours.append(tOurs)
-            result.python.append(tPy)
-            result.pythonNoFsync.append(tPyN)
-            result.trueFloor.append(tTrue)
-            result.ourFloor.append(tHelp)
-            result.pythonFloor.append(tPass)
+            let id = ids[i], record = i >= warmup
+            try sample(&result.ours, [ours, "--state", ourState, "task", "complete", id], record: record)
+            try sample(&result.python, [python3, legacy, "complete", id], environment: ["LEGACY_STATE_FILE": legacyState], record: record)
+            try sample(&result.oursParser, [ours, "--state", ourParserState, "task", "complete", id], environment: parserEnvironment, record: record)
+            try sample(&result.pythonNoFsync, [python3, legacy, "complete", id],
+                       environment: ["LEGACY_STATE_FILE": legacyStateNoFsync, "LEGACY_FSYNC": "0"], record: record)
+            try sample(&result.trueFloor, ["/bin/true"], record: record)
+            try sample(&result.ourFloor, [ours, "--help"], record: record)
+            try sample(&result.pythonFloor, [python3, "-c", "pass"], record: record)
+        }
+        // System calls per command, each a further task completed under strace.
+        if counted > 0 {
+            let scratch = directory + "/cli-syscalls"
+            try Files.mkdirs(scratch)
+            func median(_ argv: (String) -> [String], environment: [String: String] = [:]) throws -> Double {
+                try (0..<counted).map { k in
+                    Double(try Syscalls.count(argv(ids[samples + warmup + k]), environment: environment, scratch: scratch))
+                }.median
+            }
+            result.ours.syscalls = try median { [ours, "--state", ourState, "task", "complete", $0] }
+            result.oursParser.syscalls = try median({ [ours, "--state", ourParserState, "task", "complete", $0] }, environment: parserEnvironment)
+            result.python.syscalls = try median({ [python3, legacy, "complete", $0] }, environment: ["LEGACY_STATE_FILE": legacyState])
+            result.pythonNoFsync.syscalls = try median({ [python3, legacy, "complete", $0] },
+                                                       environment: ["LEGACY_STATE_FILE": legacyStateNoFsync, "LEGACY_FSYNC": "0"])
+            result.trueFloor.syscalls = try median { _ in ["/bin/true"] }
+            result.ourFloor.syscalls = try median { _ in [ours, "--help"] }
+            result.pythonFloor.syscalls = try median { _ in [python3, "-c", "pass"] }
         }
         // Both tools must have done the same thing.
-        let shown = String(decoding: try Files.read(ourState), as: UTF8.self)
-        guard shown.contains("## ✅ Completed (\(samples + warmup) tasks)") else {
-            throw BenchError("STATE.md does not show \(samples + warmup) completed tasks after the CLI runs")
+        for state in [ourState, ourParserState] {
+            let shown = String(decoding: try Files.read(state), as: UTF8.self)
+            let done = samples + warmup + counted
+            guard shown.contains("## ✅ Completed (\(done) tasks)") else {
+                throw BenchError("\(state) does not show \(done) completed tasks after the CLI runs")
+            }
         }
         return result
     }

@@ -60,8 +60,11 @@ enum History {
                 }
                 snapshotSeq = generator.seq
                 let last = generator.sinceInit.last!
+                // With the identity of its last event, as the manager writes
+                // them: a reader passes over a snapshot without one (and
+                // would refold the whole history from event 1).
                 try journal.writeSnapshot(Snapshot(seq: snapshotSeq, lastTime: last.time, state: try generator.state(),
-                                                   idempotencyKeys: [:]))
+                                                   idempotencyKeys: [:], lastEventIdentity: last.computedIdentity()))
                 while generator.seq < UInt64(total) {
                     events.append(generator.next())
                     if events.count == batch { try flush() }

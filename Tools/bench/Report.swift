@@ -14,12 +14,19 @@ struct Report {
         var target: String = ""
         /// nil: no target on this row.
         var met: Bool? = nil
+        /// CPU time (user + system) per write, or per command on the
+        /// command-line rows; empty on rows that are not writes.
+        var cpu: String = ""
+        /// System calls per write (per command on the command-line rows).
+        var syscalls: String = ""
     }
 
     var rows: [Row] = []
 
-    mutating func add(_ scenario: String, _ figure: String, detail: String = "", ratio: String = "", target: String = "", met: Bool? = nil) {
-        rows.append(Row(scenario: scenario, figure: figure, detail: detail, ratio: ratio, target: target, met: met))
+    mutating func add(_ scenario: String, _ figure: String, detail: String = "", ratio: String = "", target: String = "", met: Bool? = nil,
+                      cpu: String = "", syscalls: String = "") {
+        rows.append(Row(scenario: scenario, figure: figure, detail: detail, ratio: ratio, target: target, met: met,
+                        cpu: cpu, syscalls: syscalls))
     }
 
     mutating func section(_ title: String) {
@@ -32,11 +39,12 @@ struct Report {
 
     /// A markdown table: readable in a terminal, pasteable into Docs/PERFORMANCE.md.
     func render() -> String {
-        let header = Row(scenario: "scenario", figure: "figure", detail: "detail", ratio: "ratio (same run)", target: "target")
+        let header = Row(scenario: "scenario", figure: "figure", detail: "detail", ratio: "ratio (same run)", target: "target",
+                         cpu: "CPU/write", syscalls: "syscalls/write")
         let body = rows.filter { !$0.scenario.hasPrefix("§ ") }
         let all = [header] + body
         func width(_ key: KeyPath<Row, String>) -> Int { all.map { $0[keyPath: key].count }.max() ?? 0 }
-        let w = [width(\.scenario), width(\.figure), width(\.detail), width(\.ratio), width(\.target), 6]
+        let w = [width(\.scenario), width(\.figure), width(\.cpu), width(\.syscalls), width(\.detail), width(\.ratio), width(\.target), 6]
         func line(_ cells: [String], right: [Bool]) -> String {
             "| " + zip(zip(cells, w), right).map { Format.pad($0.0, $0.1, right: $1) }.joined(separator: " | ") + " |"
         }
@@ -47,16 +55,17 @@ struct Report {
             case .none: return ""
             }
         }
-        var out = [line([header.scenario, header.figure, header.detail, header.ratio, header.target, "result"],
-                        right: [false, false, false, false, false, false])]
-        out.append("|" + w.enumerated().map { i, n in (i == 1 || i == 3) ? String(repeating: "-", count: n + 1) + ":" : String(repeating: "-", count: n + 2) }.joined(separator: "|") + "|")
+        let numeric = [false, true, true, true, false, true, false, false]
+        var out = [line([header.scenario, header.figure, header.cpu, header.syscalls, header.detail, header.ratio, header.target, "result"],
+                        right: Array(repeating: false, count: 8))]
+        out.append("|" + w.enumerated().map { i, n in numeric[i] ? String(repeating: "-", count: n + 1) + ":" : String(repeating: "-", count: n + 2) }.joined(separator: "|") + "|")
         for row in rows {
             if row.scenario.hasPrefix("§ ") {
-                out.append(line(["**" + row.scenario.dropFirst(2) + "**", "", "", "", "", ""], right: Array(repeating: false, count: 6)))
+                out.append(line(["**" + row.scenario.dropFirst(2) + "**", "", "", "", "", "", "", ""], right: Array(repeating: false, count: 8)))
                 continue
             }
-            out.append(line([row.scenario, row.figure, row.detail, row.ratio, row.target, status(row)],
-                             right: [false, true, false, true, false, false]))
+            out.append(line([row.scenario, row.figure, row.cpu, row.syscalls, row.detail, row.ratio, row.target, status(row)],
+                             right: numeric))
         }
         return out.joined(separator: "\n")
     }

@@ -113,6 +113,8 @@ struct ProcessRun {
     var rate: Double
     var writes: Int
     var lockWaits: [Double]
+    /// The workers' CPU time (user + system, from wait4) over their writes.
+    var cpuPerWrite: Double
 }
 
 /// `processes` copies of this executable (`bench worker append`) writing to
@@ -140,9 +142,11 @@ func runProcessWriters(statePath: String, processes: Int, seconds: Double, resul
     close(barrier[1])  // go
     close(ready[0])
     var failed: [String] = []
+    var cpu = 0.0
     for (p, child) in children.enumerated() {
         let exit = try child.wait()
         if exit.status != 0 { failed.append("worker \(p) exited with status \(exit.status)") }
+        cpu += exit.userSeconds + exit.systemSeconds
     }
     if !failed.isEmpty { throw BenchError(failed.joined(separator: "; ")) }
     var start = Double.infinity, end = 0.0, writes = 0
@@ -157,7 +161,7 @@ func runProcessWriters(statePath: String, processes: Int, seconds: Double, resul
         writes += Int(fields[2])
         waits += lines.dropFirst().compactMap { Double($0) }
     }
-    return ProcessRun(rate: Double(writes) / (end - start), writes: writes, lockWaits: waits)
+    return ProcessRun(rate: Double(writes) / (end - start), writes: writes, lockWaits: waits, cpuPerWrite: cpu / Double(writes))
 }
 
 /// `bench worker append`: the child side of ``runProcessWriters``.

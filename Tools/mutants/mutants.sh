@@ -245,9 +245,9 @@ why: the segment-directory fsync fix undone: a segment whose directory entry may
 test: GuaranteeTests/aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite
 file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
-        if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
+        if !Self.durableSegments.withLock({ $0.contains(key) }) {
             try fs.fsyncDirectory(directory)
-            Self.durableSegments.withLock { _ = $0.insert(current.path) }
+            Self.durableSegments.withLock { _ = $0.insert(key) }
         }
 ===
 >>>
@@ -648,5 +648,47 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
                         path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
 ===
                         path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+>>>
+# ---- review of one read session per operation (f9bc503..2dbdc9b) -----------
+
+@@ replaced-journal-read-past-boundary
+why: review: a lock-free read relisted after ENOENT reads the last listed segment up to the boundary's offset, also when the boundary's segment is gone (the journal replaced)
+test: ReviewReadSessionTests/aReaderWhoseJournalIsReplacedReadsPastTheNewJournalsWatermark
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
+<<< original
+            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
+                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
+                    + "run the command again", path: directory)
+            }
+        }
+        closeTail()
+===
+        }
+        closeTail()
+>>>
+<<< original
+            let end = limit.map { $0.segmentFirstSeq == segment.firstSeq ? $0.end : .max } ?? .max
+===
+            let end = isLast ? limit?.end ?? Int64.max : Int64.max
+>>>
+
+@@ boundary-descriptor-evicted
+why: review: the committed boundary's descriptor is evicted like any other; the boundary's segment is reopened by path (another file, once the journal was put back)
+test: ReviewReadSessionTests/anEvictedBoundaryDescriptorIsReopenedByPathAndReadPastTheWatermark
+file: Sources/StateJournalEngine/Journal/FileJournal+Session.swift
+<<< original
+           let oldest = session.descriptors.firstIndex(where: { $0.path != session.pinned }) {
+===
+           let oldest = session.descriptors.indices.first {
+>>>
+
+@@ durable-segments-by-path
+why: review: durableSegments remembers a segment by path alone: a file later put at that path appends without a directory fsync
+test: ReviewReadSessionTests/aSegmentRecreatedAtAPathThisProcessOnceMadeDurableTakesAnAcknowledgedWriteWithoutADirectoryFsync
+file: Sources/StateJournalEngine/Journal/FileJournal.swift
+<<< original
+        "\(path)#\(status.device):\(status.inode)"
+===
+        path + "#"
 >>>
 MUTANTS

@@ -51,7 +51,11 @@ extension FileJournal {
                 let fd = try fs.open(file, O_RDONLY)
                 // Kept for the session's reads of this segment: its bytes up
                 // to the boundary never change (a rewrite is to a new file).
-                defer { keepDescriptor(fd, for: file) }
+                // Pinned: never evicted, never reopened by path.
+                defer {
+                    keepDescriptor(fd, for: file)
+                    session.pinned = file
+                }
                 let size = try fs.sys.fstat(fd).get("stat", file).size
                 if let confirmed = confirmedEnd(fd, file, firstSeq: last.firstSeq, size: size) {
                     return Boundary(segmentFirstSeq: last.firstSeq, end: confirmed)
@@ -103,7 +107,7 @@ extension FileJournal {
             } catch {
                 // Its directory entry may not be durable: the next append
                 // must fsync the directory first.
-                Self.durableSegments.withLock { _ = $0.remove(file) }
+                Self.forgetDurable(file)
                 throw error
             }
             let replacement = try fs.open(file, O_RDWR)

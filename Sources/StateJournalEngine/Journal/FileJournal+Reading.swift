@@ -45,7 +45,18 @@ extension FileJournal {
         let limit = locked ? nil : try committedBoundary()
         try recoverInterruptedWork()
         var segments = try currentListing().segments
-        if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
+        if let limit {
+            segments.removeAll { $0.firstSeq > limit.segmentFirstSeq }
+            // The boundary's segment stays in every listing of the same
+            // journal (raw, or sealed since). Gone: the journal was replaced
+            // (deleted and started anew, put back from a copy) since the
+            // boundary was taken, and no offset of it applies to another
+            // file: the bytes there were never confirmed durable.
+            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
+                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
+                    + "run the command again", path: directory)
+            }
+        }
         closeTail()
         var lastSeq: UInt64?
         for (i, segment) in segments.enumerated() {
@@ -62,7 +73,8 @@ extension FileJournal {
                     "segment starting at seq \(segment.firstSeq) follows seq \(previous) in '\(directory)'; a segment is missing or misnamed",
                     path: path(segment.raw ?? segment.sealed ?? ""))
             }
-            let end = isLast ? limit?.end ?? Int64.max : Int64.max
+            // Only the boundary's own segment is cut at the boundary's offset.
+            let end = limit.map { $0.segmentFirstSeq == segment.firstSeq ? $0.end : .max } ?? .max
             if let raw = segment.raw {
                 lastSeq = try scanRaw(raw, firstSeq: segment.firstSeq, isLast: isLast, after: seq, end: end, body)
             } else if let sealed = segment.sealed {

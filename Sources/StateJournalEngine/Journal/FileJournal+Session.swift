@@ -32,6 +32,12 @@ extension FileJournal {
         /// Each segment's first and last (seq, time), by first seq, learnt by
         /// lock-free reads up to the committed boundary.
         package var times: [UInt64: SegmentTimes] = [:]
+        /// The segment the committed boundary lies in, whose descriptor —
+        /// opened under the lock with the boundary — is never evicted:
+        /// reopened by path, it may be another file (the journal put back
+        /// from an older copy), whose bytes up to the boundary are not
+        /// the ones confirmed durable.
+        package var pinned: String?
 
         package init() {}
     }
@@ -87,6 +93,7 @@ extension FileJournal {
         forgetListing()
         for entry in session.descriptors { fs.closeQuietly(entry.fd) }
         session.descriptors = []
+        session.pinned = nil
     }
 
     /// Runs `body` with a read-only descriptor of `file`: without the lock,
@@ -113,7 +120,10 @@ extension FileJournal {
         if let i = session.descriptors.firstIndex(where: { $0.path == file }) {
             fs.closeQuietly(session.descriptors.remove(at: i).fd)
         }
-        if session.descriptors.count >= Self.descriptorsKept { fs.closeQuietly(session.descriptors.removeFirst().fd) }
+        if session.descriptors.count >= Self.descriptorsKept,
+           let oldest = session.descriptors.firstIndex(where: { $0.path != session.pinned }) {
+            fs.closeQuietly(session.descriptors.remove(at: oldest).fd)
+        }
         session.descriptors.append((file, fd))
     }
 }

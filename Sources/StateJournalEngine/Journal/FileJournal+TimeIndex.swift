@@ -24,7 +24,14 @@ extension FileJournal {
     package func committedSegments() throws -> (segments: [SegmentFiles], end: (UInt64, Int64)?) {
         let limit = locked ? nil : try committedBoundary()
         var segments = try currentListing().segments
-        if let limit { segments.removeAll { $0.firstSeq > limit.segmentFirstSeq } }
+        if let limit {
+            segments.removeAll { $0.firstSeq > limit.segmentFirstSeq }
+            // As in readEvents: the boundary's segment gone, the journal was replaced.
+            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
+                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
+                    + "run the command again", path: directory)
+            }
+        }
         return (segments, limit.map { ($0.segmentFirstSeq, $0.end) })
     }
 

@@ -62,8 +62,21 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     package var locked = false
     /// Whether this lock hold already cleaned up after crashed writers.
     package var recovered = false
-    /// Segments whose directory entry this process made durable.
+    /// Segments whose directory entry this process made durable, by path
+    /// *and* file (``durableKey(_:_:)``): a file later put at the same path
+    /// — the journal deleted or moved away and started anew, a segment
+    /// rewritten by another process — is another segment.
     package static let durableSegments = Locked<Set<String>>([])
+
+    /// The key of the segment file at `path` with `status` in ``durableSegments``.
+    package static func durableKey(_ path: String, _ status: FileStatus) -> String {
+        "\(path)#\(status.device):\(status.inode)"
+    }
+
+    /// Forgets every file at `path` in ``durableSegments``.
+    package static func forgetDurable(_ path: String) {
+        durableSegments.withLock { $0 = $0.filter { !$0.hasPrefix(path + "#") } }
+    }
     /// Where the record after a snapshot's seq starts, learnt from the snapshot file.
     package var snapshotPositions: [UInt64: SnapshotFormat.Position] = [:]
     /// How long a reader without the lock waits for it to learn what is
@@ -271,9 +284,10 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         // A segment this process did not create: its directory entry may not
         // be durable yet (its creator's directory fsync may have failed), so
         // make it durable once before the first write lands in it.
-        if !Self.durableSegments.withLock({ $0.contains(current.path) }) {
+        let key = Self.durableKey(current.path, try fs.sys.fstat(current.fd).get("stat", current.path))
+        if !Self.durableSegments.withLock({ $0.contains(key) }) {
             try fs.fsyncDirectory(directory)
-            Self.durableSegments.withLock { _ = $0.insert(current.path) }
+            Self.durableSegments.withLock { _ = $0.insert(key) }
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(events.count * 256)
@@ -352,8 +366,10 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
             throw error
         }
         forgetListing()
-        Self.durableSegments.withLock { _ = $0.insert(path) }
         let fd = try fs.open(path, O_RDWR)
+        if case .success(let status) = fs.sys.fstat(fd) {
+            Self.durableSegments.withLock { _ = $0.insert(Self.durableKey(path, status)) }
+        }
         let created = Tail(path: path, firstSeq: firstSeq, fd: fd, end: Int64(RecordFormat.headerSize), lastSeq: firstSeq - 1)
         tail = created
         try confirm(created)
