@@ -28,6 +28,10 @@ struct Blame: GlobalCommand, Exemplified {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())
             return
         }
+        guard !entries.isEmpty else {
+            Output.stderr("no tasks in the workflow at '\(manager.statePath)'; nothing to blame")
+            return
+        }
         let zones = Set(entries.map { TimeArgument.zoneMarker($0.time) })
         let oneZone = zones.count == 1 ? zones.first : nil
         var table = TextTable("TASK", "SEQ", oneZone.map { "TIME (\($0))" } ?? "TIME", "ACTOR", "TYPE")

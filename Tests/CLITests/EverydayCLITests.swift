@@ -191,6 +191,15 @@ extension EverydayCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: ws.path).isEmpty, "\(args) created a file")
     }
 
+    @Test func blameOfAWorkflowWithoutTasksPrintsNoEmptyTable() throws {
+        #expect(try ws.sj("init", "--id", "wf", "--name", "W", "--waves", "2").status == 0)
+        let r = try ws.sj("blame")
+        #expect(r.status == 0)
+        #expect(r.stdout.isEmpty)
+        #expect(r.stderr.contains("no tasks in the workflow"))
+        #expect(try JSON.parse(ws.sj("blame", "--json").stdout).arrayValue?.isEmpty == true)
+    }
+
     @Test func noWorkflowBesideAnEarlierToolsFileSaysImport() throws {
         ws.write("STATE.md", "# Workflow: old\n")
         let before = ws.snapshot()
