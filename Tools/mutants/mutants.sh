@@ -645,9 +645,9 @@ test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
 env: FAULT_MATRIX=shared:open,shared:rename
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
+                        path: statePath, durableSeq: seq)
 ===
-                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+                        path: statePath, durableSeq: nil)
 >>>
 # ---- review of one read session per operation (f9bc503..2dbdc9b) -----------
 
