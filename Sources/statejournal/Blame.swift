@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal blame [--json]`
-struct Blame: GlobalCommand {
+struct Blame: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "blame",
         abstract: "For each task, the event, actor and time of its last change.",
@@ -12,21 +12,33 @@ struct Blame: GlobalCommand {
             {"task_id", "seq", "type", "actor", "time"} (time in UTC, RFC 3339).
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal blame",
+        "statejournal blame --json",
+    ]
+
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print a JSON array.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
-        let manager = global.manager(command: "blame")
+        let manager = try global.existingManager(command: "blame")
         let entries = try manager.blame()
         if json {
             Output.stdout(JSON.array(entries.map { $0.json() }).prettyString())
             return
         }
-        var table = TextTable("TASK", "SEQ", "TIME", "ACTOR", "TYPE")
+        guard !entries.isEmpty else {
+            Output.stderr("no tasks in the workflow at '\(manager.statePath)'; nothing to blame")
+            return
+        }
+        let zones = Set(entries.map { TimeArgument.zoneMarker($0.time) })
+        let oneZone = zones.count == 1 ? zones.first : nil
+        var table = TextTable("TASK", "SEQ", oneZone.map { "TIME (\($0))" } ?? "TIME", "ACTOR", "TYPE")
         for entry in entries {
-            table.add(.init(entry.taskID), .init(String(entry.seq), .dim), .init(entry.time.localDateTime),
-                      .init(entry.actor), .init(entry.type, .cyan))
+            let time = entry.time.localDateTime + (oneZone == nil ? " " + TimeArgument.zoneMarker(entry.time) : "")
+            table.add(.init(entry.taskID), .init(String(entry.seq), .dim), .init(time),
+                      .init(Terminal.oneLine(entry.actor, limit: 40)), .init(entry.type, .cyan))
         }
         Output.stdout(table.lines().joined(separator: "\n"))
     }

@@ -46,3 +46,9 @@ extension Event {
         }
     }
 }
+
+/// Completed tasks over all tasks, as STATE.md's bar counts them.
+enum Progress {
+    /// floor(done · 100 / all); 0 when there are no tasks.
+    static func percent(_ done: Int, of all: Int) -> Int { all > 0 ? done * 100 / all : 0 }
+}

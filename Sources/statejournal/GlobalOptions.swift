@@ -54,6 +54,14 @@ struct GlobalOptions<Position>: ParsableArguments {
 
     /// A manager for this invocation; `command` is recorded in the lock file.
     func manager(command: String) -> StateManager { settings.manager(command: command) }
+
+    /// ``GlobalSettings/existingManager(command:)``.
+    func existingManager(command: String) throws -> StateManager { try settings.existingManager(command: command) }
+
+    /// ``GlobalSettings/withStateDirectory(_:)``.
+    func withStateDirectory<T>(_ body: () throws -> T) throws -> T { try settings.withStateDirectory(body) }
+
+    var statePath: String { settings.statePath }
 }
 
 /// The global options' values, however they were read: by argument parser
@@ -78,12 +86,61 @@ struct GlobalSettings: Equatable {
 
     /// A manager for this invocation; `command` is recorded in the lock file.
     func manager(command: String) -> StateManager {
+        Output.statePath = statePath
         var lock = LockPolicy()
         if let lockTimeout { lock.timeout = lockTimeout }
         var config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
                                                 command: "statejournal " + command)
         config.allowSymlinks = allowSymlinks
         return StateManager(configuration: config, logger: CLILog.logger)
+    }
+}
+
+extension GlobalSettings {
+    /// A manager for a command that needs a workflow: when there is no
+    /// journal beside the state path, every such command stops here with
+    /// the same message (issue 17, item 4), before it creates anything (a
+    /// lock file) or reads anything.
+    func existingManager(command: String) throws -> StateManager {
+        let manager = manager(command: command)
+        var status = stat()
+        if lstat(statePath + ".journal", &status) != 0 && errno == ENOENT {
+            throw CLIError.noWorkflow(at: statePath)
+        }
+        return manager
+    }
+
+    /// Runs `body` (a command that starts a workflow: `init`, `import`) with
+    /// the state path's directory made first when it does not exist, as
+    /// `mkdir -p` would (said on stderr); when `body` fails, the directories
+    /// made are removed again if they are still empty, so a failed command
+    /// leaves nothing behind.
+    func withStateDirectory<T>(_ body: () throws -> T) throws -> T {
+        var missing: [String] = []
+        var dir = statePath
+        while let slash = dir.lastIndex(of: "/") {
+            dir = String(dir[..<slash])
+            if dir.isEmpty { break }
+            var status = stat()
+            if lstat(dir, &status) == 0 { break }
+            missing.append(dir)
+        }
+        for made in missing.reversed() {
+            guard mkdir(made, 0o755) == 0 || errno == EEXIST else {
+                let error = errno
+                for undo in missing where undo.count > made.count { rmdir(undo) }
+                throw CLIError("io", "cannot create the directory '\(made)' for '\(statePath)': \(String(cString: strerror(error)))",
+                               hint: "create it yourself (mkdir -p '\(made)') or give another --state", status: 1)
+            }
+        }
+        do {
+            let result = try body()
+            if let top = missing.last { Output.stderr("created directory '\(top)'" + (missing.count > 1 ? " and \(missing.count - 1) below it" : "")) }
+            return result
+        } catch {
+            for made in missing { rmdir(made) }
+            throw error
+        }
     }
 }
 
@@ -131,8 +188,8 @@ struct WriteSettings: Equatable {
 /// What a command that writes one event takes after the subcommand: the
 /// options every command accepts, then the write flags.
 struct WriteOptions: ParsableArguments {
-    @OptionGroup var trailing: GlobalOptions<Trailing>
-    @OptionGroup var flags: WriteFlags
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 }
 
 /// A command that takes the write flags (``WriteOptions``).

@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal import FILE`
-struct Import: GlobalCommand {
+struct Import: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Start a new journal from a STATE.md file or an export.",
@@ -16,15 +16,39 @@ struct Import: GlobalCommand {
             --idempotency-key a retry of an import that was written succeeds and writes nothing.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal import STATE.md                    # adopt an earlier tool's file",
+        "statejournal import history.jsonl --state copy/STATE.md",
+    ]
+
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Argument(help: "The STATE.md or export file (- for stdin).") var file: String
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
         let bytes = try InputFile.read(file)
         let manager = global.manager(command: "import")
-        let outcome = try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
+        let outcome: ImportOutcome
+        do {
+            outcome = try global.withStateDirectory {
+                try manager.importHistory(bytes, source: file == "-" ? "stdin" : "'\(file)'", options: flags.options)
+            }
+        } catch let error as StateJournalError where error.durableSeq != nil {
+            // Imported durably; only STATE.md could not be replaced: a success with a warning.
+            let seq = error.durableSeq ?? 0
+            guard let state = try? manager.currentFold(manager.makeStore()).state else { throw error }
+            let isExport = bytes.first { ![9, 10, 13, 32].contains($0) } == UInt8(ascii: "{")
+            if flags.json {
+                Output.json(.obj(["kind": .string(isExport ? "export" : "state-file"), "events": .int(Int64(seq)), "seq": .int(Int64(seq)),
+                                  "workflow_id": .string(state.workflowID), "tasks": .int(Int64(state.tasks.count)),
+                                  "duplicate": .bool(false), "state_md_updated": .bool(false)]))
+            } else {
+                Output.stderr("imported \(seq) event\(seq == 1 ? "" : "s") (seq 1…\(seq)) into \(manager.statePath): workflow \(state.workflowID)")
+            }
+            warnStateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
+            return
+        }
         let last = outcome.events.last?.seq ?? 0
         if flags.json {
             Output.json(outcome.json())

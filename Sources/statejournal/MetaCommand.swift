@@ -7,13 +7,17 @@ struct MetaCommand: ParsableCommand {
                                                     subcommands: [MetaSet.self])
 }
 
-struct MetaSet: OneEventCommand {
+struct MetaSet: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "set", abstract: "Give a metadata key a value.")
 
-    @OptionGroup var write: WriteOptions
+    static let examples = [
+        "statejournal meta set branch main",
+    ]
+
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The key.") var key: String
     @Argument(help: "The value.") var value: String
+    @OptionGroup var write: WriteOptions
 
     var event: OneEventWrite { .metaSet(key: key, value: value) }
 }

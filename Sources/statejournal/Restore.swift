@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal restore (--seq N | --at TIME) [--dry-run]`
-struct Restore: GlobalCommand {
+struct Restore: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Make the state as it was after event N, or at TIME, the current state.",
@@ -13,28 +13,33 @@ struct Restore: GlobalCommand {
             --dry-run prints the change to STATE.md as a line diff and writes nothing.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal restore --seq 12 --dry-run",
+        "statejournal restore --at \"2026-11-20 10:00:00\"",
+    ]
+
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("Restore the state right after event N.", valueName: "N")) var seq: UInt64?
-    @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, or YYYY-MM-DD HH:MM:SS local).", valueName: "time"))
+    @Option(help: ArgumentHelp("Restore the state at TIME (RFC 3339, YYYY-MM-DD HH:MM:SS local, a date, 2h, yesterday…).", valueName: "time"))
     var at: String?
     @Flag(name: .customLong("dry-run"), help: "Print the change without writing.") var dryRun = false
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func validate() throws {
         if (seq == nil) == (at == nil) { throw ValidationError("give either --seq N or --at TIME") }
-        if let at, Timestamp(parsing: at) == nil {
-            throw ValidationError("--at '\(at)' is not a time; use RFC 3339 (2026-11-20T10:00:00Z) or 'YYYY-MM-DD HH:MM:SS'")
+        if let at, TimeArgument.parse(at, as: .start) == nil {
+            throw ValidationError("--at '\(at)' is not a time; use \(TimeArgument.forms)")
         }
     }
 
     var point: HistoryPoint {
         if let seq { return .seq(seq) }
-        return .time(at.flatMap(Timestamp.init(parsing:)) ?? Timestamp(microseconds: 0))
+        return .time(at.flatMap { TimeArgument.parse($0, as: .start) } ?? Timestamp(microseconds: 0))
     }
 
     func run() throws {
-        let manager = global.manager(command: "restore \(point)")
+        let manager = try global.existingManager(command: "restore \(point)")
         if dryRun {
             let plan = try manager.planRestore(point)
             let diff = plan.diff
@@ -48,9 +53,9 @@ struct Restore: GlobalCommand {
             }
             return
         }
-        let outcome = try manager.restore(point, options: flags.options)
-        var restored = ""
-        if case .stateRestored(let from, _) = outcome.event.payload { restored = " (the state of seq \(from))" }
-        reportWrite(outcome, flags, manager, extra: restored)
+        try recordWrite(manager, flags, extra: { outcome in
+            if case .stateRestored(let from, _) = outcome.event.payload { return " (the state of seq \(from))" }
+            return ""
+        }) { try manager.restore(point, options: flags.options) }
     }
 }

@@ -2,14 +2,18 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal task add ID --wave N --description TEXT`
-struct TaskAdd: OneEventCommand {
+struct TaskAdd: OneEventCommand, Exemplified {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a pending task to a wave.")
 
-    @OptionGroup var write: WriteOptions
+    static let examples = [
+        "statejournal task add task_4 --wave 2 --description \"Smoke test\"",
+    ]
+
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The new task's id.") var id: String
     @Option(help: ArgumentHelp("The wave (from 1).", valueName: "N")) var wave: Int
     @Option(help: ArgumentHelp("What the task does.", valueName: "text")) var description: String = ""
+    @OptionGroup var write: WriteOptions
 
     var event: OneEventWrite { .taskAdd(id: id, wave: wave, description: description) }
 }

@@ -1,5 +1,6 @@
-/// Aligned columns for people (`log`, `blame`): each column padded to its
-/// widest cell, the last one not padded; cells may carry a colour, shown
+/// Aligned columns for people (`log`, `blame`, `status`): each column padded
+/// to its widest cell in terminal columns (wide characters count two), the
+/// last one not padded; cells may carry a colour, shown
 /// only on a terminal (see ``Terminal``).
 struct TextTable {
     struct Cell {
@@ -16,15 +17,15 @@ struct TextTable {
     mutating func add(_ cells: Cell...) { rows.append(cells) }
 
     func lines() -> [String] {
-        var widths = header.map(\.count)
+        var widths = header.map { Terminal.width($0) }
         for row in rows {
-            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.text.count) }
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], Terminal.width(cell.text)) }
         }
         func line(_ cells: [Cell]) -> String {
             var out = ""
             for (i, cell) in cells.enumerated() {
                 let last = i == cells.count - 1
-                let pad = last ? "" : String(repeating: " ", count: max(0, widths[i] - cell.text.count) + 2)
+                let pad = last ? "" : String(repeating: " ", count: max(0, widths[i] - Terminal.width(cell.text)) + 2)
                 out += Terminal.paint(cell.text, cell.style) + pad
             }
             return out

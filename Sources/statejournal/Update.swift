@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal update --from FILE`
-struct Update: GlobalCommand {
+struct Update: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "update",
         abstract: "Replace the whole state at once, from the earlier tool's update() JSON.",
@@ -14,15 +14,20 @@ struct Update: GlobalCommand {
             is wave wave_id+1+i. Recorded as one state.replaced event.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal update --from update.json",
+        "python3 make_update.py | statejournal update --from - --idempotency-key u-17",
+    ]
+
     @ParentCommand var root: StateJournalCommand
-    @OptionGroup var flags: WriteFlags
     @Option(help: ArgumentHelp("The update JSON file, or - for stdin.", valueName: "file")) var from: String
+    @OptionGroup(title: "Write options") var flags: WriteFlags
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
         let source = from == "-" ? "stdin" : "'\(from)'"
         let update = try StateUpdate.parse(try InputFile.read(from, limit: InputFile.eventInputLimit), source: source)
         let manager = global.manager(command: "update")
-        reportWrite(try manager.update(update, options: flags.options), flags, manager)
+        try recordWrite(manager, flags) { try manager.update(update, options: flags.options) }
     }
 }

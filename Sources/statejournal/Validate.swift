@@ -2,15 +2,20 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal validate FILE`
-struct Validate: GlobalCommand {
+struct Validate: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a markdown file against the STATE.md format; exit 2 if it has problems.")
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal validate STATE.md",
+        "statejournal validate - --json < other.md",
+    ]
+
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The file to check (- for stdin).") var file: String
     @Flag(help: "Print the problems as a JSON array.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
         let text = String(decoding: try InputFile.read(file), as: UTF8.self)
@@ -23,8 +28,8 @@ struct Validate: GlobalCommand {
         if problems.isEmpty {
             if !json { Output.stderr("\(file): valid") }
         } else {
-            Output.stderr("\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")")
-            throw ExitCode(2)
+            throw CLIError.badInput("\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")",
+                                    hint: "Docs/FORMAT.md (STATE.md) describes every line")
         }
     }
 }

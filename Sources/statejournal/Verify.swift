@@ -2,7 +2,7 @@ import ArgumentParser
 import StateJournal
 
 /// `statejournal verify`
-struct Verify: GlobalCommand {
+struct Verify: GlobalCommand, Exemplified {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every record, segment, snapshot and STATE.md; exit 5 if anything is corrupt.",
@@ -11,12 +11,17 @@ struct Verify: GlobalCommand {
             damaged STATE.md is regenerated (a damaged one is kept beside it first); neither is an error.
             """)
 
-    @OptionGroup var trailing: GlobalOptions<Trailing>
+    static let examples = [
+        "statejournal verify",
+        "statejournal verify --json",
+    ]
+
     @ParentCommand var root: StateJournalCommand
     @Flag(help: "Print the problems as JSON.") var json = false
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
 
     func run() throws {
-        let manager = global.manager(command: "verify")
+        let manager = try global.existingManager(command: "verify")
         let report = try manager.verify(repairingProjection: true)
         let healed = report.projectionRegenerated
         if json {
@@ -28,10 +33,11 @@ struct Verify: GlobalCommand {
                     : "repaired"
                 Output.stdout("\(label): \(problem.file): \(problem.message)")
             }
-            Output.stderr(report.hasCorruption
-                ? "verify: corruption found; nothing was changed — restore the named files from a backup"
-                : "verify: journal OK up to seq \(report.lastSeq)")
+            if !report.hasCorruption { Output.stderr("verify: journal OK up to seq \(report.lastSeq)") }
         }
-        if report.hasCorruption { throw ExitCode(5) }
+        if report.hasCorruption {
+            throw CLIError("corruption", "verify: corruption found; nothing was changed",
+                           hint: "restore the named files from a backup (Docs/OPERATIONS.md, When something is damaged)", status: 5)
+        }
     }
 }

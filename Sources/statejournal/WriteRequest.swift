@@ -45,9 +45,12 @@ struct WriteRequest: Equatable {
     var write: OneEventWrite
 
     /// Writes the event and reports it: JSON on stdout with `--json`, a line
-    /// on stderr otherwise.
+    /// on stderr otherwise (see ``recordWrite(_:json:key:extra:_:)``). With
+    /// no workflow at the state path it stops before creating anything.
     func perform() throws {
-        let manager = global.manager(command: write.command)
-        reportWrite(try manager.write(write.payload, options: flags.options), json: flags.json, manager)
+        let manager = try global.existingManager(command: write.command)
+        try recordWrite(manager, json: flags.json, key: flags.idempotencyKey) {
+            try manager.write(write.payload, options: flags.options)
+        }
     }
 }

@@ -22,11 +22,22 @@ enum CLI {
         var stderr: String
     }
 
+    /// How to run the executable as the unprivileged user `nobody` when the
+    /// tests run as root (root ignores permissions): `setpriv`, when it is
+    /// there. Empty when the tests do not run as root.
+    static let unprivileged: [String]? = {
+        guard getuid() == 0 else { return [] }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), getpwnam("nobody") != nil else { return nil }
+        return ["/usr/bin/setpriv", "--reuid=nobody", "--regid=\(getpwnam("nobody").map { $0.pointee.pw_gid } ?? 65534)", "--clear-groups"]
+    }()
+
+    /// - Parameter prefix: a command that runs the executable (e.g. ``unprivileged``).
     @discardableResult
-    static func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil) throws -> Result {
+    static func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil,
+                    prefix: [String] = []) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = args
+        process.executableURL = URL(fileURLWithPath: prefix.first ?? binary)
+        process.arguments = Array(prefix.dropFirst()) + (prefix.isEmpty ? [] : [binary]) + args
         var environment = ProcessInfo.processInfo.environment
         environment["STATEJOURNAL_STATE"] = nil
         environment["STATEJOURNAL_ACTOR"] = nil
@@ -81,6 +92,12 @@ final class Workspace {
     /// Runs the CLI with `--state` pointing here.
     @discardableResult
     func sj(_ args: String..., stdin: String? = nil, actor: String = "tester") throws -> CLI.Result {
+        try CLI.run(args + ["--state", state, "--actor", actor], stdin: stdin)
+    }
+
+    /// ``sj(_:stdin:actor:)`` with the arguments in an array.
+    @discardableResult
+    func sj(_ args: [String], stdin: String? = nil, actor: String = "tester") throws -> CLI.Result {
         try CLI.run(args + ["--state", state, "--actor", actor], stdin: stdin)
     }
 

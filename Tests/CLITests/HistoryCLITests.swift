@@ -342,6 +342,7 @@ import StateJournalEngine
             var environment = ProcessInfo.processInfo.environment
             environment["TERM"] = "xterm"
             environment["NO_COLOR"] = noColour
+            environment["PAGER"] = "cat"  // no pager (EverydayCLITests checks the pager)
             p.environment = environment
             let out = Pipe()
             p.standardOutput = out

@@ -74,10 +74,14 @@ import StateJournalTesting
     @Test func hugeWaveNumbersRenderWithoutOverflow() throws {
         let text = String(decoding: try Self.input("statefile", "huge-wave-numbers.md"), as: UTF8.self)
         let state = try #require(try MarkdownParser.parse(text).state())
-        #expect(MarkdownRenderer.render(state).contains("`████████████████████` 100%"))
+        // The bar counts tasks (issue 17): this file has none, so 0%.
+        #expect(MarkdownRenderer.render(state).contains("`░░░░░░░░░░░░░░░░░░░░` 0%"))
         #expect(ResumeInfo(state).resumeWave == Int.max)
-        #expect(StateMarkdown.progressLine(current: 2, total: 4) == "**Progress:** `██████████░░░░░░░░░░` 50%")
-        #expect(StateMarkdown.progressLine(current: 1, total: 3) == "**Progress:** `██████░░░░░░░░░░░░░░` 33%")
+        // Full-width arithmetic: the largest counts do not overflow.
+        #expect(StateMarkdown.progressLine(completed: Int.max, total: Int.max) == "**Progress:** `████████████████████` 100%")
+        #expect(StateMarkdown.progressLine(completed: Int.max - 1, total: Int.max) == "**Progress:** `███████████████████░` 99%")
+        #expect(StateMarkdown.progressLine(completed: 2, total: 4) == "**Progress:** `██████████░░░░░░░░░░` 50%")
+        #expect(StateMarkdown.progressLine(completed: 1, total: 3) == "**Progress:** `██████░░░░░░░░░░░░░░` 33%")
         #expect(Self.run("statefile", Array(text.utf8)).isEmpty)
     }
 

@@ -106,12 +106,27 @@ import Testing
         #expect(MarkdownRenderer.render(try #require(reparsed.state())) == rendered)
     }
 
+    /// The header reads back line for line, except the progress bar: the
+    /// earlier tool drew waves (C/T), StateJournal draws completed tasks over
+    /// all tasks (issue 17; the earlier tool's readers ignore the bar).
     @Test(arguments: fixtures)
-    func renderedHeaderAndProgressMatchTheFixture(_ name: String) throws {
+    func renderedHeaderMatchesTheFixtureAndProgressCountsTasks(_ name: String) throws {
         let text = try fixtureText(name)
-        let rendered = MarkdownRenderer.render(try #require(try MarkdownParser.parse(text).state()))
-        let header = { (text: String) in self.lines(text).prefix { !$0.hasPrefix("## ") } }
+        let state = try #require(try MarkdownParser.parse(text).state())
+        let rendered = MarkdownRenderer.render(state)
+        let header = { (text: String) in self.lines(text).prefix { !$0.hasPrefix("## ") }.filter { !$0.hasPrefix("**Progress:**") } }
         #expect(Array(header(rendered)) == Array(header(text)))
+        let completed = state.tasks.filter { $0.status == .completed }.count
+        #expect(lines(rendered).contains(Substring(StateMarkdown.progressLine(completed: completed, total: state.tasks.count))))
+    }
+
+    @Test func fixtureProgressByTasks() throws {
+        // 06-complete: every task done, 100% as before; 08-many-tasks: wave
+        // 3/8 drew 37%, 59 of its 200 listed tasks are done: 29%.
+        for (name, percent) in [("06-complete", "100%"), ("08-many-tasks", "29%"), ("01-initialized", "0%")] {
+            let state = try #require(try MarkdownParser.parse(try fixtureText(name)).state())
+            #expect(StateMarkdown.progressLine(of: state).hasSuffix(" " + percent), "\(name)")
+        }
     }
 
     @Test(arguments: fixtures)
@@ -140,7 +155,10 @@ import Testing
     // MARK: Rendering
 
     @Test func headerHasTheSpecifiedLayout() {
-        let text = MarkdownRenderer.render(state(name: "Build", tasks: []))
+        let text = MarkdownRenderer.render(state(name: "Build", tasks: [
+            WorkflowTask(id: "a", description: "A", status: .completed, wave: 1),
+            WorkflowTask(id: "b", description: "B", status: .pending, wave: 2),
+        ]))
         let head = lines(text).prefix(11).map(String.init)
         #expect(head == [
             "# Workflow: Build", "", "**Workflow ID:** `wf_1`", "**Status:** Wave 1/2",
@@ -150,13 +168,35 @@ import Testing
         ])
     }
 
+    /// The bar is completed tasks over all tasks (issue 17, SPEC §3), whatever
+    /// the wave: the earlier tool's waves ratio said 100% at the last wave
+    /// with tasks still open, and 33% at wave 1 of 3 with nothing done.
     @Test(arguments: [
-        (0, 3, 0, 0), (1, 3, 6, 33), (2, 4, 10, 50), (3, 8, 7, 37), (2, 2, 20, 100), (5, 2, 20, 100),
+        // (completed, other tasks, current wave, total waves, filled, percent)
+        (0, 3, 1, 3, 0, 0), (1, 2, 1, 3, 6, 33), (2, 2, 3, 4, 10, 50), (3, 5, 1, 8, 7, 37), (2, 0, 1, 2, 20, 100),
+        (1, 2, 3, 3, 6, 33), (0, 0, 2, 2, 0, 0),
     ])
-    func progressBarShowsFloorOfCurrentOverTotalWaves(_ current: Int, _ total: Int, _ filled: Int, _ percent: Int) {
-        let text = MarkdownRenderer.render(state(currentWave: current, totalWaves: total, tasks: []))
+    func progressBarShowsFloorOfCompletedOverAllTasks(_ completed: Int, _ others: Int, _ current: Int, _ total: Int,
+                                                       _ filled: Int, _ percent: Int) {
+        let statuses: [TaskStatus] = [.pending, .inProgress, .failed]
+        let tasks = (0..<completed).map { WorkflowTask(id: "c\($0)", description: "", status: .completed, wave: 1) }
+            + (0..<others).map { WorkflowTask(id: "o\($0)", description: "", status: statuses[$0 % 3], wave: 1) }
+        let text = MarkdownRenderer.render(state(currentWave: current, totalWaves: total, tasks: tasks))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 20 - filled)
         #expect(lines(text).contains("**Progress:** `\(bar)` \(percent)%"))
+        #expect(MarkdownValidator.validate(text) == [])
+    }
+
+    /// At the last wave with a task in progress and one pending, the file
+    /// does not say 100% (the issue's report).
+    @Test func lastWaveWithOpenTasksIsNotFinished() {
+        let text = MarkdownRenderer.render(state(currentWave: 3, totalWaves: 3, tasks: [
+            WorkflowTask(id: "a", description: "", status: .completed, wave: 1),
+            WorkflowTask(id: "b", description: "", status: .inProgress, wave: 3),
+            WorkflowTask(id: "c", description: "", status: .pending, wave: 3),
+        ]))
+        #expect(lines(text).contains("**Progress:** `██████░░░░░░░░░░░░░░` 33%"))
+        #expect(!text.contains("100%"))
     }
 
     @Test func noProgressLineWithoutWaves() {

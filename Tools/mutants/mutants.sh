@@ -646,9 +646,9 @@ test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
 env: FAULT_MATRIX=shared:open,shared:rename
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: seq)
+                        path: statePath, durableSeq: seq)
 ===
-                        path: statePath, errno: (error as? StateJournalError)?.errno, durableSeq: nil)
+                        path: statePath, durableSeq: nil)
 >>>
 
 # ---- issue 12: the steady-state write's kept state, each check undone ---------

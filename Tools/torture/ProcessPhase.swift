@@ -245,6 +245,16 @@ struct ProcessPhase: Phase {
             if targeted != nil { unlink(tracePath) }
             // Acknowledged = the writer printed the event (even if killed right after).
             if let line = child.stdout.split(separator: UInt8(ascii: "\n")).first,
+               let event = try? JSON.parse(Array(line)), event["state_md_updated"]?.boolValue == false {
+                // Recorded durably, but STATE.md could not be rewritten (exit 0
+                // with a warning): as a failure that says its event is durable,
+                // confirmed — and its visibility checked — by a retry with the key.
+                ledger.uncertain(intent.key)
+                recorder.add { $0.landedOnError += 1 }
+                saidDurable = firstLines(child.stderr, 1)
+                continue
+            }
+            if let line = child.stdout.split(separator: UInt8(ascii: "\n")).first,
                let event = try? JSON.parse(Array(line)), let seq = event["seq"]?.intValue {
                 ledger.acknowledge(intent.key, seq: UInt64(seq))
                 let replay = event["duplicate"]?.boolValue == true

@@ -52,6 +52,11 @@ package struct LineDiff: Sendable, Equatable {
         self.init(oldLines: LineDiff.lines(old), newLines: LineDiff.lines(new))
     }
 
+    /// A diff made of `hunks` (in order, none adjacent to the next).
+    package init(hunks: [Hunk]) {
+        self.hunks = hunks
+    }
+
     package init(oldLines a: [String], newLines b: [String]) {
         var prefix = 0
         while prefix < a.count && prefix < b.count && a[prefix] == b[prefix] { prefix += 1 }

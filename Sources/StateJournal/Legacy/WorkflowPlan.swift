@@ -42,6 +42,57 @@ package struct WorkflowPlan: Sendable, Equatable {
         return try parse(json, source: source)
     }
 
+    /// The keys a plan's top level may have.
+    package static let planKeys = ["waves", "all_waves", "metadata", "workflow_id", "workflow_name", "total_waves"]
+    /// The keys a planned task may have.
+    package static let taskKeys = ["task_id", "agent_id", "description", "task", "prompt"]
+
+    /// Parses a plan, checking it more closely than the earlier tool did
+    /// (`init --plan`): an unknown key (`"id"` for `"task_id"`) is refused
+    /// unless `lenient`, when it is ignored with a warning; a task without
+    /// `task_id` or `agent_id` keeps the earlier tool's generated id
+    /// (`wave1_task1`) with a warning.
+    ///
+    /// - Returns: the plan and the warnings, one sentence each.
+    /// - Throws: `.badInput` as ``parse(_:source:)``, and for unknown keys
+    ///   unless `lenient`.
+    package static func parse(_ bytes: [UInt8], source: String, lenient: Bool) throws(StateJournalError) -> (plan: WorkflowPlan, warnings: [String]) {
+        let plan = try parse(bytes, source: source)
+        guard let json = try? JSON.parse(bytes) else { return (plan, []) }
+        var warnings: [String] = []
+        var unknown: [String] = []
+        func check(_ object: JSON, _ known: [String], _ what: String) {
+            for member in object.objectValue ?? [] where !known.contains(member.key) {
+                var text = "\(what) has an unknown key '\(member.key)'"
+                let guess = known.filter { $0.hasSuffix("_" + member.key) }.first.map { "did you mean '\($0)'?" }
+                    ?? Suggestion.didYouMean(member.key, in: known)
+                if let guess { text += " (\(guess))" }
+                unknown.append(text)
+            }
+        }
+        check(json, planKeys, "the top level")
+        var count = 0
+        for (w, wave) in ((json["waves"] ?? json["all_waves"])?.arrayValue ?? []).enumerated() {
+            for (t, task) in (wave.arrayValue ?? []).enumerated() {
+                let what = "task \(t + 1) of wave \(w + 1)"
+                check(task, taskKeys, what)
+                if LegacyFields.taskID(task) == nil {
+                    warnings.append("\(what) has no 'task_id' (or 'agent_id'): it was named 'wave\(w + 1)_task\(count + 1)', as the earlier tool did")
+                }
+                count += 1
+            }
+        }
+        if !unknown.isEmpty {
+            guard lenient else {
+                let shown = unknown.prefix(3).joined(separator: "; ") + (unknown.count > 3 ? "; and \(unknown.count - 3) more" : "")
+                throw .badInput("the plan in \(source): \(shown); a task's keys are \(taskKeys.joined(separator: ", ")) — "
+                    + "fix the plan, or give --lenient to ignore unknown keys (see 'statejournal init --example')")
+            }
+            warnings = unknown.map { $0 + ": ignored (--lenient)" } + warnings
+        }
+        return (plan, warnings)
+    }
+
     /// Reads a plan from a parsed JSON value.
     package static func parse(_ json: JSON, source: String = "the plan") throws(StateJournalError) -> WorkflowPlan {
         func bad(_ what: String) -> StateJournalError { .badInput("the plan in \(source): \(what); \(expected)") }

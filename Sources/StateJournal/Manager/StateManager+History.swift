@@ -54,6 +54,19 @@ extension StateManager {
         }
     }
 
+    /// The journal's last `count` events, oldest first, read from where
+    /// they start (not from the first event): `log -n` without filters,
+    /// `status`.
+    package func lastEvents(_ count: Int) throws -> [Event] {
+        try reading { store, current in
+            guard count > 0 else { return [] }
+            let last = try current?.lastSeq ?? store.bounds()?.lastSeq ?? 0
+            var events: [Event] = []
+            try store.readEvents(after: last > UInt64(count) ? last - UInt64(count) : 0, upTo: last) { events.append($0) }
+            return events
+        }
+    }
+
     /// The state right after event `seq`.
     ///
     /// - Throws: `.badInput` when `seq` is 0 or beyond the journal's last event.

@@ -63,7 +63,7 @@ extension StateManager {
 
     /// The plan, read from `store` (one read session); `now` is the
     /// journal's current fold when the caller has it.
-    private func planRestore(_ point: HistoryPoint, in store: any JournalStore, now current: Folded?) throws -> RestorePlan {
+    package func planRestore(_ point: HistoryPoint, in store: any JournalStore, now current: Folded?) throws -> RestorePlan {
         let now = try current ?? fold(store)
         guard now.lastSeq > 0 else {
             throw StateJournalError(.notInitialized,

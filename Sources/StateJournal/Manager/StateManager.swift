@@ -114,6 +114,12 @@ public final class StateManager: Sendable {
         public let state: WorkflowState
         /// True when the idempotency key was seen before and nothing was written.
         public let wasDuplicate: Bool
+
+        package init(event: Event, state: WorkflowState, wasDuplicate: Bool) {
+            self.event = event
+            self.state = state
+            self.wasDuplicate = wasDuplicate
+        }
     }
 
     /// The configuration the manager was made with.
@@ -285,7 +291,14 @@ public final class StateManager: Sendable {
         // (made durable under the lock), never a write still in progress.
         let folded = try currentFold(makeStore())
         guard let state = folded.state else { return nil }
-        try publish(folded.position, policy: .eager)
+        do {
+            try publish(folded.position, policy: .eager)
+        } catch {
+            // A read answers from the journal even where STATE.md cannot be
+            // rewritten (a read-only directory); the file stays as it was.
+            logger.warning("STATE.md is behind the journal and could not be regenerated; answering from the journal",
+                           metadata: ["seq": "\(folded.lastSeq)", "error": "\(error)"])
+        }
         return state
     }
 

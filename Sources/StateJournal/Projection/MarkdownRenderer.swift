@@ -48,7 +48,16 @@ package enum MarkdownRenderer {
     }
 
     private static func appendHeader(of state: WorkflowState, to lines: inout [String]) {
-        lines += [
+        lines += headerLines(of: state, completed: state.tasks.reduce(0) { $0 + ($1.status == .completed ? 1 : 0) },
+                             tasks: state.tasks.count)
+    }
+
+    /// The header: title, workflow ID, status, times, rule and (when there
+    /// are waves) the progress line, each followed by what follows it;
+    /// `completed` of `tasks` are the progress line's counts (so that a
+    /// caller that keeps them need not count the tasks).
+    package static func headerLines(of state: WorkflowState, completed: Int, tasks: Int) -> [String] {
+        var lines = [
             StateMarkdown.labelled(StateMarkdown.titlePrefix, MarkdownEscaping.escape(state.name)),
             "",
             "\(StateMarkdown.workflowIDLabel) `\(state.workflowID)`",
@@ -60,8 +69,9 @@ package enum MarkdownRenderer {
             "",
         ]
         if state.totalWaves > 0 {
-            lines += [StateMarkdown.progressLine(current: state.currentWave, total: state.totalWaves), ""]
+            lines += [StateMarkdown.progressLine(completed: completed, total: tasks), ""]
         }
+        return lines
     }
 
     /// A section of plain lines (notes, metadata); nothing when `content` is empty.
@@ -97,7 +107,7 @@ package enum MarkdownRenderer {
     }
 
     /// `- [x] **ID**: description` and the task's detail lines.
-    private static func taskLines(_ task: WorkflowTask, checkbox: Character) -> [String] {
+    package static func taskLines(_ task: WorkflowTask, checkbox: Character) -> [String] {
         var head = "- [\(checkbox)] **\(task.id)**"
         if !task.description.isEmpty { head += ": " + MarkdownEscaping.escape(task.description) }
         var lines = [head]
@@ -119,12 +129,12 @@ package enum MarkdownRenderer {
     }
 
     /// `- text`.
-    private static func noteLine(_ note: String) -> String {
+    package static func noteLine(_ note: String) -> String {
         StateMarkdown.labelled("-", MarkdownEscaping.escape(note, as: .listItem))
     }
 
     /// `- **key:** value`.
-    private static func metadataLine(_ entry: MetadataEntry) -> String {
+    package static func metadataLine(_ entry: MetadataEntry) -> String {
         StateMarkdown.labelled("- **\(MarkdownEscaping.escape(entry.key)):**", MarkdownEscaping.escape(entry.value))
     }
 }

@@ -34,17 +34,24 @@ package enum StateMarkdown {
     /// the current wave, or wave 1 before the first wave starts.
     package static func defaultWave(currentWave: Int) -> Int { max(currentWave, 1) }
 
-    /// `**Progress:** \`████░░…\` P%` for `current` of `total` (`total` > 0).
+    /// `**Progress:** \`████░░…\` P%` for `completed` of `total` tasks.
     ///
-    /// The ratio is the `Wave C/T` of the status line, as in every file of the
-    /// earlier tool; it is clamped to 0…1.
-    package static func progressLine(current: Int, total: Int) -> String {
-        let done = min(max(current, 0), total)
-        // floor(done · n / total) without overflow, whatever the wave numbers a file claims.
-        func scaled(_ n: Int) -> Int { total.dividingFullWidth(done.multipliedFullWidth(by: n)).quotient }
+    /// The ratio is completed tasks over all tasks (SPEC §3): the earlier
+    /// tool drew the `Wave C/T` of the status line, which showed 100% while
+    /// tasks were still open; its readers ignore the bar. No tasks: 0%.
+    /// `completed` is clamped to 0…`total`.
+    package static func progressLine(completed: Int, total: Int) -> String {
+        let done = total > 0 ? min(max(completed, 0), total) : 0
+        // floor(done · n / total) without overflow.
+        func scaled(_ n: Int) -> Int { total > 0 ? total.dividingFullWidth(done.multipliedFullWidth(by: n)).quotient : 0 }
         let filled = scaled(progressCells)
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: progressCells - filled)
         return "\(progressLabel) `\(bar)` \(scaled(100))%"
+    }
+
+    /// The progress line of `state`: its completed tasks over all its tasks.
+    package static func progressLine(of state: WorkflowState) -> String {
+        progressLine(completed: state.tasks.reduce(0) { $0 + ($1.status == .completed ? 1 : 0) }, total: state.tasks.count)
     }
 
     /// Whether `line` has the shape of a progress line (values are not checked).

@@ -124,9 +124,12 @@ extension WorkflowState {
 
     private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
         guard let task = state.task(id) else {
+            if let guess = Suggestion.didYouMean(id, in: state.tasks.lazy.map(\.id)) {
+                throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)' — \(guess)")
+            }
             let known = state.tasks.prefix(5).map(\.id).joined(separator: ", ")
             throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)'"
-                + (known.isEmpty ? "; it has no tasks yet (add one with 'task add')" : "; known tasks include: \(known)"))
+                + (known.isEmpty ? "; it has no tasks yet — add one with 'task add'" : " — known tasks include: \(known)"))
         }
         return task
     }
