@@ -668,7 +668,7 @@ why: a kept active segment is appended to although a seal stopped half-way left 
 test: KeptWriterStateTests/aSegmentWithASealedCopyIsNotAppendedTo
 file: Sources/StateJournalEngine/Journal/FileJournal.swift
 <<< original
-              case .failure(.noSuchFile) = fs.sys.lstat(path(Self.sealedName(firstSeq: kept.firstSeq))),
+              case .failure(.noSuchFile) = fs.sys.lstat(sealedPath(of: kept)),
 ===
 >>>
 
