@@ -31,7 +31,9 @@ package final class FileLock {
     /// The descriptor kept open between acquisitions (not locked).
     private var kept: Int32?
     /// Whether the descriptor stays open between acquisitions, for the next
-    /// one (only for a value one thread at a time uses).
+    /// one (only for a value one thread at a time uses). It is opened with
+    /// `O_CLOEXEC`; a child forked *without* exec would share its open file
+    /// description, and so its lock, with this process.
     package var keepsDescriptor = false
 
     package init(path: String, fileSystem: FileSystem) {
