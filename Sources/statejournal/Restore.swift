@@ -46,10 +46,10 @@ struct Restore: GlobalCommand, Exemplified {
             if flags.json {
                 Output.json(plan.json())
             } else {
-                if !diff.isEmpty { Output.stdout(diffText(diff)) }
-                let changed = diff.hunks.reduce(0) { $0 + $1.lines.count }
-                Output.stderr("dry run: restoring the state of seq \(plan.targetSeq) (\(plan.target.updated.localDateTime)) over seq \(plan.currentSeq) "
-                    + "would change \(changed) line\(changed == 1 ? "" : "s") of \(manager.statePath); nothing was written")
+                reportDryRun(diff) { changed in
+                    "dry run: restoring the state of seq \(plan.targetSeq) (\(plan.target.updated.localDateTime)) over seq \(plan.currentSeq) "
+                        + "would change \(changed) line\(changed == 1 ? "" : "s") of \(manager.statePath); nothing was written"
+                }
             }
             return
         }

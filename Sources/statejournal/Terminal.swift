@@ -107,3 +107,10 @@ struct LineBuffer {
         text = ""
     }
 }
+
+/// A dry run's report: the diff on stdout, then `summary(changedLines)` on
+/// stderr ("… nothing was written").
+func reportDryRun(_ diff: LineDiff, _ summary: (_ changedLines: Int) -> String) {
+    if !diff.isEmpty { Output.stdout(diffText(diff)) }
+    Output.stderr(summary(diff.hunks.reduce(0) { $0 + $1.lines.count }))
+}

@@ -35,11 +35,10 @@ struct Undo: GlobalCommand, Exemplified {
                 }
                 Output.json(json)
             } else {
-                let diff = plan.restore.diff
-                if !diff.isEmpty { Output.stdout(diffText(diff)) }
-                let changed = diff.hunks.reduce(0) { $0 + $1.lines.count }
-                Output.stderr("dry run: undoing seq \(undone.seq) (\(undone.payload.typeName) \(undone.summary)) would restore the state of seq "
-                    + "\(plan.restore.targetSeq) and change \(changed) line\(changed == 1 ? "" : "s") of \(manager.statePath); nothing was written")
+                reportDryRun(plan.restore.diff) { changed in
+                    "dry run: undoing seq \(undone.seq) (\(undone.payload.typeName) \(undone.summary)) would restore the state of seq "
+                        + "\(plan.restore.targetSeq) and change \(changed) line\(changed == 1 ? "" : "s") of \(manager.statePath); nothing was written"
+                }
             }
             return
         }

@@ -168,7 +168,7 @@ import Testing
         ])
     }
 
-    /// The bar is completed tasks over all tasks (issue 17, SPEC §3), whatever
+    /// The bar is completed tasks over all tasks (issue 17; Docs/FORMAT.md), whatever
     /// the wave: the earlier tool's waves ratio said 100% at the last wave
     /// with tasks still open, and 33% at wave 1 of 3 with nothing done.
     @Test(arguments: [

@@ -704,18 +704,15 @@ file: Sources/StateJournal/Manager/GroupCommit.swift
 @@ replaced-journal-read-past-boundary
 why: review: a lock-free read relisted after ENOENT reads the last listed segment up to the boundary's offset, also when the boundary's segment is gone (the journal replaced)
 test: ReviewReadSessionTests/aReaderWhoseJournalIsReplacedReadsPastTheNewJournalsWatermark
-file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+TimeIndex.swift
 <<< original
-            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
-                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
-                    + "run the command again", path: directory)
-            }
+        if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
+            throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
+                + "run the command again", path: directory)
         }
-        // Under the lock the scan finds the tail anew (a lock-free read
 ===
-        }
-        // Under the lock the scan finds the tail anew (a lock-free read
 >>>
+file: Sources/StateJournalEngine/Journal/FileJournal+Reading.swift
 <<< original
             let end = limit.map { $0.segmentFirstSeq == segment.firstSeq ? $0.end : .max } ?? .max
 ===

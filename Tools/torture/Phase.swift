@@ -26,7 +26,7 @@ extension Phase {
     var keep: Bool { harness.keep }
     var recorder: Recorder { harness.recorder }
 
-    /// After the writers stopped: reopens `ws` and checks SPEC §5 against
+    /// After the writers stopped: reopens `ws` and checks the guarantees of Docs/GUARANTEES.md against
     /// what they were told (``Checker``).
     func check(_ ws: Workspace, _ ledger: Ledger, context: String) {
         Checker(cli: cli, features: features, recorder: recorder).check(ws, ledger, context: context)

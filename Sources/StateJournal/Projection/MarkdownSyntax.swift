@@ -36,7 +36,7 @@ package enum StateMarkdown {
 
     /// `**Progress:** \`████░░…\` P%` for `completed` of `total` tasks.
     ///
-    /// The ratio is completed tasks over all tasks (SPEC §3): the earlier
+    /// The ratio is completed tasks over all tasks (Docs/FORMAT.md, STATE.md): the earlier
     /// tool drew the `Wave C/T` of the status line, which showed 100% while
     /// tasks were still open; its readers ignore the bar. No tasks: 0%.
     /// `completed` is clamped to 0…`total`.

@@ -44,19 +44,7 @@ extension FileJournal {
         // lock — when this store first looked (see ``committedBoundary()``).
         let limit = locked ? nil : try committedBoundary()
         try recoverInterruptedWork()
-        var segments = try currentListing().segments
-        if let limit {
-            segments.removeAll { $0.firstSeq > limit.segmentFirstSeq }
-            // The boundary's segment stays in every listing of the same
-            // journal (raw, or sealed since). Gone: the journal was replaced
-            // (deleted and started anew, put back from a copy) since the
-            // boundary was taken, and no offset of it applies to another
-            // file: the bytes there were never confirmed durable.
-            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
-                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
-                    + "run the command again", path: directory)
-            }
-        }
+        let segments = try listing(upTo: limit)
         // Under the lock the scan finds the tail anew (a lock-free read
         // leaves the one this store keeps between holds alone).
         if locked { closeTail() }

@@ -23,15 +23,7 @@ extension FileJournal {
     /// boundary's segment ends for it.
     package func committedSegments() throws -> (segments: [SegmentFiles], end: (UInt64, Int64)?) {
         let limit = locked ? nil : try committedBoundary()
-        var segments = try currentListing().segments
-        if let limit {
-            segments.removeAll { $0.firstSeq > limit.segmentFirstSeq }
-            // As in readEvents: the boundary's segment gone, the journal was replaced.
-            if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
-                throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
-                    + "run the command again", path: directory)
-            }
-        }
+        let segments = try listing(upTo: limit)
         return (segments, limit.map { ($0.segmentFirstSeq, $0.end) })
     }
 
@@ -120,5 +112,26 @@ extension FileJournal {
             _ = try scanSealed(sealed, firstSeq: segment.firstSeq, previous: nil, after: 0, end: end(segment)) { segmentIndex.add($0) }
         }
         return segmentIndex.lastSeq(atOrBefore: time)
+    }
+}
+
+extension FileJournal {
+    /// The session's listing, cut after the committed boundary's segment
+    /// (all of it under the lock, where `limit` is nil).
+    ///
+    /// The boundary's segment stays in every listing of the same journal
+    /// (raw, or sealed since). Gone: the journal was replaced (deleted and
+    /// started anew, put back from a copy) since the boundary was taken, and
+    /// no offset of it applies to another file: the bytes there were never
+    /// confirmed durable.
+    func listing(upTo limit: Boundary?) throws -> [SegmentFiles] {
+        var segments = try currentListing().segments
+        guard let limit else { return segments }
+        segments.removeAll { $0.firstSeq > limit.segmentFirstSeq }
+        if limit.segmentFirstSeq > 0, segments.last?.firstSeq != limit.segmentFirstSeq {
+            throw StateJournalError(.io, "the journal '\(directory)' was replaced while it was read (the segment of seq \(limit.segmentFirstSeq) is gone); "
+                + "run the command again", path: directory)
+        }
+        return segments
     }
 }
