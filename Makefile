@@ -3,7 +3,7 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants api
+.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants api pg-deps pg-start pg-stop
 
 all: build
 
@@ -48,6 +48,54 @@ test: deps
 	"$(TORTURE_BIN)" --small
 	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)
 	$(SWIFT) test
+
+# A throwaway PostgreSQL server for the PostgreSQL journal store's tests and
+# bench (issue 15): Debian's `postgresql` package (installed when missing),
+# a cluster made by initdb in $(PG_DIR), run as the `postgres` user (the
+# directory is chown'ed to it when make runs as root), listening on a Unix
+# socket in $(PG_DIR) and on 127.0.0.1:$(PG_PORT). Local socket connections
+# are trusted; TCP ones need a password (scram-sha-256): the role
+# `statejournal` has the password in $(PG_DIR)/password, which the tests pass
+# through PGPASSWORD, never in a URL. `make pg-stop` stops it; `rm -rf
+# $(PG_DIR)` forgets it. The URL the tests use is printed by pg-start.
+PG_DIR   ?= $(CURDIR)/.build/pg
+PG_PORT  ?= 54329
+PG_BIN    = $$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_AS     = $$([ "$$(id -u)" = 0 ] && echo "runuser -u postgres --")
+PG_URL    = postgres://statejournal@127.0.0.1:$(PG_PORT)/statejournal
+pg-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "make: installing postgresql"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+
+pg-start: pg-deps
+	@set -e; mkdir -p "$(PG_DIR)"; \
+	if [ "$$(id -u)" = 0 ]; then chown postgres "$(PG_DIR)"; fi; \
+	if ! [ -f "$(PG_DIR)/data/PG_VERSION" ]; then \
+		echo "make: initdb $(PG_DIR)/data"; \
+		(umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$(PG_DIR)/password.tmp"); \
+		$(PG_AS) "$(PG_BIN)/initdb" -D "$(PG_DIR)/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >"$(PG_DIR)/initdb.log" 2>&1 \
+			|| { cat "$(PG_DIR)/initdb.log"; exit 1; }; \
+	fi; \
+	if ! $(PG_AS) "$(PG_BIN)/pg_ctl" -D "$(PG_DIR)/data" status >/dev/null 2>&1; then \
+		$(PG_AS) "$(PG_BIN)/pg_ctl" -D "$(PG_DIR)/data" -l "$(PG_DIR)/server.log" -w -t 60 \
+			-o "-p $(PG_PORT) -k $(PG_DIR) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200" start >/dev/null \
+			|| { tail -20 "$(PG_DIR)/server.log"; exit 1; }; \
+	fi; \
+	if [ -f "$(PG_DIR)/password.tmp" ]; then \
+		pw=$$(cat "$(PG_DIR)/password.tmp"); \
+		$(PG_AS) "$(PG_BIN)/psql" -q -h "$(PG_DIR)" -p $(PG_PORT) -U postgres -d postgres -v ON_ERROR_STOP=1 \
+			-c "CREATE ROLE statejournal LOGIN PASSWORD '$$pw'" -c "CREATE DATABASE statejournal OWNER statejournal" >/dev/null; \
+		mv "$(PG_DIR)/password.tmp" "$(PG_DIR)/password"; \
+	fi; \
+	echo "make: PostgreSQL on $(PG_DIR) (socket) and 127.0.0.1:$(PG_PORT); PGPASSWORD=\$$(cat $(PG_DIR)/password) statejournal --store '$(PG_URL)?workflow=NAME' …"
+
+pg-stop:
+	@if [ -f "$(PG_DIR)/data/PG_VERSION" ]; then \
+		$(PG_AS) "$(PG_BIN)/pg_ctl" -D "$(PG_DIR)/data" -w -m fast stop >/dev/null 2>&1 || true; \
+		echo "make: PostgreSQL in $(PG_DIR) stopped"; \
+	fi
 
 # The command line as it is meant to be installed: optimised, with the Swift
 # runtime linked in statically (about 3.5 ms less start-up per command).
