@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +50,20 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The journal store on a PostgreSQL server, for a workflow whose
+        // agents run on several hosts. Public only through the store
+        // protocol and `PostgresStoreAddress`; the CLI links it.
+        .target(
+            name: "StateJournalPostgres",
+            dependencies: [
+                "StateJournal",
+                "StateJournalModel",
+                "StateJournalEngine",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
         // Test machinery, never shipped: fault injection, the simulated disk,
         // the in-memory file system, fuzz entry points.
         .target(
@@ -60,6 +75,7 @@ let package = Package(
             name: "statejournal",
             dependencies: [
                 "StateJournal",
+                "StateJournalPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming
@@ -86,6 +102,8 @@ let package = Package(
             dependencies: [
                 "StateJournal",
                 "StateJournalEngine",
+                "StateJournalPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,6 +114,14 @@ let package = Package(
         .testTarget(
             name: "StateJournalTests",
             dependencies: ["StateJournal", "StateJournalEngine", "StateJournalTesting"],
+            swiftSettings: upcoming
+        ),
+        // The store conformance suite (file and PostgreSQL), the PostgreSQL
+        // store's failure and multi-host tests: against the server
+        // `make pg-start` runs (`make test` starts it).
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalPostgres", "statejournal"],
             swiftSettings: upcoming
         ),
         .testTarget(

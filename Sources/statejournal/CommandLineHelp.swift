@@ -11,7 +11,7 @@ protocol Exemplified {
 /// "did you mean …?" for a misspelt one, and each command's examples.
 enum CommandLineHelp {
     /// Global options that take a value (skipped when looking for the command).
-    static let valueOptions: Set<String> = ["--state", "--actor", "--lock-timeout"]
+    static let valueOptions: Set<String> = ["--state", "--actor", "--lock-timeout", "--store"]
 
     /// Where the arguments lead in the command tree.
     struct Resolution {

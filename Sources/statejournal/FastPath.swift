@@ -59,7 +59,8 @@ enum FastPath {
         func value(_ name: String) -> String? { leading.first(name) ?? trailing.first(name) }
 
         var global = GlobalSettings(state: value("state"), actor: value("actor"),
-                                    allowSymlinks: leading.has("allow-symlinks") || trailing.has("allow-symlinks"))
+                                    allowSymlinks: leading.has("allow-symlinks") || trailing.has("allow-symlinks"),
+                                    store: value("store"))
         if let text = value("lock-timeout") {
             guard let seconds = decimal(text) else { return nil }
             global.lockTimeout = seconds
@@ -82,7 +83,7 @@ enum FastPath {
     private typealias Options = [(name: String, kind: Kind)]
 
     private static let globalOptions: Options = [
-        ("state", .value), ("actor", .value), ("lock-timeout", .value), ("allow-symlinks", .flag),
+        ("state", .value), ("actor", .value), ("lock-timeout", .value), ("allow-symlinks", .flag), ("store", .value),
     ]
 
     private static let writeOptions: Options = globalOptions + [

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import StateJournal
+import StateJournalPostgres
 
 /// Where global options were given: before the subcommand (parsed by the
 /// root command) or after it (parsed by the subcommand).
@@ -24,6 +25,11 @@ struct GlobalOptions<Position>: ParsableArguments {
             help: ArgumentHelp("Seconds to wait for the lock; fractions allowed (default: 10).", valueName: "seconds"))
     var lockTimeout: Double?
 
+    @Option(help: ArgumentHelp("Where the journal is: postgres://USER@HOST:PORT/DB?workflow=NAME for a PostgreSQL server "
+                               + "shared by several hosts (default: $STATEJOURNAL_STORE, else the files beside the state file). "
+                               + "The password comes from PGPASSWORD or ~/.pgpass, never the URL.", valueName: "url"))
+    var store: String?
+
     @Flag(name: .customLong("allow-symlinks"),
           help: "Follow symbolic links for STATE.md, its lock files and journal directory (refused by default).")
     var allowSymlinks = false
@@ -34,6 +40,7 @@ struct GlobalOptions<Position>: ParsableArguments {
         }
         if let actor, actor.isEmpty { throw ValidationError("--actor must not be empty") }
         if let state, state.isEmpty { throw ValidationError("--state must not be empty") }
+        if let store, store.isEmpty { throw ValidationError("--store must not be empty") }
     }
 
     /// These options with `leading` (given before the subcommand) taking
@@ -43,17 +50,18 @@ struct GlobalOptions<Position>: ParsableArguments {
         merged.state = leading.state ?? state
         merged.actor = leading.actor ?? actor
         merged.lockTimeout = leading.lockTimeout ?? lockTimeout
+        merged.store = leading.store ?? store
         merged.allowSymlinks = leading.allowSymlinks || allowSymlinks
         return merged
     }
 
     /// The values, without argument parser's wrappers.
     var settings: GlobalSettings {
-        GlobalSettings(state: state, actor: actor, lockTimeout: lockTimeout, allowSymlinks: allowSymlinks)
+        GlobalSettings(state: state, actor: actor, lockTimeout: lockTimeout, allowSymlinks: allowSymlinks, store: store)
     }
 
     /// A manager for this invocation; `command` is recorded in the lock file.
-    func manager(command: String) -> StateManager { settings.manager(command: command) }
+    func manager(command: String) throws -> StateManager { try settings.manager(command: command) }
 
     /// ``GlobalSettings/existingManager(command:)``.
     func existingManager(command: String) throws -> StateManager { try settings.existingManager(command: command) }
@@ -71,6 +79,9 @@ struct GlobalSettings: Equatable {
     var actor: String?
     var lockTimeout: Double?
     var allowSymlinks = false
+    var store: String?
+    /// The files beside STATE.md, whatever STATEJOURNAL_STORE says (`migrate --to PATH`).
+    var filesOnly = false
 
     var statePath: String {
         if let state { return state }
@@ -84,14 +95,32 @@ struct GlobalSettings: Equatable {
         return StateManager.defaultActor()
     }
 
+    /// The journal's URL when it is not the files beside STATE.md:
+    /// `--store`, else `STATEJOURNAL_STORE`.
+    var storeURL: String? {
+        if let store { return store }
+        if filesOnly { return nil }
+        if let env = getenv("STATEJOURNAL_STORE"), env.pointee != 0 { return String(cString: env) }
+        return nil
+    }
+
     /// A manager for this invocation; `command` is recorded in the lock file.
-    func manager(command: String) -> StateManager {
+    func manager(command: String) throws -> StateManager {
         Output.statePath = statePath
         var lock = LockPolicy()
         if let lockTimeout { lock.timeout = lockTimeout }
         var config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
                                                 command: "statejournal " + command)
         config.allowSymlinks = allowSymlinks
+        if let url = storeURL {
+            guard PostgresStoreAddress.isPostgresURL(url) else {
+                throw CLIError("bad_input", "--store (or STATEJOURNAL_STORE) must be a postgres:// URL; the file journal needs no --store",
+                               hint: "write it as postgres://USER@HOST:PORT/DATABASE?workflow=NAME", status: 2)
+            }
+            let manager = try StateManager(configuration: config, storeURL: url, logger: CLILog.logger)
+            Output.storeLocation = manager.makeStore().location
+            return manager
+        }
         return StateManager(configuration: config, logger: CLILog.logger)
     }
 }
@@ -102,7 +131,10 @@ extension GlobalSettings {
     /// the same message (issue 17, item 4), before it creates anything (a
     /// lock file) or reads anything.
     func existingManager(command: String) throws -> StateManager {
-        let manager = manager(command: command)
+        let manager = try manager(command: command)
+        // A database journal is there or not for every host alike; a
+        // workflow not started there says so at its first read.
+        if storeURL != nil { return manager }
         var status = stat()
         if lstat(statePath + ".journal", &status) != 0 && errno == ENOENT {
             throw CLIError.noWorkflow(at: statePath)

@@ -28,7 +28,7 @@ struct Import: GlobalCommand, Exemplified {
 
     func run() throws {
         let bytes = try InputFile.read(file)
-        let manager = global.manager(command: "import")
+        let manager = try global.manager(command: "import")
         let outcome: ImportOutcome
         do {
             outcome = try global.withStateDirectory {

@@ -92,7 +92,7 @@ struct Init: WriteCommand, Exemplified {
         let payload = Event.Payload.workflowInitialized(id: workflowID, name: workflowName, waves: parsed.waves, metadata: parsed.metadata)
         _ = try WorkflowState.applying(Event(seq: 1, time: .now(), actor: "check", pid: 0, payload: payload), to: nil)
         try global.withStateDirectory {
-            let manager = global.manager(command: "init")
+            let manager = try global.manager(command: "init")
             try recordWrite(manager, flags) { try manager.write(payload, options: flags.options) }
         }
     }

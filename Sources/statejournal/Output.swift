@@ -53,6 +53,7 @@ enum Output {
     /// The state file of this invocation, once a command has chosen it (for
     /// messages that name it).
     nonisolated(unsafe) static var statePath: String?
+    nonisolated(unsafe) static var storeLocation: String?
 
     /// `statejournal: warning: …` and a hint on stderr (text even with
     /// `--json`: stdout carries the result).
@@ -150,6 +151,11 @@ struct CLIError: Error {
 
     /// The one wording, for every command, of a state path without a workflow.
     static func noWorkflow(at path: String) -> CLIError {
+        if let store = Output.storeLocation {
+            return CLIError("not_initialized", "no workflow at '\(store)' (the journal for '\(path)')",
+                            hint: "run 'statejournal init' (or 'statejournal migrate --to URL' from a file journal) with the same --store first",
+                            status: 2)
+        }
         var isFile = stat()
         if lstat(path, &isFile) == 0 {
             return CLIError("not_initialized", "no workflow at '\(path)': the file has no journal ('\(path).journal/')",

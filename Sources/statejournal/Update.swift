@@ -27,7 +27,7 @@ struct Update: GlobalCommand, Exemplified {
     func run() throws {
         let source = from == "-" ? "stdin" : "'\(from)'"
         let update = try StateUpdate.parse(try InputFile.read(from, limit: InputFile.eventInputLimit), source: source)
-        let manager = global.manager(command: "update")
+        let manager = try global.manager(command: "update")
         try recordWrite(manager, flags) { try manager.update(update, options: flags.options) }
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Counts the library's public declarations (what `import StateJournal` shows a
 # Swift user: the StateJournal and StateJournalModel modules) from the symbol
-# graph, and lists any without a documentation comment. Synthesized members
+# graph (and StateJournalPostgres, the PostgreSQL store), and lists any without
+# a documentation comment. Synthesized members
 # (Equatable's ==, CaseIterable's allCases, …) are not counted.
 #   Tools/api/public-api.sh          count and undocumented
 #   Tools/api/public-api.sh --list   every public declaration
@@ -13,7 +14,7 @@ python3 - "$dir" "${1:-}" <<'PY'
 import json, sys
 d, mode = sys.argv[1], sys.argv[2]
 names, undocumented = [], []
-for module in ("StateJournal", "StateJournalModel"):
+for module in ("StateJournal", "StateJournalModel", "StateJournalPostgres"):
     graph = json.load(open(f"{d}/{module}.symbols.json"))
     for s in graph["symbols"]:
         if "SYNTHESIZED" in s["identifier"]["precise"]:

@@ -139,6 +139,10 @@ extension StateManager {
         // taken for it while the writers' lock was still held.
         var reachedState: WorkflowState?
         var projectorHeld = false
+        // Where the journal was before the batch, once its events were
+        // appended: a store that makes them durable only as its lock is
+        // released (a database's commit) may still fail then.
+        var appendedAfter: (seq: UInt64, position: (seq: UInt64, event: UInt32)?)?
         defer { if projectorHeld { context?.projectorLock.release() } }
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
@@ -173,6 +177,7 @@ extension StateManager {
                         // The cadence counts from the newest snapshot, also one this batch wrote.
                         folded.snapshotSeq = try appendEvents(events, after: start, reaching: state, to: store, context: context,
                                                               linksChecked: linksChecked)
+                        appendedAfter = (start.lastSeq, start.state == nil ? nil : start.position)
                     } catch {
                         foldCache.withLock { $0 = nil }
                         // Only what was durable before the batch stands.
@@ -202,7 +207,22 @@ extension StateManager {
         } catch {
             // The lock, the fold or the append failed: nothing of the batch
             // was written; requests not answered yet (and not duplicates of
-            // durable events) say so.
+            // durable events) say so. When the append had returned and the
+            // lock's release failed (a database's commit), the batch's new
+            // events are not known durable: their writers get the error,
+            // and STATE.md shows at most what was there before.
+            if let after = appendedAfter {
+                foldCache.withLock { $0 = nil }
+                if projectorHeld { context?.projectorLock.release(); projectorHeld = false }
+                reachedState = nil
+                reached = after.position
+                for request in batch {
+                    if let outcome = outcomes[ObjectIdentifier(request)], outcome.event.seq > after.seq {
+                        outcomes[ObjectIdentifier(request)] = nil
+                        request.result = .failure(error)
+                    }
+                }
+            }
             for request in batch where request.result == nil && outcomes[ObjectIdentifier(request)] == nil {
                 request.result = .failure(error)
             }

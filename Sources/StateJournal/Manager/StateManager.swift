@@ -43,8 +43,14 @@ public final class StateManager: Sendable {
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
         package var journal: FileJournal.Options
-        /// The lock projectors of STATE.md take, named by the store.
-        package var projectorLockPath: String { FileJournal.projectorLockPath(forState: statePath) }
+        /// The lock projectors of STATE.md take, named by the store: in the
+        /// file journal's directory, else (a store elsewhere) beside STATE.md.
+        package var projectorLockPath: String {
+            separateStore ? statePath + ".projector.lock" : FileJournal.projectorLockPath(forState: statePath)
+        }
+        /// Whether the journal is not the file journal beside STATE.md (a
+        /// database): STATE.md and its lock are then this host's alone.
+        package var separateStore = false
 
         /// - Parameters:
         ///   - statePath: STATE.md's path; the journal is kept beside it.
