@@ -93,7 +93,7 @@ package enum PostgresStoreError {
     /// Whether the connection broke (so a statement in flight may or may
     /// not have taken effect on the server).
     package static func isConnectionLost(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return error is ChannelError || error is IOError }
+        guard let error = error as? PSQLError else { return error is ConnectionGone || error is ChannelError || error is IOError }
         switch error.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown:
             return true
@@ -105,6 +105,10 @@ package enum PostgresStoreError {
     package static func describe(_ error: any Error, doing operation: String, _ address: PostgresStoreAddress,
                                  passwordGiven: Bool = true) -> StateJournalError {
         if let error = error as? StateJournalError { return error }
+        if error is ConnectionGone {
+            return StateJournalError(.io, "the connection to PostgreSQL at \(address) was lost or stopped answering (trying to \(operation) it); "
+                + "check that the server runs, then retry")
+        }
         if let error = error as? PSQLError {
             if let info = error.serverInfo {
                 let state = info[.sqlState] ?? "?"

@@ -8,6 +8,7 @@ import Darwin
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 import StateJournalModel
 import StateJournalEngine
 
@@ -78,16 +79,40 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
         StateJournalError(.io, "the connection to PostgreSQL at \(address) was lost (trying to \(operation) it); check that the server runs, then retry")
     }
 
+    /// How long a statement may take before the connection is given up:
+    /// a server that stops answering (a failover, a network partition)
+    /// must not hang a writer forever.
+    package static let statementDeadline: Int64 = 120
+
     @discardableResult
-    private func run(_ query: PostgresQuery, _ operation: String = "query") throws -> PostgresQueryResult {
+    private func run(_ query: PostgresQuery, _ operation: String = "query", deadline: Int64 = statementDeadline) throws -> PostgresQueryResult {
         let c = try conn()
         do {
-            return try c.query(query, logger: nioLogger).wait()
+            guard !c.isClosed else { throw ConnectionGone() }
+            return try Self.waitBounded(c.query(query, logger: nioLogger), on: c, seconds: deadline)
         } catch {
             lastSQLState = PostgresStoreError.sqlState(error)
             if PostgresStoreError.isConnectionLost(error) { connection = nil }
             throw PostgresStoreError.describe(error, doing: operation, address)
         }
+    }
+
+    /// Waits on the caller's thread (never an event loop's) for `future`;
+    /// after `seconds` the connection is closed and the wait fails as a lost
+    /// connection.
+    package static func waitBounded<T: Sendable>(_ future: EventLoopFuture<T>, on connection: PostgresConnection, seconds: Int64) throws -> T {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        let once = Once()
+        future.whenComplete { result in if once.claim() { promise.completeWith(result) } }
+        let timer = future.eventLoop.scheduleTask(in: .seconds(seconds)) {
+            if once.claim() {
+                promise.fail(ConnectionGone())
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+            }
+        }
+        defer { timer.cancel() }
+        return try promise.futureResult.wait()
     }
 
     private func createSchema(_ c: PostgresConnection) throws {
@@ -119,9 +144,9 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
             "COMMIT",
         ]
         do {
-            for statement in statements { _ = try c.query(statement, logger: nioLogger).wait() }
+            for statement in statements { _ = try Self.waitBounded(c.query(statement, logger: nioLogger), on: c, seconds: Self.statementDeadline) }
         } catch {
-            _ = try? c.query("ROLLBACK", logger: nioLogger).wait()
+            if !c.isClosed { _ = try? Self.waitBounded(c.query("ROLLBACK", logger: nioLogger), on: c, seconds: 10) }
             throw PostgresStoreError.describe(error, doing: "create the journal's tables on", address)
         }
     }
@@ -139,7 +164,8 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
             try run(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(timeoutMS)"), "set lock_timeout on")
             try run("SET LOCAL synchronous_commit = on", "set synchronous_commit on")
             try run("SELECT set_config('application_name', \(String(command.prefix(60))), true)", "name the session on")
-            try run("SELECT pg_advisory_xact_lock(hashtextextended('statejournal:' || \(workflow), 0))", "lock the workflow on")
+            try run("SELECT pg_advisory_xact_lock(hashtextextended('statejournal:' || \(workflow), 0))", "lock the workflow on",
+                    deadline: Int64(policy.timeout.rounded(.up)) + Self.statementDeadline)
         } catch let error as StateJournalError {
             let state = lastSQLState
             rollBack()
@@ -180,7 +206,7 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
 
     private func rollBack() {
         if holding, let connection, !connection.isClosed {
-            _ = try? connection.query("ROLLBACK", logger: nioLogger).wait()
+            _ = try? Self.waitBounded(connection.query("ROLLBACK", logger: nioLogger), on: connection, seconds: 10)
         }
         holding = false
     }
@@ -456,6 +482,15 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
         gethostname(&host, host.count - 1)
         return String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
+}
+
+/// A connection closed, or given up after ``PostgresJournalStore/statementDeadline``.
+package struct ConnectionGone: Error {}
+
+/// A flag that can be claimed once, from any thread.
+private final class Once: Sendable {
+    private let claimed = Mutex(false)
+    func claim() -> Bool { claimed.withLock { was in defer { was = true }; return !was } }
 }
 
 extension String {
