@@ -161,10 +161,14 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
             try run("BEGIN", "begin a transaction on")
             holding = true
             appended = nil
-            try run(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(timeoutMS)"), "set lock_timeout on")
-            try run("SET LOCAL synchronous_commit = on", "set synchronous_commit on")
-            try run("SELECT set_config('application_name', \(String(command.prefix(60))), true)", "name the session on")
-            try run("SELECT pg_advisory_xact_lock(hashtextextended('statejournal:' || \(workflow), 0))", "lock the workflow on",
+            // One round trip: the transaction's settings, then the lock
+            // (the select list is evaluated left to right).
+            try run("""
+                SELECT set_config('lock_timeout', \(String(timeoutMS) + "ms"), true),
+                       set_config('synchronous_commit', 'on', true),
+                       set_config('application_name', \(String(command.prefix(60))), true),
+                       pg_advisory_xact_lock(hashtextextended('statejournal:' || \(workflow), 0))
+                """, "lock the workflow on",
                     deadline: Int64(policy.timeout.rounded(.up)) + Self.statementDeadline)
         } catch let error as StateJournalError {
             let state = lastSQLState

@@ -13,6 +13,8 @@ import StateJournalEngine
 //   bench [--dir DIR] [--rounds N] [--seconds S] [--events N] [--cli-samples N]
 //         [--only peers,threads,processes,cli,history,render] [--no-syscalls] [--keep]
 //   bench worker append --state P --seconds S --actor A --result FILE   (child of the process scenario)
+//   bench --only postgres --pg URL                                       (the PostgreSQL store's rows, `make bench-postgres`)
+//   bench worker pg-append --url U --seconds S --actor A --result FILE   (child of the PostgreSQL process scenario)
 //   bench worker replay --state P                                        (child of the replay scenario)
 //   bench worker count ROW --dir D --count N                             (run under strace: syscalls per write)
 //   bench profile writes|history|open|render --state P --count N         (reduced workloads for callgrind)
@@ -365,6 +367,10 @@ func runBench(_ options: Options) throws {
                    detail: "FileSystem.atomicReplace")
     }
 
+    if only.contains("postgres") {
+        guard let base = options.values["pg"] else { throw BenchError("--only postgres needs --pg postgres://USER@HOST:PORT/DB (the password in PGPASSWORD)") }
+        try runPostgresBench(options, base: base, report: &report)
+    }
     print("StateJournal bench — one run, one directory, ratios from the same run")
     for line in machine { print(line) }
     print("")
@@ -386,6 +392,9 @@ do {
         case "append":
             try appendWorker(statePath: try options.required("state"), seconds: options.seconds,
                              actor: options.values["actor"] ?? "bench-worker", resultPath: try options.required("result"))
+        case "pg-append":
+            try postgresAppendWorker(url: try options.required("url"), seconds: options.seconds,
+                                     actor: options.values["actor"] ?? "bench-pg", resultPath: try options.required("result"))
         case "replay":
             try History.replayWorker(statePath: try options.required("state"))
         case "count":
