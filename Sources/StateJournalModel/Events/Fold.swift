@@ -128,8 +128,8 @@ extension WorkflowState {
         case .taskLeaseRenewed(let taskID, let owner, let leaseExpires):
             let task = try Self.existingTask(taskID, in: self)
             guard task.status == .inProgress, let holder = task.owner else {
-                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed; "
-                    + "there is no lease to renew — claim it with 'task claim \(taskID)'")
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed, "
+                    + "so there is no lease to renew — claim it with 'task claim \(taskID)'")
             }
             guard holder == owner else {
                 throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")

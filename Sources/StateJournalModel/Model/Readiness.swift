@@ -54,16 +54,16 @@ extension WorkflowState {
         let waiting = unfinishedDependencies(of: task)
         if !waiting.isEmpty {
             let list = waiting.map { "'\($0)' (\(self.task($0)?.status.rawValue ?? "unknown"))" }.joined(separator: ", ")
-            return StateJournalError(.conflict, "task '\(task.id)' is not ready: it waits for \(list); "
+            return StateJournalError(.conflict, "task '\(task.id)' is not ready: it waits for \(list) — "
                 + "claim it once \(waiting.count == 1 ? "that task is" : "those tasks are") completed")
         }
         guard task.status == .inProgress, !force else { return nil }
         guard let holder = task.owner else {
-            return StateJournalError(.conflict, "task '\(task.id)' is in progress without a claim (started with 'task start'); "
+            return StateJournalError(.conflict, "task '\(task.id)' is in progress without a claim (started with 'task start') — "
                 + "complete or fail it, or pass --force to claim it")
         }
         if holder != owner, task.isClaimed(at: time) {
-            return StateJournalError(.conflict, "task '\(task.id)' is claimed by \(Self.describeClaim(task)); "
+            return StateJournalError(.conflict, "task '\(task.id)' is claimed by \(Self.describeClaim(task)) — "
                 + "wait for the lease to expire, or pass --force to take it over (recorded in the event)")
         }
         return nil

@@ -3,7 +3,7 @@ import StateJournalEngine
 /// What an agent needs in its prompt (`brief`): the workflow, the current
 /// wave, the actor's own claims, the next ready tasks, failures and the
 /// last few events — a few lines instead of the whole state.
-package struct Brief: Sendable {
+package struct AgentBrief: Sendable {
     /// The state the brief describes.
     package let state: WorkflowState
     /// Whose brief it is (the manager's actor).
@@ -54,11 +54,11 @@ extension StateManager {
     /// ready tasks, `failures` failed ones and the last `events` events.
     ///
     /// - Throws: `.notInitialized` when there is no workflow; as ``loadState()``.
-    package func brief(actor: String? = nil, ready: Int = 5, failures: Int = 3, events: Int = 3) throws -> Brief {
+    package func brief(actor: String? = nil, ready: Int = 5, failures: Int = 3, events: Int = 3) throws -> AgentBrief {
         guard let state = try loadState() else { throw Self.noWorkflow(statePath) }
         let actor = actor ?? configuration.actor
         let readyTasks = state.readyTasks()
-        return Brief(state: state, actor: actor, time: Timestamp.now(),
+        return AgentBrief(state: state, actor: actor, time: Timestamp.now(),
                      claimed: state.tasks.filter { $0.status == .inProgress && $0.owner == actor },
                      ready: Array(readyTasks.prefix(ready)), readyCount: readyTasks.count,
                      failed: Array(state.tasks(withStatus: .failed).prefix(failures)),
