@@ -52,7 +52,7 @@ enum BriefText {
                 let lease = task.leaseExpires.map { expiry in
                     task.isClaimed(at: brief.time) ? "lease until \(expiry.localDateTime)" : "lease EXPIRED at \(expiry.localDateTime) — heartbeat now or others may take it"
                 } ?? "no expiry"
-                out.append("  \(task.id) (\(lease)): \(Terminal.oneLine(task.description, limit: 60))")
+                out.append("  \(task.id) (\(lease))" + (task.description.isEmpty ? "" : ": " + Terminal.oneLine(task.description, limit: 60)))
             }
         }
         if brief.ready.isEmpty {
@@ -61,7 +61,9 @@ enum BriefText {
             out.append("Ready: none — " + (reason.hasPrefix(prefix) ? String(reason.dropFirst(prefix.count)) : reason))
         } else {
             out.append("Ready (\(brief.readyCount)):")
-            for task in brief.ready { out.append("  \(task.id) (wave \(task.wave)): \(Terminal.oneLine(task.description, limit: 70))") }
+            for task in brief.ready {
+                out.append("  \(task.id) (wave \(task.wave))" + (task.description.isEmpty ? "" : ": " + Terminal.oneLine(task.description, limit: 70)))
+            }
         }
         if !brief.failed.isEmpty {
             out.append("Failed:")

@@ -164,7 +164,13 @@ extension WorkflowState {
     private static func checkNotHeld(_ task: WorkflowTask, by event: Event, action: String, force: Bool) throws(StateJournalError) {
         guard !force, let owner = task.owner, owner != event.actor, task.isClaimed(at: event.time) else { return }
         throw StateJournalError(.conflict, "task '\(task.id)' is claimed by \(describeClaim(task)); "
-            + "only its owner can \(action) it — wait for the lease to expire, or pass --force to override (recorded in the event)")
+            + "only its owner can \(action) it — \(waitAdvice(task)), or pass --force to override (recorded in the event)")
+    }
+
+    /// What to do about another actor's claim: wait for its lease, or —
+    /// without expiry — ask its owner.
+    package static func waitAdvice(_ task: WorkflowTask) -> String {
+        task.leaseExpires == nil ? "ask \(task.owner ?? "its owner") to release it" : "wait for the lease to expire"
     }
 
     /// `agent-3 until 2026-11-30T05:15:00.000000Z`, or `agent-3 (no expiry)`.
@@ -216,7 +222,7 @@ extension WorkflowState {
             var seen = Set<String>()
             for dependency in task.dependsOn {
                 guard dependency != task.id else {
-                    throw .badInput("task '\(task.id)' depends on itself in \(place); remove it from its depends_on")
+                    throw .badInput("task '\(task.id)' depends on itself; remove it from its depends_on")
                 }
                 guard known?(dependency) ?? (index[dependency] != nil) else {
                     throw .badInput("task '\(task.id)' depends on '\(dependency)', which is not a task of \(place == "the plan" ? "the plan" : "the workflow"); "

@@ -64,7 +64,7 @@ extension WorkflowState {
         }
         if holder != owner, task.isClaimed(at: time) {
             return StateJournalError(.conflict, "task '\(task.id)' is claimed by \(Self.describeClaim(task)) — "
-                + "wait for the lease to expire, or pass --force to take it over (recorded in the event)")
+                + Self.waitAdvice(task) + ", or pass --force to take it over (recorded in the event)")
         }
         return nil
     }
