@@ -9,10 +9,10 @@
 extension WorkflowState {
     /// The latest wave whose tasks can be ready: the current wave, or wave 1
     /// while no wave is current.
-    public var readyWave: Int { max(currentWave, 1) }
+    package var readyWave: Int { max(currentWave, 1) }
 
     /// The tasks `task` depends on that are not completed, in its order.
-    public func unfinishedDependencies(of task: WorkflowTask) -> [String] {
+    package func unfinishedDependencies(of task: WorkflowTask) -> [String] {
         task.dependsOn.filter { self.task($0)?.status != .completed }
     }
 
