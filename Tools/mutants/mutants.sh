@@ -738,4 +738,14 @@ file: Sources/StateJournalEngine/Journal/FileJournal.swift
 ===
         path + "#"
 >>>
+
+@@ unknown-boundary-projected
+why: a reader that cannot open or create the lock file projects what it read, a write in progress included: STATE.md shows an event whose write then fails
+test: UnknownBoundaryTests/aReaderWithoutTheLockFileNeverProjectsAWriteInProgress
+file: Sources/StateJournal/Manager/ProjectionHealth.swift
+<<< original
+        if (reader as? FileJournal)?.readPastUnknownBoundary == true {
+===
+        if false, (reader as? FileJournal)?.readPastUnknownBoundary == true {
+>>>
 MUTANTS

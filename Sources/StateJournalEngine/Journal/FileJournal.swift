@@ -111,6 +111,11 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
     /// lock looked (nil before it); later lock-free reads stop there too, so
     /// one operation sees one consistent journal.
     package var boundary: Boundary?
+    /// Whether the last lock-free read could not learn the committed
+    /// boundary (the lock file could neither be opened nor created): it read
+    /// every record, including a write in progress, so what it read must not
+    /// be projected into STATE.md.
+    package var readPastUnknownBoundary = false
     /// Where the active segment was last *confirmed* durable — by a holder
     /// of the lock whose own fsync of it succeeded — read from the lock file
     /// when the lock was taken (see ``Watermark``).
