@@ -40,3 +40,36 @@ import StateJournalTesting
         #expect(try fullReplay(path)?.notes == [])
     }
 }
+
+/// Two faults in one append: recording the journal's durable end in the
+/// lock file fails, and so does cutting the append's bytes back out. The
+/// record is durable in the segment and the lock file may hold no
+/// watermark, so the next writer may keep it: the error must not say
+/// "nothing was written" (a plain retry would write it twice).
+@Suite struct UncutAppendTests {
+    @Test func anAppendWhoseBytesCouldNotBeCutIsNotReportedAsNothingWritten() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        try UnknownBoundaryTests.manager(path, RealSystemCalls()).write(initPayload())
+        // After the record reached the segment: the lock file's rewrite
+        // (the confirmation) fails, then the cut fails.
+        let recordWritten = Locked(false)
+        let confirmationFailed = Locked(false)
+        let faults = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .pwrite, call.isSegment { recordWritten.withLock { $0 = true } }
+            if call.operation == .pwrite, call.path == path + ".lock", recordWritten.withLock({ $0 }) {
+                confirmationFailed.withLock { $0 = true }
+                return .fail(.ioError)
+            }
+            if call.operation == .ftruncate, call.isSegment, confirmationFailed.withLock({ $0 }) { return .fail(.ioError) }
+            return .pass
+        }
+        let writer = UnknownBoundaryTests.manager(path, faults)
+        var message = ""
+        do { try writer.write(.noteAdded(text: "MAYBE")) } catch { message = "\(error)" }
+        #expect(confirmationFailed.withLock { $0 }, "the confirmation was never attempted")
+        #expect(!message.isEmpty, "the write succeeded although its confirmation failed")
+        #expect(!message.contains("nothing was written"), "the error says nothing was written, but the bytes were not cut: \(message)")
+        #expect(message.contains("may or may not be in the journal"))
+    }
+}

@@ -286,9 +286,10 @@ env: FAULT_MATRIX=shared:fdatasync,fresh:fdatasync
 file: Sources/StateJournalEngine/Journal/FileJournal+Appending.swift
 <<< original
             // Leave the journal exactly as it was: cut whatever reached the file.
-            _ = fs.sys.ftruncate(current.fd, length: current.end)
+            let cut = cutBack(current)
 ===
             // mutant: whatever reached the file stays
+            let cut = true
 >>>
 
 # ---- issue 18: tests that could not fail --------------------------------------

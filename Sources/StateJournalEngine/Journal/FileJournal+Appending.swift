@@ -65,10 +65,9 @@ extension FileJournal {
             try fs.fdatasync(current.fd, current.path)
         } catch {
             // Leave the journal exactly as it was: cut whatever reached the file.
-            _ = fs.sys.ftruncate(current.fd, length: current.end)
-            _ = fs.sys.fdatasync(current.fd)
+            let cut = cutBack(current)
             closeTail()
-            throw error
+            throw cut ? error : Self.appendMayRemain(error, current.path)
         }
         var appended = current
         appended.lastRecordStart = current.end + Int64(lastStart)
@@ -80,14 +79,31 @@ extension FileJournal {
             // Acknowledged only once the next holder will not cut it.
             try confirm(appended)
         } catch {
-            _ = fs.sys.ftruncate(current.fd, length: current.end)
-            _ = fs.sys.fdatasync(current.fd)
+            let cut = cutBack(current)
             closeTail()
+            guard cut else { throw Self.appendMayRemain(error, current.path) }
             throw StateJournalError(.io, "recording the journal's durable end in '\(lockPath)' failed (\(error)); nothing was written — check the disk, then retry",
                                     path: lockPath, errno: error.errno)
         }
         tail = appended
         return rotated
+    }
+
+    /// Cuts a failed append's bytes: the segment back to `current.end`,
+    /// made durable. False when the cut failed: the bytes may remain.
+    private func cutBack(_ current: Tail) -> Bool {
+        guard case .success = fs.sys.ftruncate(current.fd, length: current.end) else { return false }
+        guard case .success = fs.sys.fdatasync(current.fd) else { return false }
+        return true
+    }
+
+    /// The error of an append that failed and whose bytes could not be cut
+    /// away: it may yet be in the journal, so a plain retry could write it
+    /// twice.
+    package static func appendMayRemain(_ error: StateJournalError, _ segment: String) -> StateJournalError {
+        StateJournalError(.io, "the append failed (\(error)) and cutting its bytes from '\(segment)' failed too, so it may or may not be in the journal; "
+            + "check the journal's last events (statejournal log -n 3) before retrying, or retry with the same idempotency key",
+                          path: segment, errno: error.errno)
     }
 
     package func checkFits(_ event: Event, encoded: [UInt8]) throws {
