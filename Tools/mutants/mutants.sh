@@ -788,9 +788,9 @@ why: dependencies that form a cycle are accepted (no task of the cycle can ever 
 test: AgentRulesCLITests/unknownDependenciesAndCyclesAreRefusedAndNothingIsWritten
 file: Sources/StateJournalModel/Events/Fold.swift
 <<< original
-        for i in tasks.indices { try visit(i) }
+        for root in tasks.indices where state[root] == 0 {
 ===
-        for i in tasks.indices where false { try visit(i) }
+        for root in tasks.indices where state[root] == 0 && false {
 >>>
 
 @@ ready-ignores-dependencies
