@@ -187,6 +187,17 @@ import StateJournal
         #expect(legacy["workflow_id"]?.stringValue == "wf")
     }
 
+    /// An agent that does not know whether its claim landed retries it with
+    /// the same key: it gets the same task, and nothing more is written.
+    @Test func aClaimRetriedWithItsIdempotencyKeyGetsTheSameTask() throws {
+        let ws = try Self.workflow()
+        #expect(try ws.sj("task", "claim", "--idempotency-key", "k1", actor: "x").stdout == "a\n")
+        let again = try ws.sj("task", "claim", "--idempotency-key", "k1", "--json", actor: "x")
+        let json = try JSON.parse(again.stdout)
+        #expect(again.status == 0 && json["task_id"]?.stringValue == "a" && json["duplicate"] == .bool(true) && json["seq"]?.intValue == 2)
+        #expect(try ws.showJSON()["seq"]?.intValue == 2)
+    }
+
     @Test func theBriefFitsInTwentyLinesAndNamesTheActorsClaims() throws {
         let ws = Workspace()
         // 10 ready tasks, 6 of them claimed by agent-1, 2 failed.
