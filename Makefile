@@ -9,7 +9,8 @@ all: build
 
 # Installs what a fresh Debian/Ubuntu machine lacks: libzstd (headers and
 # pkg-config file), the zstd command-line tool, and script(1) (bsdutils; the
-# CLI tests run `log` under a pseudo-terminal with it).
+# CLI tests run `log` under a pseudo-terminal with it), and python3 (the API
+# check; a CLI test runs the earlier tool's parser).
 deps:
 	@if ! pkg-config --exists libzstd 2>/dev/null || ! command -v zstd >/dev/null 2>&1; then \
 		echo "make: installing libzstd-dev pkg-config zstd"; \
@@ -18,6 +19,10 @@ deps:
 	@if ! [ -x /usr/bin/script ]; then \
 		echo "make: installing bsdutils (script)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bsdutils; \
+	fi
+	@if ! command -v python3 >/dev/null 2>&1; then \
+		echo "make: installing python3 (the API check and the earlier tool's parser in a CLI test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3; \
 	fi
 
 build: deps
