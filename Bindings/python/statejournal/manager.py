@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -83,8 +84,8 @@ class StateManager:
 
     def _run(self, words: List[str], options: Iterable[str] = (), positional: Iterable[str] = (),
              stdin: Optional[str] = None, ok_exit=(0,)) -> _cli.Completed:
-        arguments = list(words) + ["--state", os.fspath(self.state_path),
-                                   "--lock-timeout", repr(self._deadline)] + list(options) + ["--json"]
+        arguments = list(words) + [f"--state={os.fspath(self.state_path)}",
+                                   f"--lock-timeout={self._deadline!r}"] + list(options) + ["--json"]
         rest = list(positional)
         if rest:
             arguments += ["--"] + rest
@@ -96,20 +97,24 @@ class StateManager:
         flags = list(options)
         who = actor if actor is not None else self.actor
         if who is not None:
-            flags += ["--actor", who]
+            flags += [f"--actor={who}"]
         if expect_seq is not None:
             flags += ["--expect-seq", str(int(expect_seq))]
         if idempotency_key is not None:
-            flags += ["--idempotency-key", idempotency_key]
+            flags += [f"--idempotency-key={idempotency_key}"]
         self._adopt_earlier_file()
         return self._run(words, flags, positional, stdin=stdin).json()
 
     def _adopt_earlier_file(self) -> None:
         """A STATE.md without a journal (the earlier tool's file) becomes the
         journal's first event before the first write, so nothing in it is
-        lost; the file is kept byte for byte as STATE.md.backup."""
+        lost; the file is kept byte for byte as STATE.md.before-statejournal
+        (STATE.md.backup holds it only until the next write)."""
         if self._journal_path.exists() or not self.state_path.is_file():
             return
+        kept = Path(str(self.state_path) + ".before-statejournal")
+        if not kept.exists():
+            shutil.copy2(self.state_path, kept)
         try:
             self._run(["import"], ["--expect-seq", "0"], [os.fspath(self.state_path)])
             logger.info("imported the earlier tool's %s into a new journal", self.state_path)
@@ -182,7 +187,7 @@ class StateManager:
         if seq is not None:
             options += ["--seq", str(int(seq))]
         if at is not None:
-            options += ["--at", cli_time(at)]
+            options.append(f"--at={cli_time(at)}")
         try:
             return WorkflowState.from_json(self._run(["show"], options).json())
         except NotInitialized:
@@ -247,18 +252,18 @@ class StateManager:
         """Marks a task completed, with its commit and files (all of them)."""
         options: List[str] = []
         if commit is not None:
-            options += ["--commit", commit]
+            options += [f"--commit={commit}"]
         for name in files:
-            options += ["--file", name]
+            options += [f"--file={name}"]
         return self._write(["task", "complete"], options, [task_id], **write)
 
     def fail_task(self, task_id: str, error: str, **write: Any) -> Dict[str, Any]:
         """Marks a task failed, with the error."""
-        return self._write(["task", "fail"], ["--error", error], [task_id], **write)
+        return self._write(["task", "fail"], [f"--error={error}"], [task_id], **write)
 
     def add_task(self, task_id: str, wave: int, description: str = "", **write: Any) -> Dict[str, Any]:
         """Adds a pending task to a wave."""
-        return self._write(["task", "add"], ["--wave", str(int(wave)), "--description", description], [task_id], **write)
+        return self._write(["task", "add"], ["--wave", str(int(wave)), f"--description={description}"], [task_id], **write)
 
     def set_wave(self, wave: int, **write: Any) -> Dict[str, Any]:
         """Makes ``wave`` the current wave (0: none yet)."""
@@ -271,7 +276,7 @@ class StateManager:
     def claim(self, task_id: Optional[str] = None, lease: Optional[str] = None, **write: Any) -> Dict[str, Any]:
         """Claims the named task, or the first ready one, for the actor
         (``task claim``; needs a command line that has it)."""
-        options = ["--lease", lease] if lease is not None else []
+        options = [f"--lease={lease}"] if lease is not None else []
         return self._write(["task", "claim"], options, [task_id] if task_id else [], **write)
 
     def log(self, by: Optional[str] = None, task: Optional[str] = None, type: Optional[str] = None,
@@ -284,11 +289,11 @@ class StateManager:
         options = ["--no-pager"]
         for flag, value in (("--by", by), ("--task", task), ("--type", type)):
             if value is not None:
-                options += [flag, value]
+                options += [f"{flag}={value}"]
         if since is not None:
-            options += ["--since", cli_time(since)]
+            options.append(f"--since={cli_time(since)}")
         if until is not None:
-            options += ["--until", cli_time(until)]
+            options.append(f"--until={cli_time(until)}")
         if limit is not None:
             options += ["--limit", str(int(limit))]
         return self._run(["log"], options).json_lines()
@@ -301,7 +306,7 @@ class StateManager:
         the change it would make (``diff``, ``state``)."""
         if (seq is None) == (at is None):
             raise BadInput("give exactly one of seq and at", exit_code=2, code="bad_input")
-        options = ["--seq", str(int(seq))] if seq is not None else ["--at", cli_time(at)]
+        options = ["--seq", str(int(seq))] if seq is not None else [f"--at={cli_time(at)}"]
         if dry_run:
             options.append("--dry-run")
             return self._run(["restore"], options).json()
