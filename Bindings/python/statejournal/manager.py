@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 from . import _cli
-from .errors import BadInput, NotInitialized
+from .errors import BadInput, Conflict, NotInitialized
 from .state import WorkflowState, cli_time
 
 __all__ = ["StateManager"]
@@ -118,7 +118,7 @@ class StateManager:
         try:
             self._run(["import"], ["--expect-seq", "0"], [os.fspath(self.state_path)])
             logger.info("imported the earlier tool's %s into a new journal", self.state_path)
-        except BadInput:
+        except (BadInput, Conflict):
             if not self._journal_path.exists():  # not another process's import: a file that is no STATE.md
                 raise
 

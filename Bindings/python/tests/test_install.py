@@ -67,19 +67,31 @@ def test_make_install_puts_the_command_line_its_man_page_and_completions_in_plac
     assert registered.returncode == 0 and "statejournal" in registered.stdout
     assert "#compdef statejournal" in open(os.path.join(prefix, "share", "zsh", "site-functions", "_statejournal")).read()
     fish = os.path.join(prefix, "share", "fish", "vendor_completions.d", "statejournal.fish")
-    assert "complete -c statejournal" in open(fish).read()
+    assert "complete -c 'statejournal'" in open(fish).read()
+
+
+def run_verbatim(lines, prefix, directory):
+    """The lines as one bash script (stopping at the first failure) in an
+    empty directory, with only the installed command line on the PATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STATEJOURNAL_")}
+    env["PATH"] = os.path.join(prefix, "bin") + os.pathsep + "/usr/bin:/bin"
+    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", lines], cwd=directory, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"{lines}\n{result.stderr}"
+    return result
 
 
 def test_the_readmes_using_it_lines_run_verbatim_after_make_install(prefix, tmp_path):
     lines = readme_block("Using it")
     assert "statejournal init" in lines and "statejournal restore --seq 4" in lines
-    env = {key: value for key, value in os.environ.items() if not key.startswith("STATEJOURNAL_")}
-    env["PATH"] = os.path.join(prefix, "bin") + os.pathsep + "/usr/bin:/bin"
-    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", lines], cwd=tmp_path, env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "restored" in result.stderr and "journal OK" in result.stderr
-    assert (tmp_path / "work" / "STATE.md").exists()
+    result = run_verbatim(lines, prefix, tmp_path)
+    assert "state.restored recorded seq 8" in result.stderr and "journal OK up to seq 8" in result.stderr
+    assert "# Workflow: Build auth service" in (tmp_path / "work" / "STATE.md").read_text()
+
+
+def test_the_readmes_quick_start_runs_verbatim_after_make_install(prefix, tmp_path):
+    result = run_verbatim(readme_block("Quick start"), prefix, tmp_path)
+    assert "- [x] **task_1**" in result.stdout
 
 
 def test_make_uninstall_removes_what_make_install_put_there(prefix, tmp_path):
