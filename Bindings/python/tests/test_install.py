@@ -14,10 +14,14 @@ from conftest import BINDINGS, REPO
 
 
 def test_the_package_installs_into_a_fresh_virtual_environment(tmp_path, cli):
+    # pip builds in the source directory (build/, *.egg-info): from a copy,
+    # so that the test leaves the repository as it was.
+    source = tmp_path / "python"
+    shutil.copytree(BINDINGS, source, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(BINDINGS)],
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)],
                    check=True, cwd=tmp_path)
     script = (
         "import statejournal, sys\n"
