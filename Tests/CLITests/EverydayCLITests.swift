@@ -444,6 +444,17 @@ extension EverydayCLITests {
         #expect(help.stdout.hasPrefix("OVERVIEW: Mark a pending or failed task in progress."))
     }
 
+    /// What swift-argument-parser's generate-manual plugin reads to write the
+    /// man page (`make man`): the commands as JSON, not the help text.
+    @Test func experimentalDumpHelpDescribesEveryCommandAsJSON() throws {
+        let r = try CLI.run(["--experimental-dump-help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let command = try JSON.parse(r.stdout)["command"]
+        #expect(command?["commandName"]?.stringValue == "statejournal")
+        let names = command?["subcommands"]?.arrayValue?.compactMap { $0["commandName"]?.stringValue } ?? []
+        #expect(names.contains("clear") && names.contains("task") && names.contains("completion"), "\(names)")
+    }
+
     // MARK: 9. undo and status
 
     @Test func undoRestoresTheStateBeforeTheLastEvent() throws {
