@@ -94,16 +94,26 @@ class StateManager:
     def _write(self, words: List[str], options: Iterable[str] = (), positional: Iterable[str] = (),
                stdin: Optional[str] = None, actor: Optional[str] = None, expect_seq: Optional[int] = None,
                idempotency_key: Optional[str] = None) -> Dict[str, Any]:
-        flags = list(options)
-        who = actor if actor is not None else self.actor
-        if who is not None:
-            flags += [f"--actor={who}"]
-        if expect_seq is not None:
-            flags += ["--expect-seq", str(int(expect_seq))]
-        if idempotency_key is not None:
-            flags += [f"--idempotency-key={idempotency_key}"]
+        flags = self._write_flags(options, dict(actor=actor, expect_seq=expect_seq, idempotency_key=idempotency_key))
         self._adopt_earlier_file()
         return self._run(words, flags, positional, stdin=stdin).json()
+
+    def _write_flags(self, options: Iterable[str], write: Dict[str, Any]) -> List[str]:
+        """``options`` and the write options (``actor``, ``expect_seq``,
+        ``idempotency_key``) as command-line flags."""
+        unknown = set(write) - {"actor", "expect_seq", "idempotency_key"}
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        flags = list(options)
+        who = write.get("actor")
+        who = who if who is not None else self.actor
+        if who is not None:
+            flags.append(f"--actor={who}")
+        if write.get("expect_seq") is not None:
+            flags += ["--expect-seq", str(int(write["expect_seq"]))]
+        if write.get("idempotency_key") is not None:
+            flags.append(f"--idempotency-key={write['idempotency_key']}")
+        return flags
 
     def _adopt_earlier_file(self) -> None:
         """A STATE.md without a journal (the earlier tool's file) becomes the
@@ -273,11 +283,30 @@ class StateManager:
         """Gives a metadata key a value (kept as text, as ``str(value)``)."""
         return self._write(["meta", "set"], positional=[key, value if isinstance(value, str) else str(value)], **write)
 
-    def claim(self, task_id: Optional[str] = None, lease: Optional[str] = None, **write: Any) -> Dict[str, Any]:
-        """Claims the named task, or the first ready one, for the actor
-        (``task claim``; needs a command line that has it)."""
+    def claim(self, task_id: Optional[str] = None, lease: Optional[str] = None, force: bool = False,
+              **write: Any) -> Dict[str, Any]:
+        """Claims the named task, or the first ready one, for the actor, with
+        a lease (``"15m"`` by default, ``"none"`` for no expiry): ``task
+        claim`` of a command line that has it. Returns the event, with the
+        task under ``claimed``.
+
+        Raises:
+            Conflict: nothing is ready, or the task cannot be claimed (the
+                reason is the message).
+        """
         options = [f"--lease={lease}"] if lease is not None else []
-        return self._write(["task", "claim"], options, [task_id] if task_id else [], **write)
+        if force:
+            options.append("--force")
+        flags, positional = self._write_flags(options, write), [task_id] if task_id else []
+        self._adopt_earlier_file()
+        result = self._run(["task", "claim"], flags, positional, ok_exit=(0, 4))
+        answer = result.json() if result.stdout.strip() else None
+        if result.exit_code == 4:
+            if isinstance(answer, dict) and answer.get("claimed") is None and "reason" in answer:
+                raise Conflict(str(answer["reason"]), exit_code=4, code="conflict",
+                               command=["task", "claim", *positional])
+            raise _cli.failure(4, result.stderr, ["task", "claim", *positional])
+        return answer
 
     def log(self, by: Optional[str] = None, task: Optional[str] = None, type: Optional[str] = None,
             since: Any = None, until: Any = None, limit: Optional[int] = None) -> List[Dict[str, Any]]:

@@ -165,9 +165,11 @@ def test_the_command_line_is_missing(tmp_path, monkeypatch):
     assert isinstance(caught.value, FileNotFoundError) and isinstance(caught.value, StateJournalError)
 
 
-def test_the_command_line_on_the_path(workflow, cli, monkeypatch):
+def test_the_command_line_on_the_path(workflow, cli, monkeypatch, tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "statejournal").symlink_to(cli)
     monkeypatch.delenv("STATEJOURNAL_BIN")
-    monkeypatch.setenv("PATH", os.path.dirname(cli) + os.pathsep + os.environ["PATH"])
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
     assert workflow.load_state().workflow_id == "wf_1"
 
 
@@ -221,11 +223,16 @@ def supports_claim(cli):
 def test_claim(workflow, cli):
     if not supports_claim(cli):
         pytest.skip("this statejournal has no 'task claim' yet (the claims issue)")
+    workflow.set_wave(1)
     event = workflow.claim("task_1", actor="agent-7")
-    assert event["task_id"] == "task_1" and event["actor"] == "agent-7"
+    assert (event["task_id"], event["actor"], event["claimed"]["task_id"]) == ("task_1", "agent-7", "task_1")
     assert workflow.load_state().tasks["task_1"].status == "in_progress"
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as caught:
         workflow.claim("task_1", actor="agent-8")
+    assert caught.value.exit_code == 4 and "agent-7" in caught.value.message
+    assert workflow.claim(actor="agent-8", lease="1h")["task_id"] == "task_2"  # the first ready task
+    with pytest.raises(Conflict):
+        workflow.claim(actor="agent-9")  # wave 1 has nothing ready left
 
 
 def test_the_package_names_what_it_exports():
