@@ -244,12 +244,16 @@ class StateManager:
             return _resume_info(state) if state else None
         return info
 
-    def clear(self, **write: Any) -> Dict[str, Any]:
+    def clear(self, **write: Any) -> Optional[Dict[str, Any]]:
         """Empties the workflow: it keeps its id, name and start time but has
         no waves, tasks, notes or metadata. Unlike the earlier tool, which
         deleted STATE.md, nothing is lost: ``restore(seq=…)`` of the event
-        before brings everything back."""
-        return self._write(["clear"], **write)
+        before brings everything back. With no workflow it does nothing and
+        returns ``None``, as the earlier tool did."""
+        try:
+            return self._write(["clear"], **write)
+        except NotInitialized:
+            return None
 
     # -- what the earlier tool did not have ------------------------------------
 

@@ -93,6 +93,7 @@ def test_load_state_then_and_now(workflow):
 def test_no_workflow_yet(manager, caplog):
     assert manager.load_state() is None
     assert manager.get_resume_info() is None
+    assert manager.clear() is None  # as the earlier tool's clear() of no file
     with caplog.at_level(logging.WARNING, logger="statejournal"):
         assert manager.add_note("lost?") is None  # the earlier tool warned and wrote nothing
     assert "No existing state" in caplog.text
