@@ -39,6 +39,11 @@ public protocol JournalStore: AnyObject {
     /// this returns they survive a crash of the process or the machine. On
     /// failure nothing of them is in the store. Only under the lock.
     ///
+    /// A store whose lock is a database transaction makes them durable when
+    /// the lock is released (the commit): ``withWriteLock(_:command:_:)``
+    /// then throws if the commit fails, and a writer answers nobody before
+    /// it returned.
+    ///
     /// - Returns: true when the store started a new segment (or the like)
     ///   for them: a good moment for a snapshot, so that readers need not
     ///   read what was sealed.
