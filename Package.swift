@@ -15,6 +15,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // `statejournal mcp` (Sources/statejournal/MCP): only its MCP library is
+        // built (with swift-system and swift-log); the package's other
+        // dependencies are fetched to resolve it but never compiled here.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         .systemLibrary(
@@ -61,6 +65,7 @@ let package = Package(
             dependencies: [
                 "StateJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "MCP", package: "swift-sdk"),
             ],
             swiftSettings: upcoming
         ),

@@ -46,7 +46,8 @@ struct Import: GlobalCommand, Exemplified {
             } else {
                 Output.stderr("imported \(seq) event\(seq == 1 ? "" : "s") (seq 1…\(seq)) into \(manager.statePath): workflow \(state.workflowID)")
             }
-            warnStateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
+            let behind = stateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
+            Output.warning(behind.message, hint: behind.hint)
             return
         }
         let last = outcome.events.last?.seq ?? 0
