@@ -3,7 +3,7 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants api
+.PHONY: all deps build release demo test mcp-test bench torture fuzz sanitize clean mutants api
 
 all: build
 
@@ -47,7 +47,28 @@ test: deps
 	done
 	"$(TORTURE_BIN)" --small
 	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)
+	$(MAKE) --no-print-directory mcp-test
 	$(SWIFT) test
+
+# `statejournal mcp` driven by the official Python MCP SDK (Tests/mcp): the
+# `mcp` package from PyPI, pinned, with pytest, in a virtual environment
+# under .build/ made when missing (python3-venv installed with apt-get when
+# the machine's python3 cannot make one).
+MCP_VENV = .build/mcp-venv
+MCP_PYTHON_PACKAGES = mcp==2.3.0 pytest==9.2.0
+$(MCP_VENV)/.installed:
+	@command -v python3 >/dev/null 2>&1 || { echo "make: the MCP tests need python3"; exit 1; }
+	@rm -rf $(MCP_VENV)
+	@if ! python3 -m venv $(MCP_VENV) >/dev/null 2>&1; then \
+		echo "make: installing python3-venv"; rm -rf $(MCP_VENV); \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(MCP_VENV); \
+	fi
+	$(MCP_VENV)/bin/pip install -q --disable-pip-version-check $(MCP_PYTHON_PACKAGES)
+	@echo "$(MCP_PYTHON_PACKAGES)" > $@
+
+mcp-test: $(MCP_VENV)/.installed
+	$(SWIFT) build --product statejournal
+	STATEJOURNAL_BIN="$(BIN)" $(MCP_VENV)/bin/python -m pytest -q -p no:cacheprovider Tests/mcp
 
 # The command line as it is meant to be installed: optimised, with the Swift
 # runtime linked in statically (about 3.5 ms less start-up per command).

@@ -11,13 +11,14 @@ let package = Package(
     products: [
         .library(name: "StateJournal", targets: ["StateJournal"]),
         .executable(name: "statejournal", targets: ["statejournal"]),
+        .executable(name: "statejournal-mcp", targets: ["statejournal-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // `statejournal mcp` (Sources/statejournal/MCP): only its MCP library is
-        // built (with swift-system and swift-log); the package's other
-        // dependencies are fetched to resolve it but never compiled here.
+        // statejournal-mcp, the MCP server `statejournal mcp` runs: only the
+        // SDK's MCP library is built (with swift-system and swift-log); its
+        // other dependencies are fetched to resolve it, never compiled here.
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
@@ -65,6 +66,16 @@ let package = Package(
             dependencies: [
                 "StateJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The MCP server (`statejournal mcp` execs it): a separate program so
+        // that the command line does not load Foundation and libcurl, which
+        // the MCP SDK links. Each tool call runs the command line.
+        .executableTarget(
+            name: "statejournal-mcp",
+            dependencies: [
+                "StateJournalModel",
                 .product(name: "MCP", package: "swift-sdk"),
             ],
             swiftSettings: upcoming

@@ -103,17 +103,11 @@ extension GlobalSettings {
     /// lock file) or reads anything.
     func existingManager(command: String) throws -> StateManager {
         let manager = manager(command: command)
-        try requireWorkflow()
-        return manager
-    }
-
-    /// Throws the one "no workflow" error when there is no journal beside
-    /// the state path.
-    func requireWorkflow() throws {
         var status = stat()
         if lstat(statePath + ".journal", &status) != 0 && errno == ENOENT {
             throw CLIError.noWorkflow(at: statePath)
         }
+        return manager
     }
 
     /// Runs `body` (a command that starts a workflow: `init`, `import`) with

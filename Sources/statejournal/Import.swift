@@ -46,8 +46,7 @@ struct Import: GlobalCommand, Exemplified {
             } else {
                 Output.stderr("imported \(seq) event\(seq == 1 ? "" : "s") (seq 1…\(seq)) into \(manager.statePath): workflow \(state.workflowID)")
             }
-            let behind = stateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
-            Output.warning(behind.message, hint: behind.hint)
+            warnStateMDBehind(manager, seq: seq, cause: error, key: flags.idempotencyKey)
             return
         }
         let last = outcome.events.last?.seq ?? 0

@@ -54,7 +54,18 @@ struct Log: GlobalCommand, Exemplified {
                                  since: since.flatMap { TimeArgument.parse($0, as: .start, now: now) },
                                  until: until.flatMap { TimeArgument.parse($0, as: .end, now: now) })
         let manager = try global.existingManager(command: "log")
-        var events = try matchingEvents(manager, filter, limit: limit)
+        var events: [Event] = []
+        if let limit, by == nil, task == nil, type == nil, since == nil, until == nil {
+            // -n without filters: only the tail of the journal is read.
+            events = try manager.lastEvents(limit)
+        } else {
+            // -n: a window of the newest matches, never the whole history in memory.
+            try manager.forEachEvent(matching: filter) { event in
+                events.append(event)
+                if let limit, events.count > max(2 * limit, 1024) { events.removeFirst(events.count - limit) }
+            }
+            if let limit { events = Array(events.suffix(limit)) }
+        }
         if reverse { events.reverse() }
         if json {
             var out = LineBuffer()
@@ -82,23 +93,6 @@ struct Log: GlobalCommand, Exemplified {
     private func onelineText(_ event: Event) -> String {
         Terminal.paint(String(event.seq), .dim) + " " + Terminal.paint(event.payload.typeName, event.typeStyle) + " " + event.summary
     }
-}
-
-/// The events that match `filter`, oldest first; with `limit`, only the
-/// `limit` newest of them (what `log` and the MCP server's `log` tool list).
-func matchingEvents(_ manager: StateManager, _ filter: EventFilter, limit: Int?) throws -> [Event] {
-    if let limit, filter.actor == nil, filter.taskID == nil, filter.type == nil, filter.since == nil, filter.until == nil {
-        // -n without filters: only the tail of the journal is read.
-        return try manager.lastEvents(limit)
-    }
-    // -n: a window of the newest matches, never the whole history in memory.
-    var events: [Event] = []
-    try manager.forEachEvent(matching: filter) { event in
-        events.append(event)
-        if let limit, events.count > max(2 * limit, 1024) { events.removeFirst(events.count - limit) }
-    }
-    if let limit { events = Array(events.suffix(limit)) }
-    return events
 }
 
 /// The table of events `log` and `status` print: local times, with the time

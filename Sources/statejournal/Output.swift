@@ -85,7 +85,10 @@ enum Output {
             ])
             stderr(object.compactString)
         } else {
-            stderr(error.text)
+            var lines = ["statejournal: error: \(error.message)"]
+            if let usage = error.usage { lines.append("usage: \(usage)") }
+            if let hint = error.hint { lines.append("hint: \(hint)") }
+            stderr(lines.joined(separator: "\n"))
         }
         return error.status
     }
@@ -111,25 +114,14 @@ struct CLIError: Error {
         self.usage = usage
     }
 
-    /// The error as the command line prints it without `--json`:
-    /// `statejournal: error: …`, then the usage and hint lines.
-    var text: String {
-        var lines = ["statejournal: error: \(message)"]
-        if let usage { lines.append("usage: \(usage)") }
-        if let hint { lines.append("hint: \(hint)") }
-        return lines.joined(separator: "\n")
-    }
-
     static func badInput(_ message: String, hint: String? = nil) -> CLIError {
         CLIError("bad_input", message, hint: hint, status: 2)
     }
 
     /// A library error: its message split into what went wrong and the
     /// advice after its last " — " (the library's style), the errno kept
-    /// with what went wrong. `command` is the command line the default hints
-    /// name (`statejournal task complete`); by default the one this process
-    /// was given (the MCP server passes the command its tool stands for).
-    init(_ error: StateJournalError, command: String? = nil) {
+    /// with what went wrong.
+    init(_ error: StateJournalError) {
         if error.code == .notInitialized {
             self = CLIError.noWorkflow(at: error.path ?? Output.statePath ?? "STATE.md")
             return
@@ -141,12 +133,12 @@ struct CLIError: Error {
             message = String(message[..<dash.lowerBound])
         }
         if let errno = error.errno { message += ": \(errno) (errno \(errno.rawValue))" }
-        self.init(error.code.name, message, hint: hint ?? CLIError.hint(for: error.code, command: command), status: error.code.exitStatus)
+        self.init(error.code.name, message, hint: hint ?? CLIError.hint(for: error.code), status: error.code.exitStatus)
     }
 
     /// What to do after an error of `code` whose message gives no advice.
-    static func hint(for code: StateJournalError.Code, command: String? = nil) -> String {
-        let command = command ?? CommandLineHelp.resolve(Output.optionArguments).commandLine
+    static func hint(for code: StateJournalError.Code) -> String {
+        let command = CommandLineHelp.resolve(Output.optionArguments).commandLine
         switch code {
         case .badInput: return "nothing was written; see '\(command) --help'"
         case .lockTimeout: return "retry later, or raise --lock-timeout"

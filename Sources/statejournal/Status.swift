@@ -28,15 +28,44 @@ struct Status: GlobalCommand, Exemplified {
 
     func run() throws {
         let manager = try global.existingManager(command: "status")
-        let summary = try StatusSummary(manager, events: events)
-        if json {
-            Output.stdout(summary.json().prettyString())
-            return
+        guard let state = try manager.loadState() else { throw CLIError.noWorkflow(at: manager.statePath) }
+        var owners: [String: BlameEntry] = [:]
+        let inProgress = state.tasks(withStatus: .inProgress)
+        if !inProgress.isEmpty {
+            let wanted = Set(inProgress.map(\.id))
+            for entry in try manager.blame() where wanted.contains(entry.taskID) { owners[entry.taskID] = entry }
         }
-        let (state, owners, inProgress, failed, last) = (summary.state, summary.owners, summary.inProgress, summary.failed, summary.last)
-        func count(_ status: TaskStatus) -> Int { summary.count(status) }
+        let last = try manager.lastEvents(events)
+        let counts = Dictionary(grouping: state.tasks, by: \.status).mapValues(\.count)
+        func count(_ status: TaskStatus) -> Int { counts[status] ?? 0 }
         let total = state.tasks.count
         let percent = Progress.percent(count(.completed), of: total)
+        let failed = state.tasks(withStatus: .failed)
+
+        if json {
+            Output.stdout(JSON.obj([
+                "workflow_id": .string(state.workflowID),
+                "workflow_name": .string(state.name),
+                "current_wave": .int(Int64(state.currentWave)),
+                "total_waves": .int(Int64(state.totalWaves)),
+                "seq": .int(Int64(state.seq)),
+                "updated": .string(state.updated.rfc3339),
+                "tasks": .obj([
+                    "total": .int(Int64(total)), "completed": .int(Int64(count(.completed))),
+                    "in_progress": .int(Int64(count(.inProgress))), "pending": .int(Int64(count(.pending))),
+                    "failed": .int(Int64(count(.failed))),
+                ]),
+                "percent_completed": .int(Int64(percent)),
+                "in_progress": .array(inProgress.map { task in
+                    let owner = owners[task.id]
+                    return .obj(["task_id": .string(task.id), "wave": .int(Int64(task.wave)), "description": .string(task.description),
+                                 "actor": owner.map { .string($0.actor) } ?? .null, "since": owner.map { .string($0.time.rfc3339) } ?? .null])
+                }),
+                "failed": .array(failed.map { .obj(["task_id": .string($0.id), "wave": .int(Int64($0.wave)), "error": .string($0.error ?? "")]) }),
+                "last_events": .array(last.map { $0.json() }),
+            ]).prettyString())
+            return
+        }
         let now = Timestamp.now()
         var out: [String] = []
         out.append(Terminal.paint(Terminal.oneLine(state.name), .bold) + " (\(state.workflowID))")
@@ -71,60 +100,5 @@ struct Status: GlobalCommand, Exemplified {
             out += eventTable(last).map { "  " + $0 }
         }
         Output.stdout(out.joined(separator: "\n"))
-    }
-}
-
-/// What `status` reports, read once: the state, the owners of in-progress
-/// tasks (as blame finds them), the failed tasks and the last events. The
-/// MCP server's `status` tool answers with its ``json()``.
-struct StatusSummary {
-    var state: WorkflowState
-    var owners: [String: BlameEntry] = [:]
-    var inProgress: [WorkflowTask]
-    var failed: [WorkflowTask]
-    var last: [Event]
-    private var counts: [TaskStatus: Int]
-
-    init(_ manager: StateManager, events: Int) throws {
-        guard let state = try manager.loadState() else { throw CLIError.noWorkflow(at: manager.statePath) }
-        self.state = state
-        inProgress = state.tasks(withStatus: .inProgress)
-        if !inProgress.isEmpty {
-            let wanted = Set(inProgress.map(\.id))
-            for entry in try manager.blame() where wanted.contains(entry.taskID) { owners[entry.taskID] = entry }
-        }
-        last = try manager.lastEvents(events)
-        counts = Dictionary(grouping: state.tasks, by: \.status).mapValues(\.count)
-        failed = state.tasks(withStatus: .failed)
-    }
-
-    func count(_ status: TaskStatus) -> Int { counts[status] ?? 0 }
-
-    /// `status --json`.
-    func json() -> JSON {
-        func count(_ status: TaskStatus) -> Int { self.count(status) }
-        let total = state.tasks.count
-        let percent = Progress.percent(count(.completed), of: total)
-        return JSON.obj([
-            "workflow_id": .string(state.workflowID),
-            "workflow_name": .string(state.name),
-            "current_wave": .int(Int64(state.currentWave)),
-            "total_waves": .int(Int64(state.totalWaves)),
-            "seq": .int(Int64(state.seq)),
-            "updated": .string(state.updated.rfc3339),
-            "tasks": .obj([
-                "total": .int(Int64(total)), "completed": .int(Int64(count(.completed))),
-                "in_progress": .int(Int64(count(.inProgress))), "pending": .int(Int64(count(.pending))),
-                "failed": .int(Int64(count(.failed))),
-            ]),
-            "percent_completed": .int(Int64(percent)),
-            "in_progress": .array(inProgress.map { task in
-                let owner = owners[task.id]
-                return .obj(["task_id": .string(task.id), "wave": .int(Int64(task.wave)), "description": .string(task.description),
-                             "actor": owner.map { .string($0.actor) } ?? .null, "since": owner.map { .string($0.time.rfc3339) } ?? .null])
-            }),
-            "failed": .array(failed.map { .obj(["task_id": .string($0.id), "wave": .int(Int64($0.wave)), "error": .string($0.error ?? "")]) }),
-            "last_events": .array(last.map { $0.json() }),
-        ])
     }
 }
