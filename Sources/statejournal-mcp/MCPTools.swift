@@ -39,9 +39,34 @@ enum MCPTools {
     /// How many events `log` returns when no limit is given.
     static let defaultLogLimit = 20
 
+    static let lease: Value = string("e.g. 30s, 15m (default), 2h, none")
+
     static let all: [MCPTool] = [
+        MCPTool(name: "brief", description: "What you need to know now, in ~20 lines: workflow, your claims, ready tasks, failures, last events.",
+                command: { _ in ["brief"] }, answer: { $0.trimmingSuffix() }),
         MCPTool(name: "status", description: "The workflow now: wave, task counts, who works on what, failures, last 5 events.") { _ in
             ["status", "--json"]
+        },
+        MCPTool(name: "next", description: "Ready tasks, in plan order.",
+                arguments: [.init(name: "limit", schema: ["type": "integer", "minimum": 1])]) { args in
+            ["next", "--json"] + (try args.optionalInt("limit").map { ["--limit", String($0)] } ?? [])
+        },
+        MCPTool(name: "claim", description: "Claim the named task, or the first ready one, with a lease; you own it until complete/fail/release.",
+                arguments: [.init(name: "task", schema: string), .init(name: "lease", schema: lease)]) { args in
+            var command = ["task", "claim", "--json"]
+            if let lease = try args.optionalString("lease") { command.append("--lease=" + lease) }
+            if let task = try args.optionalString("task") { command += ["--", task] }
+            return command
+        },
+        MCPTool(name: "heartbeat", description: "Extend the lease of a task you claimed.",
+                arguments: [.init(name: "task", schema: string, required: true), .init(name: "lease", schema: lease)]) { args in
+            var command = ["task", "heartbeat", "--json"]
+            if let lease = try args.optionalString("lease") { command.append("--lease=" + lease) }
+            return command + ["--", try args.string("task")]
+        },
+        MCPTool(name: "release", description: "Give a task you claimed back (pending).",
+                arguments: [.init(name: "task", schema: string, required: true)]) { args in
+            ["task", "release", "--json", "--", try args.string("task")]
         },
         MCPTool(name: "complete", description: "Mark a task completed.",
                 arguments: [.init(name: "task", schema: string, required: true), .init(name: "commit", schema: string),
@@ -99,6 +124,16 @@ enum MCPTools {
         if let error = try? JSON.parse(result.stderr.trimmingSuffix()), let object = error["error"],
            let message = object["message"]?.stringValue {
             return failure(message, hint: object["hint"]?.stringValue)
+        }
+        // `task claim --json` that cannot claim: {"claimed": null, "reason": …} on stdout, exit 4. The
+        // command line without --json prints the reason as a conflict: the advice after its last " — "
+        // is the hint, else the conflict's hint.
+        if result.status == 4, let answer = try? JSON.parse(result.stdout.trimmingSuffix()),
+           let reason = answer["reason"]?.stringValue {
+            if let dash = reason.ranges(of: " — ").last {
+                return failure(String(reason[..<dash.lowerBound]), hint: String(reason[dash.upperBound...]))
+            }
+            return failure(reason, hint: "nothing was written; reread the state ('statejournal show --json') and retry")
         }
         let text = result.stderr.trimmingSuffix()
         return .init(content: [.text(text: text.isEmpty ? "statejournal: error: the command exited with status \(result.status)" : text,

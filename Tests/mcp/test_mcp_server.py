@@ -103,7 +103,7 @@ def test_initialize_and_list_tools(tmp):
 
     tools = run(state, body)
     names = [t.name for t in tools]
-    assert {"status", "complete", "fail", "note", "log"} <= set(names)
+    assert names == ["brief", "status", "next", "claim", "heartbeat", "release", "complete", "fail", "note", "log"]
     for tool in tools:
         assert tool.input_schema["type"] == "object", tool.name
         assert tool.description and len(tool.description) <= 120, tool.name
@@ -242,3 +242,135 @@ def test_history_with_filters(tmp):
     assert got["limit"] == everything[-2:]
     assert [(e["actor"], e["type"]) for e in got["since"]] == [("agent-1", "task.completed")]
     assert got["future"] == []
+
+
+# --- claims, leases, next, brief ---------------------------------------------
+
+
+def test_claim_heartbeat_complete(tmp):
+    state = make_workflow(tmp, [["task_1", "task_2"], ["task_3"]])
+
+    async def body(s, _):
+        ready = await s.ok("next")
+        claim = await s.ok("claim", lease="10m")
+        beat = await s.ok("heartbeat", task=claim["task_id"], lease="2h")
+        brief = await s.call("brief")
+        done = await s.ok("complete", task=claim["task_id"], commit="abc1234")
+        return ready, claim, beat, brief, done
+
+    ready, claim, beat, brief, done = run(state, body, client="agent-1")
+    assert [t["task_id"] for t in ready["ready"]] == ["task_1", "task_2"] and ready["count"] == 2
+    assert (claim["type"], claim["task_id"], claim["owner"]) == ("task.claimed", "task_1", "agent-1")
+    assert claim["claimed"]["status"] == "in_progress" and claim["claimed"]["owner"] == "agent-1"
+    assert (beat["type"], beat["owner"]) == ("task.lease_renewed", "agent-1")
+    assert beat["lease_expires"] > claim["lease_expires"]
+    assert not brief[0] and "agent-1" in brief[1] and "task_1" in brief[1]
+    assert len(brief[1].splitlines()) <= 25
+    assert (done["type"], done["task_id"], done["actor"]) == ("task.completed", "task_1", "agent-1")
+    events = [(e["type"], e.get("task_id"), e["actor"]) for e in journal(state)[1:]]
+    assert events == [("task.claimed", "task_1", "agent-1"), ("task.lease_renewed", "task_1", "agent-1"),
+                      ("task.completed", "task_1", "agent-1")]
+    task = next(t for t in show(state)["tasks"] if t["task_id"] == "task_1")
+    assert task["status"] == "completed" and task["owner"] is None
+
+
+def test_release_gives_the_task_back(tmp):
+    state = make_workflow(tmp, [["task_1"]])
+
+    async def body(s, _):
+        await s.ok("claim", task="task_1")
+        return await s.ok("release", task="task_1"), await s.ok("next")
+
+    released, ready = run(state, body, client="agent-1")
+    assert (released["type"], released["task_id"]) == ("task.released", "task_1")
+    assert [t["task_id"] for t in ready["ready"]] == ["task_1"]
+
+
+def test_a_task_held_by_another_actor_is_refused_with_the_cli_message(tmp):
+    state = make_workflow(tmp, [["task_1", "task_2"]])
+    cli(state, "task", "claim", "task_1", "--actor", "agent-1", "--lease", "1h")
+    before = journal(state)
+    rc, _, complete_message = cli(state, "task", "complete", "task_1", "--actor", "agent-2", check=False)
+    assert rc == 4
+    rc, _, heartbeat_message = cli(state, "task", "heartbeat", "task_1", "--actor", "agent-2", check=False)
+    assert rc == 4
+    rc, _, claim_message = cli(state, "task", "claim", "task_1", "--actor", "agent-2", check=False)
+    assert rc == 4
+
+    async def body(s, _):
+        return [await s.call("complete", task="task_1"), await s.call("heartbeat", task="task_1"),
+                await s.call("claim", task="task_1")]
+
+    answers = run(state, body, client="agent-2")
+    assert answers == [(True, complete_message.rstrip("\n")), (True, heartbeat_message.rstrip("\n")),
+                       (True, claim_message.rstrip("\n"))]
+    assert "agent-1" in complete_message
+    assert journal(state) == before, "refused calls wrote nothing"
+
+
+def test_nothing_ready_is_the_cli_message(tmp):
+    state = make_workflow(tmp, [["task_1"]])
+    cli(state, "task", "complete", "task_1")
+    rc, _, cli_message = cli(state, "task", "claim", "--actor", "agent-1", check=False)
+    assert rc == 4
+    is_error, text = run(state, lambda s, _: s.call("claim"), client="agent-1")
+    assert is_error and text == cli_message.rstrip("\n")
+
+
+def test_eight_sessions_claim_fifty_tasks_each_completed_once(tmp):
+    tasks = [f"task_{i:02d}" for i in range(1, 51)]
+    state = make_workflow(tmp, [tasks])
+    cli(state, "wave", "set", "1")
+    completed_by = {}
+    first_claims = []
+    all_claimed = anyio.Event()
+
+    async def agent(n):
+        name = f"agent-{n}"
+
+        async def body(s, _):
+            # Each session claims a task, and none goes on before all eight hold one:
+            # eight live claims at once, eight server processes side by side.
+            first = await s.ok("claim", lease="10m")
+            first_claims.append(first["task_id"])
+            if len(first_claims) == 8:
+                all_claimed.set()
+            await all_claimed.wait()
+            await s.ok("complete", task=first["task_id"], commit=f"c-{n}")
+            mine = [first["task_id"]]
+            while True:
+                is_error, text = await s.call("claim", lease="10m")
+                if is_error:
+                    assert "no task is ready" in text, text
+                    return mine
+                claim = json.loads(text)
+                assert claim["owner"] == name
+                done = await s.ok("complete", task=claim["task_id"], commit=f"c-{n}")
+                assert done["actor"] == name
+                mine.append(claim["task_id"])
+
+        completed_by[name] = await with_session(state, body, client=name)
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            for n in range(1, 9):
+                group.start_soon(agent, n)
+
+    anyio.run(main)
+
+    reported = [t for mine in completed_by.values() for t in mine]
+    assert sorted(reported) == tasks, "every task completed, by exactly one session"
+    events = journal(state)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), "seq gap-free"
+    completions = [e for e in events if e["type"] == "task.completed"]
+    claims = [e for e in events if e["type"] == "task.claimed"]
+    assert sorted(e["task_id"] for e in completions) == tasks, "each task completed exactly once in the journal"
+    assert sorted(e["task_id"] for e in claims) == tasks, "each task claimed exactly once"
+    owner = {e["task_id"]: e["owner"] for e in claims}
+    for e in completions:
+        assert e["actor"] == owner[e["task_id"]], f"{e['task_id']} completed by its owner"
+        assert e["task_id"] in completed_by[e["actor"]]
+    assert all(t["status"] == "completed" for t in show(state)["tasks"])
+    assert len(set(first_claims)) == 8, "eight claims held at once, on eight different tasks"
+    rc, _, err = cli(state, "verify", check=False)
+    assert rc == 0, err
