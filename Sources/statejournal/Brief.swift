@@ -34,7 +34,7 @@ struct Brief: GlobalCommand, Exemplified {
 
 /// The text of `brief` (also what the MCP server can return).
 enum BriefText {
-    /// At most about 20 lines, each kept to one line.
+    /// At most 19 lines: 2, then claims 1 + 3, ready 1 + 4, failures 1 + 3, events 1 + 3.
     static func lines(_ brief: AgentBrief) -> [String] {
         let state = brief.state
         let me = brief.actor
@@ -47,8 +47,8 @@ enum BriefText {
         if brief.claimed.isEmpty {
             out.append("Your claims: none.")
         } else {
-            out.append("Your claims:")
-            for task in brief.claimed.prefix(5) {
+            out.append("Your claims (\(brief.claimed.count)):")
+            for task in brief.claimed.prefix(3) {
                 let lease = task.leaseExpires.map { expiry in
                     task.isClaimed(at: brief.time) ? "lease until \(expiry.localDateTime)" : "lease EXPIRED at \(expiry.localDateTime) — heartbeat now or others may take it"
                 } ?? "no expiry"

@@ -85,7 +85,8 @@ struct Status: GlobalCommand, Exemplified {
             var table = TextTable("TASK", "WAVE", "OWNER", "SINCE", "DESCRIPTION")
             for task in inProgress {
                 let owner = owners[task.id]
-                table.add(.init(task.id), .init(String(task.wave)), .init(task.owner ?? owner?.actor ?? "?"),
+                let expired = task.owner != nil && !task.isClaimed(at: now) ? " (lease expired)" : ""
+                table.add(.init(task.id), .init(String(task.wave)), .init((task.owner ?? owner?.actor ?? "?") + expired),
                           .init(owner.map { TimeArgument.ago($0.time, now: now) } ?? "?"), .init(Terminal.oneLine(task.description, limit: 50)))
             }
             out += table.lines().map { "  " + $0 }

@@ -34,7 +34,7 @@ struct TaskClaim: WriteCommand, Exemplified {
         do {
             outcome = try manager.claim(id, lease: duration, force: force, options: flags.options)
         } catch let error as StateJournalError where error.code == .conflict && flags.json {
-            Output.json(.obj(["claimed": .null, "reason": .string(error.message)]))
+            Output.json(ClaimOutcome.refusalJSON(error.message))
             throw ExitCode(4)
         } catch let error as StateJournalError where error.durableSeq != nil {
             // Claimed, but STATE.md could not be rewritten: the claim stands.
@@ -50,9 +50,7 @@ struct TaskClaim: WriteCommand, Exemplified {
 /// stderr.
 func reportClaim(_ outcome: ClaimOutcome, manager: StateManager, json: Bool) {
     if json {
-        var members = outcome.write.json().objectValue ?? []
-        members.insert(JSON.Member("claimed", outcome.task.json(complete: true)), at: members.count - 1)
-        Output.json(.object(members))
+        Output.json(outcome.json())
         return
     }
     Output.stdout(outcome.task.id)

@@ -187,6 +187,39 @@ import StateJournal
         #expect(legacy["workflow_id"]?.stringValue == "wf")
     }
 
+    /// An agent that does not know whether its claim landed retries it with
+    /// the same key: it gets the same task, and nothing more is written.
+    @Test func aClaimRetriedWithItsIdempotencyKeyGetsTheSameTask() throws {
+        let ws = try Self.workflow()
+        #expect(try ws.sj("task", "claim", "--idempotency-key", "k1", actor: "x").stdout == "a\n")
+        let again = try ws.sj("task", "claim", "--idempotency-key", "k1", "--json", actor: "x")
+        let json = try JSON.parse(again.stdout)
+        #expect(again.status == 0 && json["task_id"]?.stringValue == "a" && json["duplicate"] == .bool(true) && json["seq"]?.intValue == 2)
+        #expect(try ws.showJSON()["seq"]?.intValue == 2)
+    }
+
+    @Test func theBriefFitsInTwentyLinesAndNamesTheActorsClaims() throws {
+        let ws = Workspace()
+        // 10 ready tasks, 6 of them claimed by agent-1, 2 failed.
+        #expect(try ws.sj("init", "--id", "wf", "--name", "W", "--plan", "-", stdin: planJSON(waves: 1, perWave: 14)).status == 0)
+        for _ in 1...6 { #expect(try ws.sj("task", "claim", "--lease", "none", actor: "agent-1").status == 0) }
+        #expect(try ws.sj("task", "fail", "w1_t13", "--error", "boom").status == 0)
+        #expect(try ws.sj("task", "fail", "w1_t14", "--error", "bang").status == 0)
+        let text = try ws.sj("brief", actor: "agent-1")
+        #expect(text.status == 0)
+        let lines = text.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count <= 20, "\(lines.count) lines")
+        #expect(lines.first == "Workflow wf “W”: wave 0 of 1, 0 of 14 tasks completed, 6 ready (seq 9).")
+        #expect(lines.contains("Your claims (6):") && lines.contains("  w1_t1 (no expiry): Task 1 of wave 1"))
+        #expect(lines.contains("Ready (6):") && lines.contains("  w1_t7 (wave 1): Task 7 of wave 1"))
+        #expect(lines.contains("  w1_t13: boom"))
+        #expect(text.stdout.contains("'statejournal task claim --actor agent-1'"))
+        let json = try JSON.parse(try ws.sj("brief", "--json", actor: "agent-2").stdout)
+        #expect(json["actor"]?.stringValue == "agent-2" && json["claimed"]?.arrayValue?.isEmpty == true)
+        #expect(json["tasks"]?["ready"]?.intValue == 6 && json["ready"]?.arrayValue?.count == 4)
+        #expect(json["last_events"]?.arrayValue?.count == 3 && json["failed"]?.arrayValue?.count == 2)
+    }
+
     /// `parse_state` of the earlier tool's parser, as JSON.
     static func legacyParse(_ path: String) throws -> JSON {
         let tools = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

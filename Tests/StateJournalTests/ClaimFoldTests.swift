@@ -74,6 +74,25 @@ import Testing
         #expect(added.task("d")?.dependsOn == ["c"])
     }
 
+    @Test func aLongChainOfDependenciesIsCheckedWithoutRecursion() throws {
+        // 50,000 tasks, each after the one before (a plan may be this
+        // long): checked with an explicit stack, not a call per link;
+        // closing the chain into a cycle is refused with the cycle named.
+        let n = 50_000
+        var chain = (0..<n).map { Event.PlannedTask(id: "t\($0)", description: "", dependsOn: $0 == 0 ? [] : ["t\($0 - 1)"]) }
+        let ok = try WorkflowState.applying(event(1, at: 0, by: "o", .workflowInitialized(id: "wf", name: "W", waves: [chain], metadata: [])), to: nil)
+        #expect(ok.readyTasks().map(\.id) == ["t0"])
+        chain[0].dependsOn = ["t\(n - 1)"]
+        let cycle = event(1, at: 0, by: "o", .workflowInitialized(id: "wf", name: "W", waves: [chain], metadata: []))
+        let message = (try? WorkflowState.applying(cycle, to: nil)) == nil ? Self.message(of: cycle) : "accepted"
+        #expect(message.hasPrefix("the dependencies in the plan form a cycle: t0 → t49999 → t49998 → "))
+        #expect(message.hasSuffix(" → t1 → t0; a task cannot wait for itself"))
+    }
+
+    static func message(of event: Event) -> String {
+        do { _ = try WorkflowState.applying(event, to: nil); return "" } catch { return error.message }
+    }
+
     @Test func newEventsRoundTripThroughJSON() throws {
         let payloads: [Event.Payload] = [
             claim("a", by: "x", at: 0, lease: 30, force: true, previous: "y"),

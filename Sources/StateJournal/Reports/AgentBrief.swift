@@ -54,7 +54,7 @@ extension StateManager {
     /// ready tasks, `failures` failed ones and the last `events` events.
     ///
     /// - Throws: `.notInitialized` when there is no workflow; as ``loadState()``.
-    package func brief(actor: String? = nil, ready: Int = 5, failures: Int = 3, events: Int = 3) throws -> AgentBrief {
+    package func brief(actor: String? = nil, ready: Int = 4, failures: Int = 3, events: Int = 3) throws -> AgentBrief {
         guard let state = try loadState() else { throw Self.noWorkflow(statePath) }
         let actor = actor ?? configuration.actor
         let readyTasks = state.readyTasks()

@@ -234,27 +234,34 @@ extension WorkflowState {
             }
         }
         guard any, known == nil else { return }
-        // Depth-first search; `path` is the chain being followed.
-        var done = Set<Int>()
-        var onPath = Set<Int>()
-        var path: [Int] = []
-        func visit(_ i: Int) throws(StateJournalError) {
-            if done.contains(i) { return }
-            if onPath.contains(i) {
-                let start = path.firstIndex(of: i) ?? 0
-                let cycle = (path[start...] + [i]).map { tasks[$0].id }.joined(separator: " → ")
-                throw .badInput("the dependencies in \(place) form a cycle: \(cycle); a task cannot wait for itself")
+        // Depth-first search with an explicit stack (a chain of dependencies
+        // may be as long as the plan): `path` is the chain being followed,
+        // each with the index of the next dependency to look at.
+        var state = [UInt8](repeating: 0, count: tasks.count)  // 0 new, 1 on the path, 2 done
+        var path: [(task: Int, next: Int)] = []
+        for root in tasks.indices where state[root] == 0 {
+            state[root] = 1
+            path.append((root, 0))
+            while let top = path.last {
+                let dependencies = tasks[top.task].dependsOn
+                guard top.next < dependencies.count else {
+                    state[top.task] = 2
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                guard let j = index[dependencies[top.next]] else { continue }
+                if state[j] == 1 {
+                    let start = path.firstIndex { $0.task == j } ?? 0
+                    let cycle = (path[start...].map(\.task) + [j]).map { tasks[$0].id }.joined(separator: " → ")
+                    throw .badInput("the dependencies in \(place) form a cycle: \(cycle); a task cannot wait for itself")
+                }
+                if state[j] == 0 {
+                    state[j] = 1
+                    path.append((j, 0))
+                }
             }
-            onPath.insert(i)
-            path.append(i)
-            for dependency in tasks[i].dependsOn {
-                if let j = index[dependency] { try visit(j) }
-            }
-            path.removeLast()
-            onPath.remove(i)
-            done.insert(i)
         }
-        for i in tasks.indices { try visit(i) }
     }
 
     private static func checkMetadata(_ entries: [MetadataEntry]) throws(StateJournalError) {
