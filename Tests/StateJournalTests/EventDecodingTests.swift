@@ -106,6 +106,33 @@ import StateJournalTesting
         #expect(checked == 400 * 40)
     }
 
+    /// The writer encodes events straight to bytes: the bytes of the JSON tree.
+    @Test func everyKindOfEventEncodesToTheBytesOfItsJSON() {
+        var rng = SeededRandom(seed: 31)
+        var history = VariedHistory(seed: 4)
+        var events = history.events(count: 3000, rng: &rng)
+        events.append(Event(seq: UInt64(Int64.max), time: Timestamp(microseconds: -62_135_596_800_000_001), actor: "", pid: Int32.min,
+                            payload: .waveSet(wave: Int.min)))
+        events.append(Event(seq: 1, time: Timestamp(microseconds: 253_402_300_800_000_000), actor: "\u{0}", pid: 0,
+                            payload: .stateRestored(fromSeq: UInt64.max, state: StateImage(
+                                workflowID: "w", name: "", currentWave: 0, totalWaves: 0, started: Timestamp(microseconds: 0),
+                                tasks: [], notes: [], metadata: []))))
+        for event in events {
+            #expect(event.encoded() == event.json().encoded(), "\(event.json().compactString)")
+        }
+    }
+
+    @Test func rfc3339IsWhatTheCLibraryWrites() {
+        var rng = SeededRandom(seed: 9)
+        let edges: [Int64] = [0, -1, 1, 999_999, -999_999, -1_000_000, 951_782_400_000_000, 4_107_542_400_000_000,
+                              -62_135_596_800_000_000, -62_135_596_800_000_001, 253_402_300_799_999_999, 253_402_300_800_000_000]
+        let random = (0..<50_000).map { _ in Int64.random(in: -70_000_000_000_000_000...260_000_000_000_000_000, using: &rng) }
+        for us in edges + random {
+            let t = Timestamp(microseconds: us)
+            #expect(t.rfc3339 == t.rfc3339ByCLibrary, "\(us)")
+        }
+    }
+
     @Test func theCanonicalTimeIsTheTimeTimestampParsingReads() {
         var rng = SeededRandom(seed: 5)
         for _ in 0..<20_000 {

@@ -133,7 +133,7 @@ extension FileJournal {
             if Int64(offset) >= end { return }
             lastRecordStart = Int64(offset)
             lastRecordChecksum = RecordFormat.storedChecksum(ofPayload: payload)
-            if !decodeAll, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
+            if !decodeAll, next <= seq, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
             }

@@ -385,7 +385,7 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         buffer.reserveCapacity(events.count * 256)
         var lastStart = 0
         for event in events {
-            let payload = event.json().encoded()
+            let payload = event.encoded()
             guard payload.count <= maximumRecordSize else {
                 throw Self.recordTooLarge(event, size: payload.count, limit: maximumRecordSize)
             }

@@ -45,21 +45,19 @@ extension WorkflowState {
     private static func replacement(for event: Event) throws(StateJournalError) -> WorkflowState? {
         if case .workflowInitialized(let id, let name, let waves, let metadata) = event.payload {
             try Identifier.check(id, as: "workflow id")
-            var tasks: [WorkflowTask] = []
-            var seen = Set<String>()
+            var state = WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
+                                      started: event.time, updated: event.time, metadata: metadata, seq: event.seq)
+            state.reserveTasks(waves.reduce(0) { $0 + $1.count })
             for (w, wave) in waves.enumerated() {
                 for planned in wave {
                     try Identifier.check(planned.id, as: "task id")
-                    guard seen.insert(planned.id).inserted else {
+                    guard state.appendNewTask(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1)) else {
                         throw .badInput("task id '\(planned.id)' appears twice in the plan; task ids must be unique")
                     }
-                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1))
                 }
             }
             try checkMetadata(metadata)
-            return WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
-                                 started: event.time, updated: event.time, tasks: tasks,
-                                 metadata: metadata, seq: event.seq)
+            return state
         }
         if case .stateReplaced(let image) = event.payload {
             try check(image)
@@ -84,27 +82,27 @@ extension WorkflowState {
             try Self.checkWave(wave, in: self, allowZero: false)
             insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
         case .taskStarted(let taskID):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .pending || task.status == .failed else {
-                throw Self.refusedTransition(task, to: .inProgress)
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .pending || tasks[i].status == .failed else {
+                throw Self.refusedTransition(tasks[i], to: .inProgress)
             }
-            updateTask(taskID) { $0.status = .inProgress; $0.error = nil }
+            updateTask(at: i) { $0.status = .inProgress; $0.error = nil }
         case .taskCompleted(let taskID, let commit, let files):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status != .completed else { throw Self.refusedTransition(tasks[i], to: .completed) }
             if let commit { try Identifier.check(commit, as: "commit") }
-            updateTask(taskID) {
+            updateTask(at: i) {
                 $0.status = .completed
                 $0.commit = commit
                 $0.files = files
                 $0.error = nil
             }
         case .taskFailed(let taskID, let error):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .pending || task.status == .inProgress else {
-                throw Self.refusedTransition(task, to: .failed)
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .pending || tasks[i].status == .inProgress else {
+                throw Self.refusedTransition(tasks[i], to: .failed)
             }
-            updateTask(taskID) { $0.status = .failed; $0.error = error }
+            updateTask(at: i) { $0.status = .failed; $0.error = error }
         case .waveSet(let wave):
             try Self.checkWave(wave, in: self, allowZero: true)
             currentWave = wave
@@ -122,8 +120,10 @@ extension WorkflowState {
         updated = event.time
     }
 
-    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
-        guard let task = state.task(id) else {
+    /// Where the task `id` is in `state.tasks`; the error names the task
+    /// meant when there is none.
+    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> Int {
+        guard let position = state.taskPosition(id) else {
             if let guess = Suggestion.didYouMean(id, in: state.tasks.lazy.map(\.id)) {
                 throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)' — \(guess)")
             }
@@ -131,7 +131,7 @@ extension WorkflowState {
             throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)'"
                 + (known.isEmpty ? "; it has no tasks yet — add one with 'task add'" : " — known tasks include: \(known)"))
         }
-        return task
+        return position
     }
 
     private static func refusedTransition(_ task: WorkflowTask, to target: TaskStatus) -> StateJournalError {

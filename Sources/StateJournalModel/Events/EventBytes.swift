@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // MARK: Decoding an event straight from its bytes
 
 /// Decodes events from the bytes the journal stores without building a JSON
@@ -91,9 +99,12 @@ private struct EventScanner {
     /// Consumes `text` if the bytes continue with it.
     mutating func literal(_ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
-        guard bytes.count - index >= n else { return false }
-        let p = text.utf8Start
-        for i in 0..<n where bytes[index + i] != p[i] { return false }
+        guard bytes.count - index >= n, let base = bytes.baseAddress else { return false }
+        if n == 1 {
+            guard bytes[index] == text.utf8Start.pointee else { return false }
+        } else {
+            guard memcmp(base + index, text.utf8Start, n) == 0 else { return false }
+        }
         index += n
         return true
     }
@@ -138,6 +149,20 @@ private struct EventScanner {
         let start = index + 1
         var i = start
         var ascii = true
+        // Eight bytes at a time while none is a quote, a backslash or a
+        // control character; the byte loop below takes over at the word
+        // that holds one.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while bytes.count - i >= 8 {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let quote = w ^ (ones &* 0x22)
+            let backslash = w ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+            if special & high != 0 { break }
+            if w & high != 0 { ascii = false }
+            i += 8
+        }
         while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {
@@ -295,18 +320,20 @@ extension Timestamp {
     package init?(canonical b: UnsafeRawBufferPointer) {
         guard b.count == 27, b[4] == 45, b[7] == 45, b[10] == UInt8(ascii: "T"), b[13] == 58, b[16] == 58,
               b[19] == UInt8(ascii: "."), b[26] == UInt8(ascii: "Z") else { return nil }
-        func num(_ from: Int, _ count: Int) -> Int? {
-            var v = 0
-            for i in from..<(from + count) {
-                let d = b[i] &- 48
-                guard d <= 9 else { return nil }
-                v = v * 10 + Int(d)
-            }
-            return v
+        var bad: UInt8 = 0
+        @inline(__always) func digit(_ i: Int) -> Int {
+            let d = b[i] &- 48
+            bad |= d > 9 ? 1 : 0
+            return Int(d)
         }
-        guard let year = num(0, 4), let month = num(5, 2), let day = num(8, 2), let hour = num(11, 2),
-              let minute = num(14, 2), let second = num(17, 2), let micros = num(20, 6),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
+        let month = digit(5) * 10 + digit(6)
+        let day = digit(8) * 10 + digit(9)
+        let hour = digit(11) * 10 + digit(12)
+        let minute = digit(14) * 10 + digit(15)
+        let second = digit(17) * 10 + digit(18)
+        let micros = digit(20) * 100_000 + digit(21) * 10_000 + digit(22) * 1000 + digit(23) * 100 + digit(24) * 10 + digit(25)
+        guard bad == 0, month >= 1, month <= 12, day >= 1, day <= 31, hour < 24, minute < 60, second < 61 else { return nil }
         // Days from 1970-01-01 to year-month-01 (proleptic Gregorian), then the day's offset.
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -317,5 +344,179 @@ extension Timestamp {
         let days = era * 146_097 + dayOfEra - 719_468 + (day - 1)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
         self.init(microseconds: Int64(seconds) * 1_000_000 + Int64(micros))
+    }
+}
+
+// MARK: Encoding an event straight to bytes
+
+extension Event {
+    /// The compact encoding of ``json()`` — the bytes the journal stores —
+    /// written straight into bytes, without building the JSON tree first
+    /// (the whole-state events still build their state's tree).
+    /// `EventDecodingTests` checks that the bytes are those of
+    /// `json().encoded()`.
+    package func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(192)
+        encode(into: &out)
+        return out
+    }
+
+    /// Appends ``encoded()`` to `out`.
+    package func encode(into out: inout [UInt8]) {
+        out.append(contentsOf: Self.encodedPrefix)
+        appendDecimal(Int64(bitPattern: seq), to: &out)
+        key(",\"time\":\"", &out)
+        time.writeRFC3339(into: &out)
+        out.append(UInt8(ascii: "\""))
+        key(",\"actor\":", &out)
+        JSON.writeString(actor, into: &out)
+        key(",\"pid\":", &out)
+        appendDecimal(Int64(pid), to: &out)
+        key(",\"type\":", &out)
+        JSON.writeString(payload.typeName, into: &out)
+        if let idempotencyKey {
+            key(",\"idempotency_key\":", &out)
+            JSON.writeString(idempotencyKey, into: &out)
+        }
+        switch payload {
+        case .workflowInitialized(let id, let name, let waves, let metadata):
+            key(",\"workflow_id\":", &out)
+            JSON.writeString(id, into: &out)
+            key(",\"workflow_name\":", &out)
+            JSON.writeString(name, into: &out)
+            key(",\"waves\":[", &out)
+            for (w, wave) in waves.enumerated() {
+                if w > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                for (t, task) in wave.enumerated() {
+                    key(t > 0 ? ",{\"task_id\":" : "{\"task_id\":", &out)
+                    JSON.writeString(task.id, into: &out)
+                    key(",\"description\":", &out)
+                    JSON.writeString(task.description, into: &out)
+                    out.append(UInt8(ascii: "}"))
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            key("],\"metadata\":{", &out)
+            for (i, entry) in metadata.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSON.writeString(entry.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                JSON.writeString(entry.value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .taskAdded(let taskID, let wave, let description):
+            key(",\"task_id\":", &out)
+            JSON.writeString(taskID, into: &out)
+            key(",\"wave\":", &out)
+            appendDecimal(Int64(wave), to: &out)
+            key(",\"description\":", &out)
+            JSON.writeString(description, into: &out)
+        case .taskStarted(let taskID):
+            key(",\"task_id\":", &out)
+            JSON.writeString(taskID, into: &out)
+        case .taskCompleted(let taskID, let commit, let files):
+            key(",\"task_id\":", &out)
+            JSON.writeString(taskID, into: &out)
+            if let commit {
+                key(",\"commit\":", &out)
+                JSON.writeString(commit, into: &out)
+            }
+            if !files.isEmpty {
+                key(",\"files\":[", &out)
+                for (i, file) in files.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    JSON.writeString(file, into: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+        case .taskFailed(let taskID, let error):
+            key(",\"task_id\":", &out)
+            JSON.writeString(taskID, into: &out)
+            key(",\"error\":", &out)
+            JSON.writeString(error, into: &out)
+        case .waveSet(let wave):
+            key(",\"wave\":", &out)
+            appendDecimal(Int64(wave), to: &out)
+        case .noteAdded(let text):
+            key(",\"text\":", &out)
+            JSON.writeString(text, into: &out)
+        case .metadataSet(let k, let value):
+            key(",\"key\":", &out)
+            JSON.writeString(k, into: &out)
+            key(",\"value\":", &out)
+            JSON.writeString(value, into: &out)
+        case .stateReplaced(let image):
+            key(",\"state\":", &out)
+            image.json().write(into: &out)
+        case .stateRestored(let fromSeq, let image):
+            key(",\"restored_seq\":", &out)
+            appendDecimal(Int64(bitPattern: fromSeq), to: &out)
+            key(",\"state\":", &out)
+            image.json().write(into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+}
+
+@inline(__always)
+private func key(_ text: StaticString, _ out: inout [UInt8]) {
+    out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+}
+
+/// `String(value)`'s digits, without making the string.
+private func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    var divisor: UInt64 = 1
+    while magnitude / divisor >= 10 { divisor *= 10 }
+    while divisor > 0 {
+        out.append(UInt8(truncatingIfNeeded: magnitude / divisor) + 48)
+        magnitude %= divisor
+        divisor /= 10
+    }
+}
+
+extension Timestamp {
+    /// Appends ``rfc3339`` to `out`, computed without the C library for the
+    /// years 0001…9999 (the same proleptic Gregorian calendar as `gmtime_r`;
+    /// `EventDecodingTests` compares the two); other years as
+    /// ``rfc3339ByCLibrary``.
+    package func writeRFC3339(into out: inout [UInt8]) {
+        let s = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let micros = Int(microseconds - s * 1_000_000)
+        let days = s >= 0 ? s / 86_400 : (s - 86_399) / 86_400
+        let secondOfDay = Int(s - days * 86_400)
+        // Civil date from days since 1970-01-01 (proleptic Gregorian).
+        let z = Int(days) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard year >= 1 && year <= 9999 else {
+            out.append(contentsOf: rfc3339ByCLibrary.utf8)
+            return
+        }
+        func put(_ v: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = v
+            while divisor > 0 {
+                out.append(UInt8(truncatingIfNeeded: v / divisor) + 48)
+                v %= divisor
+                divisor /= 10
+            }
+        }
+        put(year, 4); out.append(45); put(month, 2); out.append(45); put(day, 2)
+        out.append(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2); out.append(58); put(secondOfDay / 60 % 60, 2); out.append(58); put(secondOfDay % 60, 2)
+        out.append(UInt8(ascii: "."))
+        put(micros, 6)
+        out.append(UInt8(ascii: "Z"))
     }
 }
