@@ -114,7 +114,7 @@ import StateJournalTesting
         events.append(Event(seq: UInt64(Int64.max), time: Timestamp(microseconds: -62_135_596_800_000_001), actor: "", pid: Int32.min,
                             payload: .waveSet(wave: Int.min)))
         events.append(Event(seq: 1, time: Timestamp(microseconds: 253_402_300_800_000_000), actor: "\u{0}", pid: 0,
-                            payload: .stateRestored(fromSeq: UInt64.max, state: StateImage(
+                            payload: .stateRestored(fromSeq: UInt64(Int64.max), state: StateImage(
                                 workflowID: "w", name: "", currentWave: 0, totalWaves: 0, started: Timestamp(microseconds: 0),
                                 tasks: [], notes: [], metadata: []))))
         for event in events {

@@ -9,8 +9,8 @@ import StateJournalEngine
 
 /// A long history written straight through ``FileJournal`` (the same format
 /// as the write path, without a fold per event): segments sealed at the
-/// default size, a snapshot `tail` events before the end, the last `tail`
-/// events in the raw active segment after it.
+/// default size, a snapshot `tail` events before the end, in the raw active
+/// segment with the events since the last seal.
 struct GeneratedHistory {
     var statePath: String
     var events: Int
@@ -51,8 +51,13 @@ enum History {
                     events.append(event)
                     if events.count == batch || generator.seq == UInt64(head) {
                         try flush()
+                        // Sealed where a manager seals: when the active segment is full.
+                        // (Not at the snapshot: a manager writes a snapshot after every
+                        // rotation, in the new segment, so its newest snapshot is never
+                        // the last event of a sealed one — which an open would have to
+                        // decompress whole to check.)
                         let active = Files.size(statePath + ".journal/" + segmentName(segmentFirst))
-                        if active >= Int64(defaults.segmentSize) || generator.seq == UInt64(head) {
+                        if active >= Int64(defaults.segmentSize) {
                             try journal.sealActiveSegment()
                             segmentFirst = generator.seq + 1
                         }
