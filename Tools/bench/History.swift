@@ -51,13 +51,14 @@ enum History {
                     events.append(event)
                     if events.count == batch || generator.seq == UInt64(head) {
                         try flush()
-                        // Sealed where a manager seals: when the active segment is full.
-                        // (Not at the snapshot: a manager writes a snapshot after every
-                        // rotation, in the new segment, so its newest snapshot is never
-                        // the last event of a sealed one — which an open would have to
-                        // decompress whole to check.)
+                        // Sealed when the active segment is full, but not right at the
+                        // snapshot: a manager seals at the append after the segment filled
+                        // and writes a snapshot after that append, in the new segment, so
+                        // its newest snapshot is never the last event of a sealed segment
+                        // (which an open would decompress whole to check the snapshot's
+                        // event).
                         let active = Files.size(statePath + ".journal/" + segmentName(segmentFirst))
-                        if active >= Int64(defaults.segmentSize) {
+                        if active >= Int64(defaults.segmentSize) && generator.seq != UInt64(head) {
                             try journal.sealActiveSegment()
                             segmentFirst = generator.seq + 1
                         }
