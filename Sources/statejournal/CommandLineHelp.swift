@@ -113,11 +113,14 @@ enum CommandLineHelp {
         return CLIError("usage", message, hint: hint, status: status, usage: StateJournalCommand.usageString(for: resolution.leaf))
     }
 
-    /// Help (`help`, `--help`, `-h`) and `--version`: printed on stdout, 0 —
-    /// or, for help about a command that does not exist, a usage error.
+    /// Help (`help`, `--help`, `-h`), `--version` and
+    /// `--experimental-dump-help`: printed on stdout, 0 — or, for help about a
+    /// command that does not exist, a usage error.
     static func answer(_ error: any Error) -> Int32 {
         let arguments = Output.optionArguments
-        if arguments.contains("--version") {
+        // The description of every command as JSON, which argument parser's
+        // generate-manual plugin reads to write the man page (`make man`).
+        if arguments.contains("--version") || arguments.contains("--experimental-dump-help") {
             Output.stdout(StateJournalCommand.fullMessage(for: error))
             return 0
         }

@@ -14,8 +14,8 @@ struct StateJournalCommand: ParsableCommand, Exemplified {
         version: "statejournal \(StateManager.version)",
         subcommands: [
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
-            Update.self, Restore.self, Undo.self, Import.self,
-            Status.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
+            Update.self, Restore.self, Undo.self, Clear.self, Import.self,
+            Status.self, Next.self, Brief.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
             Validate.self, Compact.self, Verify.self, Completion.self,
         ]
     )

@@ -174,7 +174,7 @@ extension EverydayCLITests {
     @Test(arguments: [
         ["show"], ["log"], ["log", "--json"], ["blame"], ["verify"], ["compact"], ["replay"], ["replay", "--step"],
         ["export"], ["status"], ["undo"], ["task", "start", "x"], ["note", "x"], ["wave", "set", "1"], ["meta", "set", "k", "v"],
-        ["restore", "--seq", "1"], ["show", "--seq", "1"],
+        ["restore", "--seq", "1"], ["show", "--seq", "1"], ["clear"],
     ])
     func everyCommandSaysNoWorkflowTheSameWayAndCreatesNothing(_ args: [String]) throws {
         let r = try CLI.run(args + ["--state", ws.state])
@@ -444,6 +444,17 @@ extension EverydayCLITests {
         #expect(help.stdout.hasPrefix("OVERVIEW: Mark a pending or failed task in progress."))
     }
 
+    /// What swift-argument-parser's generate-manual plugin reads to write the
+    /// man page (`make man`): the commands as JSON, not the help text.
+    @Test func experimentalDumpHelpDescribesEveryCommandAsJSON() throws {
+        let r = try CLI.run(["--experimental-dump-help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let command = try JSON.parse(r.stdout)["command"]
+        #expect(command?["commandName"]?.stringValue == "statejournal")
+        let names = command?["subcommands"]?.arrayValue?.compactMap { $0["commandName"]?.stringValue } ?? []
+        #expect(names.contains("clear") && names.contains("task") && names.contains("completion"), "\(names)")
+    }
+
     // MARK: 9. undo and status
 
     @Test func undoRestoresTheStateBeforeTheLastEvent() throws {
@@ -477,6 +488,21 @@ extension EverydayCLITests {
         // Undo the undo: the note is back.
         #expect(try ws.sj("undo").status == 0)
         #expect(try ws.showJSON()["notes"]?.arrayValue?.first?.stringValue == "tax tables frozen")
+    }
+
+    @Test func clearEmptiesTheWorkflowAndRestoreBringsItBack() throws {
+        try severalEvents()
+        let before = try ws.showJSON()
+        let r = try ws.sj("clear", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let event = try JSON.parse(r.stdout)
+        #expect(event["type"]?.stringValue == "state.replaced" && event["seq"]?.intValue == 6)
+        let cleared = try ws.showJSON()
+        #expect(cleared["workflow_id"] == before["workflow_id"] && cleared["started"] == before["started"])
+        #expect(cleared["tasks"]?.arrayValue?.isEmpty == true && cleared["notes"]?.arrayValue?.isEmpty == true)
+        #expect(cleared["metadata"]?.objectValue?.isEmpty == true && cleared["total_waves"]?.intValue == 0)
+        #expect(try ws.sj("restore", "--seq", "5").status == 0)
+        #expect(try ws.showJSON()["tasks"] == before["tasks"])
     }
 
     @Test func undoOfTheFirstEventIsRefused() throws {

@@ -261,11 +261,12 @@ struct VariedHistory {
             let payload: Event.Payload
             switch Int.random(in: 0..<11, using: &rng) {
             case 0: out.append(initialize(&rng)); continue
-            case 1: payload = .taskAdded(taskID: id + "x", wave: Int.random(in: -1...5, using: &rng), description: text(&rng))
+            case 1: payload = .taskAdded(taskID: id + "x", wave: Int.random(in: -1...5, using: &rng), description: text(&rng),
+                                         dependsOn: rng.chance(0.3) ? [id] : [])
             case 2: payload = .taskStarted(taskID: id)
             case 3: payload = .taskCompleted(taskID: id, commit: rng.chance(0.5) ? "abc\(seq)" : nil,
                                              files: (0..<Int.random(in: 0...3, using: &rng)).map { _ in text(&rng) })
-            case 4: payload = .taskFailed(taskID: id, error: text(&rng))
+            case 4: payload = .taskFailed(taskID: id, error: text(&rng), force: rng.chance(0.2))
             case 5: payload = .waveSet(wave: Int.random(in: 0...4, using: &rng))
             case 6: payload = .noteAdded(text: text(&rng))
             case 7: payload = .metadataSet(key: text(&rng), value: text(&rng))

@@ -362,8 +362,26 @@ extension Event {
         return out
     }
 
+    /// Whether ``encode(into:)`` writes this event itself; the others
+    /// (whole states, claims, dependencies, forced transitions) go through
+    /// ``json()``.
+    private var encodesDirectly: Bool {
+        switch payload {
+        case .workflowInitialized(_, _, let waves, _):
+            return waves.allSatisfy { $0.allSatisfy { $0.dependsOn.isEmpty } }
+        case .taskAdded(_, _, _, let dependsOn): return dependsOn.isEmpty
+        case .taskCompleted(_, _, _, let force), .taskFailed(_, _, let force): return !force
+        case .taskStarted, .waveSet, .noteAdded, .metadataSet: return true
+        default: return false
+        }
+    }
+
     /// Appends ``encoded()`` to `out`.
     package func encode(into out: inout [UInt8]) {
+        guard encodesDirectly else {
+            json().write(into: &out)
+            return
+        }
         out.append(contentsOf: Self.encodedPrefix)
         appendDecimal(Int64(bitPattern: seq), to: &out)
         key(",\"time\":\"", &out)
@@ -406,7 +424,7 @@ extension Event {
                 JSON.writeString(entry.value, into: &out)
             }
             out.append(UInt8(ascii: "}"))
-        case .taskAdded(let taskID, let wave, let description):
+        case .taskAdded(let taskID, let wave, let description, _):
             key(",\"task_id\":", &out)
             JSON.writeString(taskID, into: &out)
             key(",\"wave\":", &out)
@@ -416,7 +434,7 @@ extension Event {
         case .taskStarted(let taskID):
             key(",\"task_id\":", &out)
             JSON.writeString(taskID, into: &out)
-        case .taskCompleted(let taskID, let commit, let files):
+        case .taskCompleted(let taskID, let commit, let files, _):
             key(",\"task_id\":", &out)
             JSON.writeString(taskID, into: &out)
             if let commit {
@@ -431,7 +449,7 @@ extension Event {
                 }
                 out.append(UInt8(ascii: "]"))
             }
-        case .taskFailed(let taskID, let error):
+        case .taskFailed(let taskID, let error, _):
             key(",\"task_id\":", &out)
             JSON.writeString(taskID, into: &out)
             key(",\"error\":", &out)
@@ -447,14 +465,8 @@ extension Event {
             JSON.writeString(k, into: &out)
             key(",\"value\":", &out)
             JSON.writeString(value, into: &out)
-        case .stateReplaced(let image):
-            key(",\"state\":", &out)
-            image.json().write(into: &out)
-        case .stateRestored(let fromSeq, let image):
-            key(",\"restored_seq\":", &out)
-            appendDecimal(Int64(bitPattern: fromSeq), to: &out)
-            key(",\"state\":", &out)
-            image.json().write(into: &out)
+        default:
+            break  // encodesDirectly is false: written by json()
         }
         out.append(UInt8(ascii: "}"))
     }

@@ -45,19 +45,23 @@ extension WorkflowState {
     private static func replacement(for event: Event) throws(StateJournalError) -> WorkflowState? {
         if case .workflowInitialized(let id, let name, let waves, let metadata) = event.payload {
             try Identifier.check(id, as: "workflow id")
-            var state = WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
-                                      started: event.time, updated: event.time, metadata: metadata, seq: event.seq)
-            state.reserveTasks(waves.reduce(0) { $0 + $1.count })
+            var tasks: [WorkflowTask] = []
+            var seen = Set<String>()
             for (w, wave) in waves.enumerated() {
                 for planned in wave {
                     try Identifier.check(planned.id, as: "task id")
-                    guard state.appendNewTask(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1)) else {
+                    guard seen.insert(planned.id).inserted else {
                         throw .badInput("task id '\(planned.id)' appears twice in the plan; task ids must be unique")
                     }
+                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1,
+                                              dependsOn: planned.dependsOn))
                 }
             }
+            try checkDependencies(of: tasks, in: "the plan")
             try checkMetadata(metadata)
-            return state
+            return WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
+                                 started: event.time, updated: event.time, tasks: tasks,
+                                 metadata: metadata, seq: event.seq)
         }
         if case .stateReplaced(let image) = event.payload {
             try check(image)
@@ -74,35 +78,70 @@ extension WorkflowState {
     /// when a check fails.
     private mutating func change(by event: Event) throws(StateJournalError) {
         switch event.payload {
-        case .taskAdded(let taskID, let wave, let description):
+        case .taskAdded(let taskID, let wave, let description, let dependsOn):
             try Identifier.check(taskID, as: "task id")
             if task(taskID) != nil {
                 throw .badInput("task '\(taskID)' exists already; choose another id")
             }
             try Self.checkWave(wave, in: self, allowZero: false)
-            insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
+            let added = WorkflowTask(id: taskID, description: description, wave: wave, dependsOn: dependsOn)
+            // A new task cannot close a cycle: no task depends on it yet.
+            let current = self
+            try Self.checkDependencies(of: [added], known: { current.task($0) != nil }, in: "task '\(taskID)'")
+            insertTask(added)
         case .taskStarted(let taskID):
-            let i = try Self.existingTask(taskID, in: self)
-            guard tasks[i].status == .pending || tasks[i].status == .failed else {
-                throw Self.refusedTransition(tasks[i], to: .inProgress)
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .pending || task.status == .failed else {
+                throw Self.refusedTransition(task, to: .inProgress)
             }
-            updateTask(at: i) { $0.status = .inProgress; $0.error = nil }
-        case .taskCompleted(let taskID, let commit, let files):
-            let i = try Self.existingTask(taskID, in: self)
-            guard tasks[i].status != .completed else { throw Self.refusedTransition(tasks[i], to: .completed) }
+            updateTask(taskID) { $0.status = .inProgress; $0.error = nil; $0.owner = nil; $0.leaseExpires = nil }
+        case .taskCompleted(let taskID, let commit, let files, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
             if let commit { try Identifier.check(commit, as: "commit") }
-            updateTask(at: i) {
+            try Self.checkNotHeld(task, by: event, action: "complete", force: force)
+            updateTask(taskID) {
                 $0.status = .completed
                 $0.commit = commit
                 $0.files = files
                 $0.error = nil
+                $0.owner = nil
+                $0.leaseExpires = nil
             }
-        case .taskFailed(let taskID, let error):
-            let i = try Self.existingTask(taskID, in: self)
-            guard tasks[i].status == .pending || tasks[i].status == .inProgress else {
-                throw Self.refusedTransition(tasks[i], to: .failed)
+        case .taskFailed(let taskID, let error, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .pending || task.status == .inProgress else {
+                throw Self.refusedTransition(task, to: .failed)
             }
-            updateTask(at: i) { $0.status = .failed; $0.error = error }
+            try Self.checkNotHeld(task, by: event, action: "fail", force: force)
+            updateTask(taskID) { $0.status = .failed; $0.error = error; $0.owner = nil; $0.leaseExpires = nil }
+        case .taskClaimed(let taskID, let owner, let leaseExpires, _, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard !owner.isEmpty else { throw .badInput("the claim's owner is empty; give the actor that claims the task") }
+            if let refusal = claimRefusal(task, for: owner, at: event.time, force: force) { throw refusal }
+            updateTask(taskID) {
+                $0.status = .inProgress
+                $0.error = nil
+                $0.owner = owner
+                $0.leaseExpires = leaseExpires
+            }
+        case .taskLeaseRenewed(let taskID, let owner, let leaseExpires):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .inProgress, let holder = task.owner else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed, "
+                    + "so there is no lease to renew — claim it with 'task claim \(taskID)'")
+            }
+            guard holder == owner else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")
+            }
+            updateTask(taskID) { $0.leaseExpires = leaseExpires }
+        case .taskReleased(let taskID, _, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .inProgress, task.owner != nil else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed; there is nothing to release")
+            }
+            try Self.checkNotHeld(task, by: event, action: "release", force: force)
+            updateTask(taskID) { $0.status = .pending; $0.owner = nil; $0.leaseExpires = nil }
         case .waveSet(let wave):
             try Self.checkWave(wave, in: self, allowZero: true)
             currentWave = wave
@@ -120,10 +159,29 @@ extension WorkflowState {
         updated = event.time
     }
 
-    /// Where the task `id` is in `state.tasks`; the error names the task
-    /// meant when there is none.
-    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> Int {
-        guard let position = state.taskPosition(id) else {
+    /// Refuses `action` on a task another actor holds by a live claim
+    /// (decided at the event's own time), unless forced.
+    private static func checkNotHeld(_ task: WorkflowTask, by event: Event, action: String, force: Bool) throws(StateJournalError) {
+        guard !force, let owner = task.owner, owner != event.actor, task.isClaimed(at: event.time) else { return }
+        throw StateJournalError(.conflict, "task '\(task.id)' is claimed by \(describeClaim(task)); "
+            + "only its owner can \(action) it — \(waitAdvice(task)), or pass --force to override (recorded in the event)")
+    }
+
+    /// What to do about another actor's claim: wait for its lease, or —
+    /// without expiry — ask its owner.
+    package static func waitAdvice(_ task: WorkflowTask) -> String {
+        task.leaseExpires == nil ? "ask \(task.owner ?? "its owner") to release it" : "wait for the lease to expire"
+    }
+
+    /// `agent-3 until 2026-11-30T05:15:00.000000Z`, or `agent-3 (no expiry)`.
+    package static func describeClaim(_ task: WorkflowTask) -> String {
+        let owner = task.owner ?? "nobody"
+        guard let expiry = task.leaseExpires else { return "\(owner) (no expiry)" }
+        return "\(owner) until \(expiry.rfc3339)"
+    }
+
+    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
+        guard let task = state.task(id) else {
             if let guess = Suggestion.didYouMean(id, in: state.tasks.lazy.map(\.id)) {
                 throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)' — \(guess)")
             }
@@ -131,7 +189,7 @@ extension WorkflowState {
             throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)'"
                 + (known.isEmpty ? "; it has no tasks yet — add one with 'task add'" : " — known tasks include: \(known)"))
         }
-        return position
+        return task
     }
 
     private static func refusedTransition(_ task: WorkflowTask, to target: TaskStatus) -> StateJournalError {
@@ -149,6 +207,60 @@ extension WorkflowState {
         let low = allowZero ? 0 : 1
         guard wave >= low && wave <= state.totalWaves else {
             throw .badInput("wave \(wave) is out of range; this workflow has waves \(low)…\(state.totalWaves)")
+        }
+    }
+
+    /// Refuses dependencies on unknown tasks, on the task itself, repeated
+    /// ones and cycles (`where`: what the message names).
+    package static func checkDependencies(of tasks: [WorkflowTask], known: ((String) -> Bool)? = nil,
+                                          in place: String) throws(StateJournalError) {
+        var index: [String: Int] = [:]
+        for (i, task) in tasks.enumerated() { index[task.id] = i }
+        var any = false
+        for task in tasks where !task.dependsOn.isEmpty {
+            any = true
+            var seen = Set<String>()
+            for dependency in task.dependsOn {
+                guard dependency != task.id else {
+                    throw .badInput("task '\(task.id)' depends on itself; remove it from its depends_on")
+                }
+                guard known?(dependency) ?? (index[dependency] != nil) else {
+                    throw .badInput("task '\(task.id)' depends on '\(dependency)', which is not a task of \(place == "the plan" ? "the plan" : "the workflow"); "
+                        + "give the id of an existing task")
+                }
+                guard seen.insert(dependency).inserted else {
+                    throw .badInput("task '\(task.id)' lists '\(dependency)' twice in its depends_on; list each dependency once")
+                }
+            }
+        }
+        guard any, known == nil else { return }
+        // Depth-first search with an explicit stack (a chain of dependencies
+        // may be as long as the plan): `path` is the chain being followed,
+        // each with the index of the next dependency to look at.
+        var state = [UInt8](repeating: 0, count: tasks.count)  // 0 new, 1 on the path, 2 done
+        var path: [(task: Int, next: Int)] = []
+        for root in tasks.indices where state[root] == 0 {
+            state[root] = 1
+            path.append((root, 0))
+            while let top = path.last {
+                let dependencies = tasks[top.task].dependsOn
+                guard top.next < dependencies.count else {
+                    state[top.task] = 2
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                guard let j = index[dependencies[top.next]] else { continue }
+                if state[j] == 1 {
+                    let start = path.firstIndex { $0.task == j } ?? 0
+                    let cycle = (path[start...].map(\.task) + [j]).map { tasks[$0].id }.joined(separator: " → ")
+                    throw .badInput("the dependencies in \(place) form a cycle: \(cycle); a task cannot wait for itself")
+                }
+                if state[j] == 0 {
+                    state[j] = 1
+                    path.append((j, 0))
+                }
+            }
         }
     }
 
@@ -173,6 +285,7 @@ extension WorkflowState {
             }
             if let commit = task.commit { try Identifier.check(commit, as: "commit") }
         }
+        try checkDependencies(of: image.tasks, in: "the state")
         guard image.currentWave >= 0 && image.currentWave <= image.totalWaves else {
             throw .badInput("current wave \(image.currentWave) is outside 0…\(image.totalWaves)")
         }
