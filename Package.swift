@@ -27,10 +27,13 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // CRC-32C with the CPU's crc32 instruction, chosen at run time.
+        .target(name: "CCRC32C"),
         // The domain every layer shares: the state, events and their fold,
         // errors, and the store protocol. Public; re-exported by StateJournal.
         .target(
             name: "StateJournalModel",
+            dependencies: ["CCRC32C"],
             swiftSettings: upcoming
         ),
         // The engine: system calls, the lock, the file journal. Nothing in it

@@ -108,7 +108,15 @@ public enum FuzzEntryPoints {
         }
         if assembler.offset != scanEnd { broken.append("scan stops at \(scanEnd), the assembler at \(assembler.offset)") }
 
+        var decoder = CanonicalEventDecoder()
         for record in scanned {
+            // The journal's scanner decodes an event only as the general decoder does.
+            if let fast = record.payload.withUnsafeBytes({ decoder.decode($0) }) {
+                let slow = (try? JSON.parse(record.payload)).flatMap { try? Event(json: $0) }
+                if slow != fast || slow?.json().encoded() != fast.json().encoded() {
+                    broken.append("the scanner decodes \(String(decoding: record.payload, as: UTF8.self)) unlike the general decoder")
+                }
+            }
             guard let json = try? JSON.parse(record.payload) else { continue }
             // The reader skips events it need not decode by this peek at their seq.
             let peeked = record.payload.withUnsafeBytes { Event.encodedSeq($0) }
@@ -140,6 +148,10 @@ public enum FuzzEntryPoints {
             if decoded != event { broken.append("event \(event.seq) decodes differently after encoding: \(event.json().compactString)") }
         } else {
             broken.append("event \(event.seq) encodes to JSON that does not decode: \(String(decoding: encoded, as: UTF8.self))")
+        }
+        var decoder = CanonicalEventDecoder()
+        if let scanned = encoded.withUnsafeBytes({ decoder.decode($0) }), scanned != event {
+            broken.append("event \(event.seq) is scanned differently after encoding: \(event.json().compactString)")
         }
         for base in [nil, sampleState] {
             var state = base

@@ -270,7 +270,7 @@ extension StateManager {
                           idempotencyKey: options.idempotencyKey, payload: payload)
         // Here, not only at the append: an event too large for one record
         // fails alone instead of failing every write of its batch.
-        let encoded = event.json().encoded()
+        let encoded = event.encoded()
         try store.checkFits(event, encoded: encoded)
         event.identity = encoded.withUnsafeBytes { CRC32C.maskedFramed($0) }
         try folded.apply(event)

@@ -44,7 +44,7 @@ public struct Event: Sendable, Equatable {
     /// The identity the file journal gives this event once written: the
     /// checksum of its length-prefixed encoding, which its record carries.
     package func computedIdentity() -> UInt32 {
-        json().encoded().withUnsafeBytes { CRC32C.maskedFramed($0) }
+        encoded().withUnsafeBytes { CRC32C.maskedFramed($0) }
     }
 
     /// This event with its identity computed (see ``identity``).

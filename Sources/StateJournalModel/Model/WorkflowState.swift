@@ -161,6 +161,32 @@ public struct WorkflowState: Sendable, Equatable {
         }
     }
 
+    /// Makes room for `count` more tasks (a plan's), so that adding them
+    /// does not grow the list and its index step by step.
+    package mutating func reserveTasks(_ count: Int) {
+        tasks.reserveCapacity(tasks.count + count)
+        taskIndex.reserveCapacity(tasks.count + count)
+    }
+
+    /// Appends `task`, which belongs after every task there (a plan's tasks,
+    /// wave by wave); false, and nothing changes, when its id is taken.
+    package mutating func appendNewTask(_ task: WorkflowTask) -> Bool {
+        if let taken = taskIndex.updateValue(tasks.count, forKey: task.id) {
+            taskIndex[task.id] = taken
+            return false
+        }
+        tasks.append(task)
+        return true
+    }
+
+    /// Where the task with this id is in ``tasks``.
+    package func taskPosition(_ id: String) -> Int? { taskIndex[id] }
+
+    /// Changes the task at `position` (from ``taskPosition(_:)``) in place.
+    package mutating func updateTask(at position: Int, _ body: (inout WorkflowTask) -> Void) {
+        body(&tasks[position])
+    }
+
     package mutating func updateTask(_ id: String, _ body: (inout WorkflowTask) -> Void) {
         guard let i = taskIndex[id] else { return }
         body(&tasks[i])

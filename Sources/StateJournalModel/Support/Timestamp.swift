@@ -50,6 +50,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// RFC 3339 in UTC with microseconds: `2026-11-20T10:00:00.123456Z`.
     public var rfc3339: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        writeRFC3339(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``rfc3339`` through `gmtime_r` (the years ``writeRFC3339(into:)``
+    /// leaves to the C library).
+    package var rfc3339ByCLibrary: String {
         let (s, us) = secondsAndMicros
         return Self.dateTime(Self.components(time_t(s), local: false), separator: "T") + "." + Self.pad(us, 6) + "Z"
     }
