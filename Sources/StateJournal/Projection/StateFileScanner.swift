@@ -41,6 +41,10 @@ package struct StateFileScanner {
         package var listed = 0
         /// The index in `file.tasks` of the task detail lines belong to.
         package var lastTask: Int?
+        /// For an unknown section: its index in `file.sections` (nil for a
+        /// repeated name, whose lines are unread) and its lines so far.
+        package var free: Int?
+        package var freeLines: [String] = []
     }
 
     let bytes: [UInt8]
@@ -58,6 +62,8 @@ package struct StateFileScanner {
     var sectionLines: [StateFileSection: Int] = [:]
     var taskLines: [String: Int] = [:]
     var metadataLines: [String: Int] = [:]
+    /// The place of the last known section heading read (`header` before any).
+    var lastPlace = "header"
 
     init(_ text: String) {
         let bytes = Array(text.utf8)
@@ -81,6 +87,12 @@ package struct StateFileScanner {
 
     mutating func problem(_ line: Int, _ message: String) {
         problems.append(ValidationProblem(line: line, message: message))
+    }
+
+    /// A line whose text is not read into the state (and a problem).
+    mutating func unread(_ line: Line, _ message: String) {
+        problem(line.number, message)
+        file.unreadLines.append((line.number, line.text.string))
     }
 
     /// User text as it was before escaping.
