@@ -12,6 +12,8 @@ package struct ParsedStateFile: Sendable, Equatable {
         /// line and the footer is the file's last line: the file is exactly
         /// as StateJournal wrote it.
         package var matchesContent: Bool
+        /// The identity of event `seq` the footer names (nil: none).
+        package var event: UInt32?
     }
 
     /// The workflow ID; empty when the file has no `**Workflow ID:**` line.

@@ -130,7 +130,7 @@ package struct StateFileScanner {
                 problem(line.number, "the statejournal footer is not the last line; "
                     + "lines after it were added by hand or the file was damaged")
             }
-            guard let (seq, crc, _) = ProjectionFooter.parse(line.text.string) else {
+            guard let (seq, crc, event) = ProjectionFooter.parse(line.text.string) else {
                 problem(line.number, "malformed statejournal footer; expected '\(ProjectionFooter.template)'")
                 continue
             }
@@ -141,7 +141,7 @@ package struct StateFileScanner {
                     + "the file was edited by hand or damaged")
             }
             if line.number == footers.last?.number {
-                file.footer = .init(seq: seq, crc32c: crc, matchesContent: isLast && actual == crc)
+                file.footer = .init(seq: seq, crc32c: crc, matchesContent: isLast && actual == crc, event: event)
             }
         }
     }
