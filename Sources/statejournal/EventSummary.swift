@@ -51,6 +51,9 @@ extension Event {
         "\(image.workflowID), wave \(image.currentWave)/\(image.totalWaves), \(image.tasks.count) task\(image.tasks.count == 1 ? "" : "s")"
     }
 
+    /// How `log` marks an event recorded from an edit of STATE.md.
+    var viaLabel: String { via == "edit" ? "edit of STATE.md" : "via \(via ?? "")" }
+
     /// The colour of the event type in tables.
     var typeStyle: Terminal.Style {
         switch payload {
