@@ -149,9 +149,12 @@ extension StateManager {
         }
         editsRecorded.withLock { $0 += 1 }
         lastRecordedEdit.withLock { $0 = edit.bytes }
-        logger.notice("recorded an edit of STATE.md",
-                      metadata: ["events": "\(sync.events.count)", "conflicts": "\(sync.conflicts.count)",
-                                 "baseSeq": "\(edit.baseSeq)", "conflictFile": "\(sync.conflictFile ?? "")"])
+        let range = sync.events.isEmpty ? "no event" : "seq \(sync.events[0].seq)…\(sync.events[sync.events.count - 1].seq)"
+        if let file = sync.conflictFile {
+            logger.warning("STATE.md was edited; recorded \(range); parts of the edit were not recorded (the journal changed them since, or no event expresses them): they are kept in \(file)")
+        } else {
+            logger.notice("STATE.md was edited; recorded \(range)")
+        }
         return sync
     }
 

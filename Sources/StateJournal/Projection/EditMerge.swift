@@ -100,17 +100,22 @@ package struct EditMerge {
 
     // MARK: Tasks
 
-    /// A task's status as the edit says it: the checkbox, when it was
-    /// changed away from its section's, else the section.
-    static func status(of task: WorkflowTask, checkbox: Character?) -> TaskStatus {
+    /// A task's status as the edit says it. The section it is listed in
+    /// says one thing and its checkbox may say another: a ticked box
+    /// (`[x]` under Pending) or a line moved to another section with its
+    /// old box. Whichever differs from `base` (the status before the edit)
+    /// is the change; the checkbox when both do.
+    static func status(of task: WorkflowTask, checkbox: Character?, base: TaskStatus?) -> TaskStatus {
         guard let checkbox, let section = StateFileSection.allCases.first(where: { $0.status == task.status }),
               Character(checkbox.lowercased()) != section.checkbox
         else { return task.status }
+        let ticked: TaskStatus
         switch Character(checkbox.lowercased()) {
-        case "x": return .completed
-        case "~": return .inProgress
-        default: return task.status == .failed ? .failed : .pending
+        case "x": ticked = .completed
+        case "~": ticked = .inProgress
+        default: ticked = task.status == .failed ? .failed : (base == .failed ? .failed : .pending)
         }
+        return ticked != base ? ticked : task.status
     }
 
     /// The files the edit gives a task whose file list STATE.md shows
@@ -124,7 +129,7 @@ package struct EditMerge {
     private mutating func mergeTasks(_ base: WorkflowState, _ edit: ParsedStateFile, _ current: WorkflowState) {
         var seen = Set<String>()
         for var task in edit.tasks where seen.insert(task.id).inserted {
-            task.status = Self.status(of: task, checkbox: edit.checkboxes[task.id])
+            task.status = Self.status(of: task, checkbox: edit.checkboxes[task.id], base: base.task(task.id)?.status)
             task.files = Self.files(of: task, hidden: edit.filesTruncated[task.id], base: base.task(task.id))
             if let was = base.task(task.id) {
                 mergeTask(task, base: was, current: current.task(task.id))
