@@ -38,7 +38,7 @@ extension StateManager {
             guard let status else { return (.missing, nil) }
             bytes = try readStateFile(sizeHint: status.size)
         } else {
-            bytes = try fs.readFileIfExists(statePath)
+            bytes = try readStateFileWhole()?.bytes
         }
         return (Self.status(of: bytes), bytes)
     }
@@ -205,7 +205,12 @@ extension StateManager {
         var lastSeq = lastSeq
         var status = status
         var known = known
-        var seen: [UInt8]? = try seen ?? fs.readFileIfExists(statePath)
+        var seen: [UInt8]? = try seen ?? readStateFileWhole()?.bytes
+        if case .damaged = status {
+            // Read as a whole (not half before, half after an editor's save).
+            seen = try readStateFileWhole()?.bytes
+            status = Self.status(of: seen)
+        }
         if case .none = seen { status = .missing }
         for attempt in 1...Self.projectionAttempts {
             var backup: String? = backupPath
@@ -253,7 +258,7 @@ extension StateManager {
                                                     durable: durable)
             // The last check: STATE.md is still the file the decision was made on.
             let now: [UInt8]?
-            do { now = try fs.readFileIfExists(statePath) } catch { fs.discard(pending); throw error }
+            do { now = try readStateFileWhole()?.bytes } catch { fs.discard(pending); throw error }
             if now != seen, attempt < Self.projectionAttempts {
                 fs.discard(pending)
                 logger.notice("STATE.md changed while it was being rewritten (an editor saved); deciding again")

@@ -68,8 +68,28 @@ package struct EditSync {
 extension StateManager {
     /// Reads STATE.md and returns the edit it holds, if any.
     package func readEdit() throws -> StateFileEdit? {
-        guard let status = try fs.lstat(statePath), status.isRegularFile else { return nil }
-        return StateFileEdit(bytes: try fs.readFileIfExists(statePath), status: status)
+        guard let read = try readStateFileWhole() else { return nil }
+        return StateFileEdit(bytes: read.bytes, status: read.status)
+    }
+
+    /// STATE.md's bytes and status (nil: missing), read so that an editor
+    /// rewriting it in place meanwhile is not read half old, half new: the
+    /// file's size and modification time are the same before and after the
+    /// read, else it is read again.
+    package func readStateFileWhole() throws -> (bytes: [UInt8], status: FileStatus)? {
+        for _ in 0..<100 {
+            guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+            defer { fs.closeQuietly(fd) }
+            let before = try fs.sys.fstat(fd).get("stat", statePath)
+            let bytes = try fs.readAll(fd, statePath)
+            let after = try fs.sys.fstat(fd).get("stat", statePath)
+            if before.size == after.size, before.modifiedMicroseconds == after.modifiedMicroseconds,
+               Int64(bytes.count) == after.size {
+                return (bytes, after)
+            }
+        }
+        throw StateJournalError(.io, "'\(statePath)' kept changing while it was read; run the command again once it is saved",
+                                path: statePath)
     }
 
     /// The actor edits are recorded as: `--actor` (or the library's
