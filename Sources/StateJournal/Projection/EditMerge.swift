@@ -354,7 +354,7 @@ package struct EditMerge {
                 }
                 continue
             }
-            let moved = section.after != was.after && section.after != Self.shownPlace(was.after, in: base)
+            let moved = Self.shownPlace(section.after, in: base) != Self.shownPlace(was.after, in: base)
             guard moved || !Self.sameMarkdown(section.markdown, was.markdown) else { continue }
             guard let now else {
                 conflict(item, edit: section.markdown, journal: "(removed)")

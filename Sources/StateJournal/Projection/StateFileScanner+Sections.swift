@@ -19,6 +19,7 @@ extension StateFileScanner {
             } else {
                 free = file.sections.count
                 file.sections.append(FreeSection(name: name, after: lastPlace, markdown: ""))
+                freeSectionLines.append(line.number)
             }
         case .malformedCount(let section):
             kind = section
@@ -38,7 +39,10 @@ extension StateFileScanner {
                 sectionLines[kind] = line.number
             }
         }
-        if let kind { lastPlace = kind.place }
+        if let kind {
+            lastPlace = kind.place
+            lastKnownSectionLine = line.number
+        }
         section = OpenSection(kind: kind, heading: line.number, declaredCount: count, wave: wave, free: free)
     }
 
@@ -48,7 +52,10 @@ extension StateFileScanner {
             while lines.first?.allSatisfy({ $0 == " " || $0 == "\t" }) == true { lines = lines.dropFirst() }
             while lines.last?.allSatisfy({ $0 == " " || $0 == "\t" }) == true { lines = lines.dropLast() }
             file.sections[index].markdown = lines.joined(separator: "\n")
-            if lines.isEmpty { file.sections.remove(at: index) }
+            if lines.isEmpty {
+                file.sections.remove(at: index)
+                freeSectionLines.remove(at: index)
+            }
         }
         guard let section, section.kind?.status != nil, let declared = section.declaredCount,
               declared != section.listed

@@ -64,6 +64,9 @@ package struct StateFileScanner {
     var metadataLines: [String: Int] = [:]
     /// The place of the last known section heading read (`header` before any).
     var lastPlace = "header"
+    /// The heading line of each free section, and of the last known section.
+    var freeSectionLines: [Int] = []
+    var lastKnownSectionLine = 0
 
     init(_ text: String) {
         let bytes = Array(text.utf8)
@@ -116,6 +119,9 @@ package struct StateFileScanner {
         }
         if inHeader { endHeader(at: ruleLine ?? lines.last?.number ?? 1) }
         closeSection()
+        // A free section after the last known one stays at the end, wherever
+        // later sections appear.
+        for i in file.sections.indices where freeSectionLines[i] > lastKnownSectionLine { file.sections[i].after = "metadata" }
         file.tasks = file.tasks.enumerated()
             .sorted { ($0.element.wave, $0.offset) < ($1.element.wave, $1.offset) }.map(\.element)
     }
