@@ -45,12 +45,12 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         case tornTail
     }
 
-    private struct Node: Equatable {
+    struct Node: Equatable {
         var id: Int
         var isDirectory: Bool
     }
 
-    private struct Descriptor {
+    struct Descriptor {
         var id: Int
         var isDirectory: Bool
         var path: String
@@ -64,7 +64,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     static let directFlag: Int32 = 0o200000
     #endif
 
-    private struct State {
+    struct State {
         var nextID = 1
         var idOfInode: [UInt64: Int] = [:]
         var descriptors: [Int32: Descriptor] = [:]
@@ -94,8 +94,8 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     package let root: String
-    private let real = RealSystemCalls()
-    private let state = LockedState(State())
+    let real = RealSystemCalls()
+    let state = LockedState(State())
 
     /// Starts with everything under `root` durable.
     package init(root: String, seed: UInt64, shortWriteChance: Double = 0) {
@@ -162,13 +162,13 @@ package final class SimulatedDisk: SystemCalls, Sendable {
 
     // MARK: Bookkeeping
 
-    private static func inode(_ path: String) -> (UInt64, Bool)? {
+    static func inode(_ path: String) -> (UInt64, Bool)? {
         var st = stat()
         guard Glibc.lstat(path, &st) == 0 else { return nil }
         return (UInt64(st.st_ino), st.st_mode & S_IFMT == S_IFDIR)
     }
 
-    private static func id(ofInode ino: UInt64, _ s: inout State) -> Int {
+    static func id(ofInode ino: UInt64, _ s: inout State) -> Int {
         if let id = s.idOfInode[ino] { return id }
         let id = s.nextID
         s.nextID += 1
@@ -176,7 +176,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         return id
     }
 
-    private static func newID(forInode ino: UInt64, _ s: inout State) -> Int {
+    static func newID(forInode ino: UInt64, _ s: inout State) -> Int {
         let id = s.nextID
         s.nextID += 1
         s.idOfInode[ino] = id
@@ -184,7 +184,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     /// Makes everything under `path` durable as it is now; returns its id.
-    private static func snapshotTree(_ path: String, _ s: inout State) -> Int {
+    static func snapshotTree(_ path: String, _ s: inout State) -> Int {
         guard let (ino, isDir) = inode(path) else { return 0 }
         let id = id(ofInode: ino, &s)
         if isDir {
@@ -198,7 +198,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         return id
     }
 
-    private static func entries(of dir: String, _ s: inout State) -> [String: Node] {
+    static func entries(of dir: String, _ s: inout State) -> [String: Node] {
         var out: [String: Node] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
             guard let (ino, isDir) = inode(dir + "/" + name) else { continue }
@@ -207,7 +207,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         return out
     }
 
-    private static func readLive(_ dir: String, _ s: inout State, into live: inout [Int: [UInt8]]) {
+    static func readLive(_ dir: String, _ s: inout State, into live: inout [Int: [UInt8]]) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
             let path = dir + "/" + name
             guard let (ino, isDir) = inode(path), let id = s.idOfInode[ino] else { continue }
@@ -217,7 +217,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         }
     }
 
-    private static func recreate(_ id: Int, isDirectory: Bool, at path: String, _ s: inout State,
+    static func recreate(_ id: Int, isDirectory: Bool, at path: String, _ s: inout State,
                               live: [Int: [UInt8]], mode: CrashMode) {
         if isDirectory {
             for (name, node) in s.durableEntries[id] ?? [:] {
@@ -254,7 +254,7 @@ package final class SimulatedDisk: SystemCalls, Sendable {
     }
 
     /// Counts a call; false when the machine has crashed (now or before).
-    private func alive(_ s: inout State) -> Bool {
+    func alive(_ s: inout State) -> Bool {
         if s.crashed { return false }
         s.calls += 1
         if let n = s.countdown {
@@ -264,12 +264,12 @@ package final class SimulatedDisk: SystemCalls, Sendable {
         return true
     }
 
-    private func gated<T>(_ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
+    func gated<T>(_ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
         state.withLock { s in alive(&s) ? body(&s) : .failure(.ioError) }
     }
 
     /// Like ``gated(_:)``, and records the call and its outcome.
-    private func logged<T>(_ what: @autoclosure () -> String, _ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
+    func logged<T>(_ what: @autoclosure () -> String, _ body: (inout State) -> Result<T, Errno>) -> Result<T, Errno> {
         state.withLock { s in
             guard alive(&s) else { s.journal.append("CRASHED at \(what())"); return .failure(.ioError) }
             let result = body(&s)
@@ -283,146 +283,4 @@ package final class SimulatedDisk: SystemCalls, Sendable {
 
     /// Every mutating call made through this disk, in order.
     package var operations: [String] { state.withLock { $0.journal } }
-
-    // MARK: SystemCalls
-
-    package func open(_ path: String, flags: Int32, mode: UInt32) -> Result<Int32, Errno> {
-        logged("open \(path) flags \(String(flags, radix: 8))") { s in
-            let existed = Self.inode(path) != nil
-            // O_DIRECT is emulated (tmpfs refuses it): reads come from the durable image.
-            let result = real.open(path, flags: flags & ~Self.directFlag, mode: mode)
-            if case .success(let fd) = result {
-                var st = stat()
-                Glibc.fstat(fd, &st)
-                let ino = UInt64(st.st_ino)
-                let id = existed ? Self.id(ofInode: ino, &s) : Self.newID(forInode: ino, &s)
-                s.descriptors[fd] = Descriptor(id: id, isDirectory: st.st_mode & S_IFMT == S_IFDIR, path: path,
-                                               direct: flags & Self.directFlag != 0)
-                s.journal.append("  fd \(fd) = \(path) (id \(id), \(existed ? "existing" : "created"))")
-                Self.trace("\(ObjectIdentifier(self)) open \(path) fd \(fd) id \(id) existed \(existed) flags \(flags)")
-            }
-            return result
-        }
-    }
-
-    package func close(_ fd: Int32) -> Result<Void, Errno> {
-        state.withLock { s in
-            s.descriptors[fd] = nil
-            s.journal.append("close fd \(fd)")
-            // A dead process's descriptors are closed by the kernel too.
-            return real.close(fd)
-        }
-    }
-
-    package func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
-        gated { _ in real.read(fd, into: buffer) }
-    }
-
-    package func pread(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        gated { s in
-            guard let d = s.descriptors[fd], d.direct, !d.isDirectory else { return real.pread(fd, into: buffer, offset: offset) }
-            // What the disk holds, not the page cache.
-            let image = s.durableData[d.id] ?? []
-            let start = min(Int(offset), image.count)
-            let n = min(buffer.count, image.count - start)
-            for i in 0..<n { buffer[i] = image[start + i] }
-            return .success(n)
-        }
-    }
-
-    /// A short write: a legal, partial success the caller must loop over.
-    private func shortened(_ buffer: UnsafeRawBufferPointer, _ s: inout State) -> UnsafeRawBufferPointer {
-        guard buffer.count > 1, s.shortWriteChance > 0, s.rng.chance(s.shortWriteChance) else { return buffer }
-        s.shortWrites += 1
-        return UnsafeRawBufferPointer(rebasing: buffer[0..<Int.random(in: 1..<buffer.count, using: &s.rng)])
-    }
-
-    package func write(_ fd: Int32, from buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
-        logged("write fd \(fd) \(buffer.count) bytes") { s in real.write(fd, from: shortened(buffer, &s)) }
-    }
-
-    package func pwrite(_ fd: Int32, from buffer: UnsafeRawBufferPointer, offset: Int64) -> Result<Int, Errno> {
-        logged("pwrite fd \(fd) \(buffer.count) bytes at \(offset)") { s in
-            let result = real.pwrite(fd, from: shortened(buffer, &s), offset: offset)
-            // Written again: dirty anew, so the next writeback writes it.
-            if case .success(let n) = result, let id = s.descriptors[fd]?.id, var lost = s.lostWriteback[id] {
-                let lower = Int(offset), upper = min(Int(offset) + n, lost.lost.count)
-                if lower < upper { for i in lower..<upper { lost.lost[i] = false } }
-                s.lostWriteback[id] = lost
-            }
-            return result
-        }
-    }
-
-    private func sync(_ fd: Int32) -> Result<Void, Errno> {
-        logged("sync fd \(fd)") { s in
-            guard let d = s.descriptors[fd] else { return .failure(Errno(rawValue: EBADF)) }
-            s.syncs += 1
-            if d.isDirectory {
-                s.durableEntries[d.id] = Self.entries(of: d.path, &s)
-                s.journal.append("  durable: \(d.path)/ = \((s.durableEntries[d.id] ?? [:]).map { "\($0.key)#\($0.value.id)" }.sorted())")
-                Self.trace("sync dir \(d.path) id \(d.id): \(s.durableEntries[d.id]!.map { "\($0.key)=\($0.value.id)" }.sorted())")
-            } else {
-                // The descriptor may be write-only: read the same file through /proc.
-                guard let bytes = FileManager.default.contents(atPath: "/proc/self/fd/\(fd)") else { return .failure(.ioError) }
-                let patterned = s.writebackFailurePattern.map { d.path.contains($0) } ?? false
-                if patterned || s.failingFileSyncs > 0 {
-                    if patterned { s.writebackFailurePattern = nil } else { s.failingFileSyncs -= 1 }
-                    s.writebackFailures += 1
-                    // Dirty at the failure: what differs from the disk, or lies beyond it.
-                    let old = s.durableData[d.id] ?? []
-                    let live = [UInt8](bytes)
-                    var lost = s.lostWriteback[d.id]?.lost ?? []
-                    if lost.count < live.count { lost += [Bool](repeating: false, count: live.count - lost.count) }
-                    for i in 0..<live.count where i >= old.count || old[i] != live[i] { lost[i] = true }
-                    s.lostWriteback[d.id] = (lost, old)
-                    s.journal.append("  writeback FAILED: \(d.path) (id \(d.id)): dirty bytes marked clean, not on disk")
-                    return .failure(.ioError)
-                }
-                var durable = [UInt8](bytes)
-                if let lost = s.lostWriteback[d.id] {
-                    // Bytes dirty at the failed writeback and not written since never reach the disk.
-                    for i in 0..<min(durable.count, lost.lost.count) where lost.lost[i] {
-                        durable[i] = i < lost.durable.count ? lost.durable[i] : 0
-                    }
-                }
-                s.durableData[d.id] = durable
-                s.journal.append("  durable: \(d.path) (id \(d.id)) = \(bytes.count) bytes")
-                Self.trace("sync fd \(fd) \(d.path) id \(d.id): \(bytes.count) bytes")
-            }
-            return .success(())
-        }
-    }
-
-    package func fsync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
-    package func fdatasync(_ fd: Int32) -> Result<Void, Errno> { sync(fd) }
-
-    package func ftruncate(_ fd: Int32, length: Int64) -> Result<Void, Errno> {
-        logged("ftruncate fd \(fd) to \(length)") { _ in real.ftruncate(fd, length: length) }
-    }
-
-    package func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { _ in real.fstat(fd) } }
-    package func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
-    package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
-    package func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
-    package func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
-
-    package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {
-        logged("mkdir \(path)") { s in
-            let result = real.mkdir(path, mode: mode)
-            if case .success = result, let (ino, _) = Self.inode(path) {
-                _ = Self.newID(forInode: ino, &s)
-            }
-            return result
-        }
-    }
-
-    package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {
-        // Unlocking is what the kernel does when a process dies, so it always works.
-        if operation & LOCK_UN != 0 { return real.flock(fd, operation: operation) }
-        return gated { _ in real.flock(fd, operation: operation) }
-    }
-
-    package func listDirectory(_ path: String) -> Result<[String], Errno> { gated { _ in real.listDirectory(path) } }
-    package func availableSpace(_ path: String) -> Result<Int64, Errno> { gated { _ in real.availableSpace(path) } }
 }

@@ -243,7 +243,7 @@ PYTHON
 @@ segment-dir-fsync-undone
 why: the segment-directory fsync fix undone: a segment whose directory entry may not be durable takes writes
 test: GuaranteeTests/aSegmentWhoseDirectoryEntryIsNotDurableLosesNoAcknowledgedWrite
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Appending.swift
 <<< original
         if !Self.durableSegments.withLock({ $0.contains(key) }) {
             try fs.fsyncDirectory(directory)
@@ -271,7 +271,7 @@ file: Sources/StateJournal/Manager/StateManager.swift
 @@ latest-snapshot-nil
 why: snapshots never used: latestSnapshot always returns nil (every open replays from seq 1)
 test: GuaranteeTests/openingReplaysOnlyTheEventsAfterTheNewestSnapshot
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Snapshots.swift
 <<< original
     package func latestSnapshot(atOrBefore seq: UInt64) throws -> Snapshot? {
 ===
@@ -283,12 +283,13 @@ file: Sources/StateJournalEngine/Journal/FileJournal.swift
 why: a failed append leaves its record in the segment (no cut back): the event may surface although the write failed without saying it is durable
 test: FaultMatrixTests/everyFailingSystemCallLosesNothingAcknowledged
 env: FAULT_MATRIX=shared:fdatasync,fresh:fdatasync
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Appending.swift
 <<< original
             // Leave the journal exactly as it was: cut whatever reached the file.
-            _ = fs.sys.ftruncate(current.fd, length: current.end)
+            let cut = cutBack(current)
 ===
             // mutant: whatever reached the file stays
+            let cut = true
 >>>
 
 # ---- issue 18: tests that could not fail --------------------------------------
@@ -383,7 +384,7 @@ file: Sources/StateJournalEngine/Journal/RecordFormat.swift
 @@ damaged-snapshot-ends-search
 why: a damaged snapshot makes the fold replay everything instead of using the older snapshot
 test: GuaranteeTests/aDamagedOrNewerSnapshotIsPassedOverOnOpen
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Snapshots.swift
 <<< original
                 logger.warning("snapshot is unreadable; falling back to an older one or to a full replay",
                                metadata: ["file": "\(file)", "problem": "\(problem)"])
@@ -396,7 +397,7 @@ file: Sources/StateJournalEngine/Journal/FileJournal.swift
 @@ checkpoints-not-kept
 why: only the newest snapshots are kept: reading the past replays from seq 1
 test: GuaranteeTests/readingThePastStartsFromTheNearestCheckpoint
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Snapshots.swift
 <<< original
         for old in older.dropLast(max(options.snapshotsKept - 1, 0)) where !checkpoints.contains(old.seq) {
 ===
@@ -406,7 +407,7 @@ file: Sources/StateJournalEngine/Journal/FileJournal.swift
 @@ damaged-seal-copy-deleted
 why: an interrupted seal's damaged compressed copy is deleted instead of set aside
 test: GuaranteeTests/anInterruptedSealWithADamagedCompressedCopyIsSetAside
-file: Sources/StateJournalEngine/Journal/FileJournal.swift
+file: Sources/StateJournalEngine/Journal/FileJournal+Directory.swift
 <<< original
                 try fs.rename(path(sealed), path(sealed) + ".damaged-" + Timestamp.now().compactUTC)
 ===
@@ -737,5 +738,15 @@ file: Sources/StateJournalEngine/Journal/FileJournal.swift
         "\(path)#\(status.device):\(status.inode)"
 ===
         path + "#"
+>>>
+
+@@ unknown-boundary-projected
+why: a reader that cannot open or create the lock file projects what it read, a write in progress included: STATE.md shows an event whose write then fails
+test: UnknownBoundaryTests/aReaderWithoutTheLockFileNeverProjectsAWriteInProgress
+file: Sources/StateJournal/Manager/ProjectionHealth.swift
+<<< original
+        if (reader as? FileJournal)?.readPastUnknownBoundary == true {
+===
+        if false, (reader as? FileJournal)?.readPastUnknownBoundary == true {
 >>>
 MUTANTS

@@ -309,7 +309,7 @@ struct ProcessPhase: Phase {
     }
 
     /// Visible (Docs/GUARANTEES.md): when a write returns, STATE.md shows it or a later state.
-    private func checkVisible(_ ws: Workspace, seq: UInt64, key: String) {
+    func checkVisible(_ ws: Workspace, seq: UInt64, key: String) {
         guard let bytes = FileManager.default.contents(atPath: ws.statePath).map({ [UInt8]($0) }) else {
             recorder.problem("\(name): STATE.md missing right after \(key) was acknowledged")
             return
@@ -333,117 +333,5 @@ struct ProcessPhase: Phase {
         if exit.status != 0 && exit.status != 3 {
             recorder.problem("\(name): compact exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
         }
-    }
-
-    // MARK: Library writers
-
-    private func libraryWriter(_ w: Int, _ ws: Workspace, _ ledger: Ledger, _ rng: inout SeededRandom) {
-        var next = 0
-        var typical = 0.3
-        var restarts = 0
-        /// The key whose append a kill found durable: the next ack of it must be a replay.
-        var expectReplay: String?
-        while next < settings.libraryOps && restarts < 200 {
-            restarts += 1
-            let to = min(next + settings.libraryBatch, settings.libraryOps)
-            let child: Child
-            let markers = ws.directory + "/markers-\(w)"
-            unlink(markers)
-            var args = ["lib-writer", "--state", ws.statePath, "--writer", "\(w)", "--from", "\(next)", "--to", "\(to)", "--markers", markers]
-            let dieAtRename = rng.chance(settings.libraryDieAtRenameChance)
-            if dieAtRename { args += ["--die-at-rename", "\(Int.random(in: 1...max(1, to - next), using: &rng))"] }
-            do {
-                child = try Child(selfExecutable, args, outputIn: ws.directory)
-            } catch {
-                recorder.problem("cannot start a library writer: \(error)")
-                return
-            }
-            let kill = !dieAtRename && rng.chance(settings.libraryKillChance)
-            if kill {
-                Clock.sleep(Double.random(in: 0...typical, using: &rng))
-                child.kill()
-            }
-            let exit = child.wait()
-            if !exit.killed { typical = 0.7 * typical + 0.3 * (Clock.now - child.started) }
-            let output = String(decoding: child.stdout, as: UTF8.self)
-            // Only whole lines count: a line cut by the kill was never printed.
-            var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-            if !output.hasSuffix("\n") { lines.removeLast() }
-            for line in lines where !line.isEmpty {
-                let words = line.split(separator: " ")
-                if words.count == 5, words[0] == "ack", let seq = UInt64(words[2]), let index = Int(words[4]) {
-                    if let expected = expectReplay, expected == words[1] {
-                        expectReplay = nil
-                        if words[3] != "1" {
-                            recorder.problem("\(name): library writer \(w) was killed after the append of \(expected) was made durable, "
-                                             + "yet its restart did not find it and wrote it anew (seq \(seq))", lost: 1)
-                        }
-                    }
-                    ledger.acknowledge(String(words[1]), seq: seq)
-                    recorder.add { $0.acknowledged += 1; $0.attempts += 1; if words[3] == "1" { $0.idempotentReplays += 1 } }
-                    next = max(next, index + 1)
-                    checkVisible(ws, seq: seq, key: String(words[1]))
-                } else if words.first == "error-durable" {
-                    recorder.add { $0.landedOnError += 1 }
-                } else if words.first == "error" && (line.contains("durable in the journal") || line.contains("is durable")) {
-                    recorder.problem("\(name): library writer \(w): durable but not said: the message says the event is durable, "
-                                     + "StateJournalError.durableSeq is nil: \(line)")
-                } else if words.first == "error" {
-                    recorder.error("\(name): library writer \(w): \(line)")
-                } else {
-                    recorder.problem("\(name): library writer \(w): \(line)")
-                }
-            }
-            recorder.add { $0.repairs += countRepairs(child.stderr) }
-            if exit.killed {
-                recorder.add { $0.kills += 1; $0.attempts += 1 }
-                let landing = PhaseMarkers.landing(markers)
-                recorder.landed(landing)
-                // The write in progress was durable: the restart must answer it as a replay.
-                if landing == Landing.postAppend && next < settings.libraryOps { expectReplay = LibraryWriter.key(w, next) }
-                if next < settings.libraryOps { ledger.uncertain(LibraryWriter.key(w, next)) }
-            } else if exit.status != 0 {
-                recorder.problem("\(name): library writer \(w) exited \(exit.status.map(String.init) ?? "?"): \(firstLines(child.stderr))")
-                return
-            }
-            if lines.contains(where: { $0.hasPrefix("error") }), next < settings.libraryOps {
-                ledger.uncertain(LibraryWriter.key(w, next))
-            }
-        }
-    }
-}
-
-/// Targeted kills of CLI writers: strace injects SIGKILL at the entry of
-/// one system call, and its trace (with descriptor paths) says where the
-/// kill landed — deterministic, not a timer.
-enum Strace {
-    static let path = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
-    static var available: Bool { !path.isEmpty }
-
-    /// `syscall`: `fdatasync:when=N` (the append's sync: killed between
-    /// pwrite and fdatasync) or `link:when=1` (the STATE.md backup link:
-    /// after the append, before the rename).
-    static func arguments(killAt syscall: String, trace: String) -> [String] {
-        ["-f", "-qq", "-y", "-o", trace, "-e", "trace=pwrite64,fdatasync,link,rename",
-         "-e", "inject=\(syscall.split(separator: ":")[0]):signal=SIGKILL:\(syscall.split(separator: ":").dropFirst().joined(separator: ":"))"]
-    }
-
-    /// Where the kill landed, from the trace.
-    static func landing(_ trace: String) -> String {
-        guard let text = try? String(contentsOfFile: trace, encoding: .utf8) else { return Landing.unknown }
-        var wrote = false, synced = false
-        for line in text.split(separator: "\n") {
-            let segment = line.contains("/segment-")
-            if line.contains("pwrite64(") && segment { wrote = true; synced = false }
-            if line.contains("fdatasync(") && segment {
-                if line.contains("= 0") { synced = wrote } else if !line.contains("= -1") {
-                    return wrote ? Landing.sync : "at a sync of the segment before this process appended"
-                }
-            }
-            if (line.contains("link(") || line.contains("rename(")) && (line.hasSuffix("= ?") || line.contains("<unfinished")) {
-                return synced ? Landing.postAppend : "at a STATE.md backup or rename (no append in this process)"
-            }
-        }
-        return wrote && !synced ? Landing.sync : "elsewhere (strace)"
     }
 }

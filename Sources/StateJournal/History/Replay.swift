@@ -1,12 +1,12 @@
 import StateJournalEngine
 /// One event of a replay, with the state before and after it.
-public struct ReplayStep: Sendable {
+package struct ReplayStep: Sendable {
     /// The event replayed.
-    public let event: Event
+    package let event: Event
     /// Nil before the first workflow.
-    public let before: WorkflowState?
+    package let before: WorkflowState?
     /// The state after it.
-    public let after: WorkflowState
+    package let after: WorkflowState
 
     /// What the event changed in STATE.md (footer line left out).
     package var diff: LineDiff {
@@ -15,7 +15,7 @@ public struct ReplayStep: Sendable {
 
     /// That change as unified-diff lines (`@@ … @@` hunk headers, then lines
     /// starting with ` `, `-` or `+`); empty when STATE.md would not change.
-    public var unifiedDiff: [String] { diff.unifiedLines }
+    package var unifiedDiff: [String] { diff.unifiedLines }
 }
 
 extension StateManager {
@@ -32,7 +32,7 @@ extension StateManager {
     ///   (checked before `body` is called); `.notInitialized` when the
     ///   journal is empty; `.corruption` when an event does not apply.
     @discardableResult
-    public func replay(toSeq limit: UInt64? = nil, _ body: ((ReplayStep) throws -> Void)? = nil) throws -> WorkflowState {
+    package func replay(toSeq limit: UInt64? = nil, _ body: ((ReplayStep) throws -> Void)? = nil) throws -> WorkflowState {
         try reading { store, current in
             if let limit {
                 // The range check first, so that a bad --to-seq fails before

@@ -1,11 +1,11 @@
 import StateJournalEngine
 
 /// What `undo` would do: the event it undoes and the restore that does it.
-public struct UndoPlan: Sendable {
+package struct UndoPlan: Sendable {
     /// The event undone: the journal's last when the plan was made.
-    public let undone: Event
+    package let undone: Event
     /// The restore of the state right before it.
-    public let restore: RestorePlan
+    package let restore: RestorePlan
 }
 
 extension StateManager {
@@ -13,7 +13,7 @@ extension StateManager {
     ///
     /// - Throws: `.notInitialized` when the journal is empty; `.badInput`
     ///   when the last event is the first (there is no state before it).
-    public func planUndo() throws -> UndoPlan {
+    package func planUndo() throws -> UndoPlan {
         try reading { store, current in
             let now = try current ?? fold(store)
             guard now.lastSeq > 0 else {

@@ -9,7 +9,7 @@ import Logging
 import StateJournalEngine
 
 /// What `import` read.
-public enum ImportSourceKind: String, Sendable {
+package enum ImportSourceKind: String, Sendable {
     /// A STATE.md file (StateJournal's or the earlier tool's).
     case stateFile = "state-file"
     /// An `export` file: JSON Lines, one event a line.
@@ -17,16 +17,16 @@ public enum ImportSourceKind: String, Sendable {
 }
 
 /// What an import wrote.
-public struct ImportOutcome: Sendable {
+package struct ImportOutcome: Sendable {
     /// What the imported bytes were.
-    public let kind: ImportSourceKind
+    package let kind: ImportSourceKind
     /// The events written: 1 for a STATE.md, the whole history for an export.
-    public let events: [Event]
+    package let events: [Event]
     /// The state after the last of them.
-    public let state: WorkflowState
+    package let state: WorkflowState
     /// True when this was a retry (same idempotency key) of an import that
     /// had been written, and nothing was written now.
-    public let wasDuplicate: Bool
+    package let wasDuplicate: Bool
 }
 
 extension StateManager {
@@ -58,7 +58,7 @@ extension StateManager {
     ///   (the message names the line and what was expected); `.conflict`
     ///   when `expectSeq` does not match.
     @discardableResult
-    public func importHistory(_ bytes: [UInt8], source: String, options: WriteOptions = WriteOptions()) throws -> ImportOutcome {
+    package func importHistory(_ bytes: [UInt8], source: String, options: WriteOptions = WriteOptions()) throws -> ImportOutcome {
         if Self.looksLikeExport(bytes) {
             let events = try Self.parseExport(bytes, source: source)
             let (state, duplicate) = try appendHistory(events, source: source, options: options) { $0 == events }

@@ -174,8 +174,17 @@ extension StateManager {
         if cleanUp || !isIntact { try removeStaleTemporaries() }
         // Committed events only: never a write that may yet fail. (A writer's
         // store, after its lock hold, takes a new committed boundary.)
-        let folded = try currentFold(store ?? makeStore())
+        let reader = store ?? makeStore()
+        let folded = try currentFold(reader)
         guard let state = folded.state else { return }
+        // A reader that could not take the writers' lock (no lock file it
+        // may open or create) read every record, a write in progress
+        // included: it may answer from them, but projects nothing.
+        if (reader as? FileJournal)?.readPastUnknownBoundary == true {
+            logger.debug("STATE.md not regenerated: without the lock file the journal's committed end is unknown",
+                         metadata: ["path": "\(statePath)"])
+            return
+        }
         let read = try readProjection()
         try replaceProjection(showing: state, lastSeq: folded.lastSeq, status: read.status,
                               previousIsProjection: previousIsProjection, lock: lock, durable: cleanUp || previousIsProjection,

@@ -16,17 +16,17 @@ public enum HistoryPoint: Sendable, Equatable, CustomStringConvertible {
 
 /// What a restore would do: computed without writing, for `restore --dry-run`
 /// and before every restore.
-public struct RestorePlan: Sendable {
+package struct RestorePlan: Sendable {
     /// The event whose state is restored.
     package let targetSeq: UInt64
     /// The state right after `targetSeq`.
-    public let target: WorkflowState
+    package let target: WorkflowState
     /// The state now, and the journal's last sequence number.
-    public let current: WorkflowState?
+    package let current: WorkflowState?
     package let currentSeq: UInt64
     /// The state the restore would make current: `target`'s content, with
     /// the next sequence number and the time it would be written.
-    public let result: WorkflowState
+    package let result: WorkflowState
 
     /// The change to STATE.md, footer line left out.
     package var diff: LineDiff {
@@ -35,7 +35,7 @@ public struct RestorePlan: Sendable {
 
     /// That change as unified-diff lines (`@@ … @@` hunk headers, then lines
     /// starting with ` `, `-` or `+`); empty when STATE.md would not change.
-    public var unifiedDiff: [String] { diff.unifiedLines }
+    package var unifiedDiff: [String] { diff.unifiedLines }
 }
 
 /// STATE.md as people compare it.
@@ -57,7 +57,7 @@ extension StateManager {
     ///   the last event, a time before the first event — or is the current
     ///   state already (the last event, or a time at or after it: nothing to
     ///   restore); `.notInitialized` when the journal is empty.
-    public func planRestore(_ point: HistoryPoint) throws -> RestorePlan {
+    package func planRestore(_ point: HistoryPoint) throws -> RestorePlan {
         try reading { store, current in try planRestore(point, in: store, now: current) }
     }
 

@@ -73,8 +73,10 @@ extension FileJournal {
             }
         } catch let error as StateJournalError where error.errno == .readOnlyFileSystem || error.errno == .permissionDenied {
             logger.debug("cannot take the lock to read; reading without it", metadata: ["error": "\(error)"])
+            readPastUnknownBoundary = true
             return nil
         }
+        readPastUnknownBoundary = false
         boundary = found
         return found
     }

@@ -29,7 +29,7 @@ public struct Event: Sendable, Equatable {
     /// histories: STATE.md's footer and snapshots carry the identity of the
     /// last event they show, so neither is taken for current after the
     /// journal was put back from an older copy. Not part of `==`.
-    public package(set) var identity: UInt32 = 0
+    package var identity: UInt32 = 0
 
     /// An event; its identity is computed when it is written.
     public init(seq: UInt64, time: Timestamp, actor: String, pid: Int32,

@@ -81,7 +81,7 @@ public struct WorkflowState: Sendable, Equatable {
     /// The ``Event/identity`` of that event (0 when unknown). STATE.md's
     /// footer carries it, so a file that shows another history's event
     /// `seq` is not taken for current. Not part of `==`.
-    public package(set) var eventIdentity: UInt32 = 0
+    package var eventIdentity: UInt32 = 0
 
     private var taskIndex: [String: Int]
 
