@@ -267,7 +267,12 @@ extension StateManager {
                                                     durable: durable)
             // The last check: STATE.md is still the file the decision was made on.
             let now: [UInt8]?
-            do { now = try readStateFileWhole()?.bytes } catch { fs.discard(pending); throw error }
+            do {
+                now = try stateFileIsStill(seen) ? seen : readStateFileWhole()?.bytes
+            } catch {
+                fs.discard(pending)
+                throw error
+            }
             if now != seen, attempt < Self.projectionAttempts {
                 fs.discard(pending)
                 logger.notice("STATE.md changed while it was being rewritten (an editor saved); deciding again")
@@ -282,8 +287,19 @@ extension StateManager {
             }
             try fs.commit(pending, backup: backup, durable: durable)
             lastProjection.withLock { $0 = Timestamp.now().microseconds }
+            rememberClean(try? fs.lstat(statePath))
             return
         }
+    }
+
+    /// Whether STATE.md holds exactly `bytes` (nil: is missing): one `pread`.
+    private func stateFileIsStill(_ bytes: [UInt8]?) throws -> Bool {
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return bytes == nil }
+        defer { fs.closeQuietly(fd) }
+        guard let bytes else { return false }
+        var now = [UInt8](repeating: 0, count: bytes.count + 1)
+        let n = try now.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", statePath) }
+        return n == bytes.count && now.prefix(n).elementsEqual(bytes)
     }
 
     /// How many times a projector decides again when STATE.md keeps changing under it.

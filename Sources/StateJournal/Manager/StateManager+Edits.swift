@@ -185,14 +185,37 @@ extension StateManager {
     /// may be rewriting STATE.md — or an editor that takes it, as
     /// Docs/GUARANTEES.md suggests, may be saving — and the next projector
     /// records the edit before it renders anyway.
+    ///
+    /// A STATE.md this process rendered, or found without an edit, is not
+    /// read again while `lstat` finds it the same file with the same size
+    /// and modification time (the steady-state write: one `lstat`). An edit
+    /// that slips past that (saved within the same clock tick, same size) is
+    /// recorded when STATE.md is rendered after the write, as ever.
     package func recordEditBeforeWriting(_ store: any JournalStore) throws {
-        guard try readEdit() != nil else { return }
+        let status = try fs.lstat(statePath)
+        guard let status, status.isRegularFile, !isKnownClean(status) else { return }
+        guard let read = try readStateFileWhole() else { return }
+        guard StateFileEdit(bytes: read.bytes, status: read.status) != nil else {
+            if case .intact = Self.status(of: read.bytes) { rememberClean(read.status) }
+            return
+        }
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
         guard try lock.tryAcquire(command: configuration.command + " (recording an edit of STATE.md)") else { return }
         defer { lock.release() }
         // Read again under the projectors' lock: the file is complete now.
         guard let complete = try readEdit(), true else { return }
         _ = try recordEdit(complete, in: store)
+    }
+
+    /// Whether `status` is STATE.md as this process last found it without an edit.
+    package func isKnownClean(_ status: FileStatus) -> Bool {
+        guard let clean = cleanStateFile.withLock({ $0 }) else { return false }
+        return clean == status && clean.modifiedMicroseconds == status.modifiedMicroseconds && status.modifiedMicroseconds != 0
+    }
+
+    /// Remembers STATE.md as holding no edit (nil: forget).
+    package func rememberClean(_ status: FileStatus?) {
+        cleanStateFile.withLock { $0 = status }
     }
 
     /// Takes the writers' lock and records the edit STATE.md holds, if any

@@ -140,6 +140,10 @@ public final class StateManager: Sendable {
     package let writerContext = Locked<WriterContext?>(nil)
     /// How many edits of STATE.md this manager recorded (a read folds again after one).
     package let editsRecorded = Locked<Int>(0)
+    /// STATE.md as this manager last rendered it or found it without an edit
+    /// (identity, size, modification time): a write does not read it again
+    /// while `lstat` says the same.
+    package let cleanStateFile = Locked<FileStatus?>(nil)
     /// The bytes of the last edit of STATE.md this manager recorded.
     package let lastRecordedEdit = Locked<[UInt8]?>(nil)
 
