@@ -65,7 +65,7 @@ extension FuzzEntryPoints {
     package static func history(of state: WorkflowState) -> [Event] {
         var payloads: [Event.Payload] = []
         let waves = (1...max(state.totalWaves, 1)).map { w in
-            state.tasks.filter { $0.wave == w }.map { Event.PlannedTask(id: $0.id, description: $0.description) }
+            state.tasks.filter { $0.wave == w }.map { Event.PlannedTask(id: $0.id, description: $0.description, dependsOn: $0.dependsOn) }
         }
         payloads.append(.workflowInitialized(id: state.workflowID, name: state.name, waves: waves, metadata: state.metadata))
         if state.currentWave > 0 { payloads.append(.waveSet(wave: state.currentWave)) }
@@ -89,6 +89,11 @@ extension FuzzEntryPoints {
         payloads += state.sections.map { .sectionSet($0) }
         payloads.append(.sectionSet(FreeSection(name: "Fuzz decisions", after: "notes", markdown: "We *chose* `x`.\n\n- [ ] not a task")))
         payloads.append(.taskAdded(taskID: "added-task", wave: max(state.totalWaves, 1), description: "added"))
+        // A claim, its renewal and its release (the events' actor is "fuzz").
+        let lease = Timestamp(microseconds: time.microseconds + 60_000_000)
+        payloads.append(.taskClaimed(taskID: "added-task", owner: "fuzz", leaseExpires: lease, previousOwner: nil, force: false))
+        payloads.append(.taskLeaseRenewed(taskID: "added-task", owner: "fuzz", leaseExpires: nil))
+        payloads.append(.taskReleased(taskID: "added-task", owner: "fuzz", force: false))
         payloads.append(.stateReplaced(StateImage(state)))
         payloads.append(.stateRestored(fromSeq: 1, state: StateImage(state)))
         return payloads.enumerated().map { i, payload in
@@ -102,7 +107,8 @@ extension FuzzEntryPoints {
         let waves = JSON.array((1...max(state.totalWaves, 1)).map { w in
             .array(state.tasks.filter { $0.wave == w }.map { task in
                 legacy ? .obj(["agent_id": .string(task.id), "prompt": .string(task.description)])
-                       : .obj(["task_id": .string(task.id), "description": .string(task.description)])
+                       : .obj(["task_id": .string(task.id), "description": .string(task.description),
+                               "depends_on": task.dependsOn.isEmpty ? nil : .array(task.dependsOn.map { .string($0) })])
             })
         })
         if legacy {

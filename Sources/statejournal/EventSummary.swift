@@ -7,17 +7,27 @@ extension Event {
         case .workflowInitialized(let id, let name, let waves, _):
             let tasks = waves.reduce(0) { $0 + $1.count }
             return "\(id) “\(Terminal.oneLine(name, limit: 40))”: \(tasks) task\(tasks == 1 ? "" : "s") in \(waves.count) wave\(waves.count == 1 ? "" : "s")"
-        case .taskAdded(let id, let wave, let description):
+        case .taskAdded(let id, let wave, let description, let dependsOn):
             return "\(id) → wave \(wave)" + (description.isEmpty ? "" : ": " + Terminal.oneLine(description, limit: 60))
+                + (dependsOn.isEmpty ? "" : " (after \(dependsOn.joined(separator: ", ")))")
         case .taskStarted(let id):
             return id
-        case .taskCompleted(let id, let commit, let files):
+        case .taskCompleted(let id, let commit, let files, let force):
             var parts: [String] = []
             if let commit { parts.append("commit \(commit)") }
             if !files.isEmpty { parts.append("\(files.count) file\(files.count == 1 ? "" : "s")") }
+            if force { parts.append("forced") }
             return id + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
-        case .taskFailed(let id, let error):
-            return "\(id): " + Terminal.oneLine(error, limit: 60)
+        case .taskFailed(let id, let error, let force):
+            return "\(id): " + Terminal.oneLine(error, limit: 60) + (force ? " (forced)" : "")
+        case .taskClaimed(let id, let owner, let expires, let previous, let force):
+            var text = "\(id) by \(Terminal.oneLine(owner, limit: 40)) " + Self.leaseText(expires)
+            if let previous { text += ", from \(Terminal.oneLine(previous, limit: 40))" }
+            return text + (force ? " (forced)" : "")
+        case .taskLeaseRenewed(let id, let owner, let expires):
+            return "\(id) by \(Terminal.oneLine(owner, limit: 40)) " + Self.leaseText(expires)
+        case .taskReleased(let id, let owner, let force):
+            return "\(id) from \(Terminal.oneLine(owner, limit: 40))" + (force ? " (forced)" : "")
         case .waveSet(let wave):
             return "wave \(wave)"
         case .noteAdded(let text):
@@ -47,6 +57,11 @@ extension Event {
         }
     }
 
+    /// `until 2026-11-30 05:15:00` (local time, as STATE.md shows it) or `without expiry`.
+    static func leaseText(_ expires: Timestamp?) -> String {
+        expires.map { "until \($0.localDateTime)" } ?? "without expiry"
+    }
+
     private static func imageSummary(_ image: StateImage) -> String {
         "\(image.workflowID), wave \(image.currentWave)/\(image.totalWaves), \(image.tasks.count) task\(image.tasks.count == 1 ? "" : "s")"
     }
@@ -59,7 +74,7 @@ extension Event {
         switch payload {
         case .taskCompleted: return .green
         case .taskFailed: return .red
-        case .taskStarted: return .yellow
+        case .taskStarted, .taskClaimed, .taskLeaseRenewed: return .yellow
         case .stateReplaced, .stateRestored, .workflowInitialized: return .blue
         default: return .cyan
         }

@@ -15,7 +15,7 @@ struct StateJournalCommand: ParsableCommand, Exemplified {
         subcommands: [
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
             Update.self, Restore.self, Undo.self, Import.self,
-            Status.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
+            Status.self, Next.self, Brief.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
             Validate.self, Sync.self, Compact.self, Verify.self, Completion.self,
         ]
     )

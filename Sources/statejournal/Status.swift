@@ -8,7 +8,8 @@ struct Status: GlobalCommand, Exemplified {
         abstract: "A summary for people: the wave, task counts, who is working on what, the last events.",
         discussion: """
             Progress counts completed tasks over all tasks. An in-progress task's owner is the actor \
-            of the last event that changed it (as blame finds it). --json prints the same as one object.
+            that claimed it (task claim), else the actor of the last event that changed it (as blame \
+            finds it). --json prints the same as one object.
             """)
 
     static let examples = [
@@ -59,7 +60,9 @@ struct Status: GlobalCommand, Exemplified {
                 "in_progress": .array(inProgress.map { task in
                     let owner = owners[task.id]
                     return .obj(["task_id": .string(task.id), "wave": .int(Int64(task.wave)), "description": .string(task.description),
-                                 "actor": owner.map { .string($0.actor) } ?? .null, "since": owner.map { .string($0.time.rfc3339) } ?? .null])
+                                 "actor": (task.owner ?? owner?.actor).map { .string($0) } ?? .null,
+                                 "since": owner.map { .string($0.time.rfc3339) } ?? .null,
+                                 "lease_expires": task.leaseExpires.map { .string($0.rfc3339) } ?? .null])
                 }),
                 "failed": .array(failed.map { .obj(["task_id": .string($0.id), "wave": .int(Int64($0.wave)), "error": .string($0.error ?? "")]) }),
                 "last_events": .array(last.map { $0.json() }),
@@ -82,7 +85,7 @@ struct Status: GlobalCommand, Exemplified {
             var table = TextTable("TASK", "WAVE", "OWNER", "SINCE", "DESCRIPTION")
             for task in inProgress {
                 let owner = owners[task.id]
-                table.add(.init(task.id), .init(String(task.wave)), .init(owner?.actor ?? "?"),
+                table.add(.init(task.id), .init(String(task.wave)), .init(task.owner ?? owner?.actor ?? "?"),
                           .init(owner.map { TimeArgument.ago($0.time, now: now) } ?? "?"), .init(Terminal.oneLine(task.description, limit: 50)))
             }
             out += table.lines().map { "  " + $0 }

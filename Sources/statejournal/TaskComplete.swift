@@ -14,7 +14,8 @@ struct TaskComplete: OneEventCommand, Exemplified {
     @Option(help: ArgumentHelp("The commit that completed it.", valueName: "sha")) var commit: String?
     @Option(name: .customLong("file"), help: ArgumentHelp("A file it changed (repeatable).", valueName: "path"))
     var files: [String] = []
+    @Flag(help: "Complete it although another actor's live claim holds it (recorded in the event).") var force = false
     @OptionGroup var write: WriteOptions
 
-    var event: OneEventWrite { .taskComplete(id: id, commit: commit, files: files) }
+    var event: OneEventWrite { .taskComplete(id: id, commit: commit, files: files, force: force) }
 }

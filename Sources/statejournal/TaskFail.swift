@@ -12,7 +12,8 @@ struct TaskFail: OneEventCommand, Exemplified {
     @ParentCommand var root: StateJournalCommand
     @Argument(help: "The task's id.") var id: String
     @Option(help: ArgumentHelp("What went wrong.", valueName: "text")) var error: String
+    @Flag(help: "Fail it although another actor's live claim holds it (recorded in the event).") var force = false
     @OptionGroup var write: WriteOptions
 
-    var event: OneEventWrite { .taskFail(id: id, error: error) }
+    var event: OneEventWrite { .taskFail(id: id, error: error, force: force) }
 }

@@ -7,20 +7,20 @@ struct OneEventWrite: Equatable {
     var command: String
     var payload: Event.Payload
 
-    static func taskAdd(id: String, wave: Int, description: String) -> Self {
-        Self(command: "task add \(id)", payload: .taskAdded(taskID: id, wave: wave, description: description))
+    static func taskAdd(id: String, wave: Int, description: String, after: [String] = []) -> Self {
+        Self(command: "task add \(id)", payload: .taskAdded(taskID: id, wave: wave, description: description, dependsOn: after))
     }
 
     static func taskStart(id: String) -> Self {
         Self(command: "task start \(id)", payload: .taskStarted(taskID: id))
     }
 
-    static func taskComplete(id: String, commit: String?, files: [String]) -> Self {
-        Self(command: "task complete \(id)", payload: .taskCompleted(taskID: id, commit: commit, files: files))
+    static func taskComplete(id: String, commit: String?, files: [String], force: Bool = false) -> Self {
+        Self(command: "task complete \(id)", payload: .taskCompleted(taskID: id, commit: commit, files: files, force: force))
     }
 
-    static func taskFail(id: String, error: String) -> Self {
-        Self(command: "task fail \(id)", payload: .taskFailed(taskID: id, error: error))
+    static func taskFail(id: String, error: String, force: Bool = false) -> Self {
+        Self(command: "task fail \(id)", payload: .taskFailed(taskID: id, error: error, force: force))
     }
 
     static func note(text: String) -> Self {
@@ -50,7 +50,16 @@ struct WriteRequest: Equatable {
     func perform() throws {
         let manager = try global.existingManager(command: write.command)
         try recordWrite(manager, json: flags.json, key: flags.idempotencyKey) {
-            try manager.write(write.payload, options: flags.options)
+            // --force: recorded only when it overrides another actor's live
+            // claim, which is known only under the lock.
+            switch write.payload {
+            case .taskCompleted(let id, let commit, let files, true):
+                return try manager.completeTask(id, commit: commit, files: files, force: true, options: flags.options)
+            case .taskFailed(let id, let error, true):
+                return try manager.failTask(id, error: error, force: true, options: flags.options)
+            default:
+                return try manager.write(write.payload, options: flags.options)
+            }
         }
     }
 }

@@ -749,4 +749,58 @@ file: Sources/StateJournal/Manager/ProjectionHealth.swift
 ===
         if false, (reader as? FileJournal)?.readPastUnknownBoundary == true {
 >>>
+
+# ---- issue 13: dependencies, claims and leases ---------------------------------
+
+@@ claim-ignores-live-lease
+why: a named claim of a task another actor holds by a live lease is accepted (two agents on one task)
+test: AgentRulesCLITests/claimsAreRefusedWithTheReasonAndTheOwner
+test: ClaimFoldTests/aLiveLeaseRefusesOthersAndAnExpiredOneDoesNot
+file: Sources/StateJournalModel/Model/Readiness.swift
+<<< original
+        if holder != owner, task.isClaimed(at: time) {
+===
+        if holder != owner, task.isClaimed(at: time), false {
+>>>
+
+@@ non-owner-completes-claimed-task
+why: a task held by another actor's live claim can be completed, failed or released without --force
+test: AgentRulesCLITests/claimsAreRefusedWithTheReasonAndTheOwner
+file: Sources/StateJournalModel/Events/Fold.swift
+<<< original
+        guard !force, let owner = task.owner, owner != event.actor, task.isClaimed(at: event.time) else { return }
+===
+        guard !force, let owner = task.owner, owner != event.actor, task.isClaimed(at: event.time), false else { return }
+>>>
+
+@@ lease-judged-past-expiry
+why: a lease is taken for live until one second after its end (expiry not decided by the event's time)
+test: ClaimFoldTests/aLiveLeaseRefusesOthersAndAnExpiredOneDoesNot
+file: Sources/StateJournalModel/Model/WorkflowState.swift
+<<< original
+        return time < leaseExpires
+===
+        return time.microseconds < leaseExpires.microseconds + 1_000_000
+>>>
+
+@@ dependency-cycle-accepted
+why: dependencies that form a cycle are accepted (no task of the cycle can ever be ready)
+test: AgentRulesCLITests/unknownDependenciesAndCyclesAreRefusedAndNothingIsWritten
+file: Sources/StateJournalModel/Events/Fold.swift
+<<< original
+        for i in tasks.indices { try visit(i) }
+===
+        for i in tasks.indices where false { try visit(i) }
+>>>
+
+@@ ready-ignores-dependencies
+why: a task is ready although a task it depends on is not completed
+test: ClaimFoldTests/readinessFollowsDependenciesAndWaves
+test: AgentRulesCLITests/readyTasksFollowDependenciesAndWavesInPlanOrder
+file: Sources/StateJournalModel/Model/Readiness.swift
+<<< original
+        task.status == .pending && task.wave <= readyWave && unfinishedDependencies(of: task).isEmpty
+===
+        task.status == .pending && task.wave <= readyWave
+>>>
 MUTANTS

@@ -112,14 +112,15 @@ package struct StepDiffer {
             let old = tree.allLines()
             rebuild(after)
             return LineDiff(oldLines: old, newLines: tree.allLines())
-        case .taskAdded(let id, _, _):
+        case .taskAdded(let id, _, _, _):
             guard let task = after.task(id) else { return replace(after) }
             let place = TaskPlace(wave: task.wave, ordinal: nextOrdinal, section: Self.index(task.status))
             nextOrdinal += 1
             places[id] = place
             enter(task, place)
             reconcile(place.section, touched: [place.wave])
-        case .taskStarted(let id), .taskCompleted(let id, _, _), .taskFailed(let id, _):
+        case .taskStarted(let id), .taskCompleted(let id, _, _, _), .taskFailed(let id, _, _), .taskClaimed(let id, _, _, _, _),
+             .taskLeaseRenewed(let id, _, _), .taskReleased(let id, _, _):
             guard let task = after.task(id), var place = places[id] else { return replace(after) }
             let from = place.section
             leave(place)

@@ -96,7 +96,8 @@ package struct StateUpdate: Sendable, Equatable {
             tasks.put(WorkflowTask(id: id, description: LegacyFields.description(task), status: .completed,
                                    wave: ownWave.flatMap { $0 > 0 ? $0 : nil } ?? max(wave, 1),
                                    commit: LegacyFields.text(task["commit_hash"]),
-                                   files: try files(task, what, bad), error: LegacyFields.anyText(task["error"])))
+                                   files: try files(task, what, bad), error: LegacyFields.anyText(task["error"]),
+                                   dependsOn: try dependencies(task, what, bad)))
         }
         for (i, task) in try list("current_wave_tasks").enumerated() {
             let what = "task \(i + 1) of 'current_wave_tasks'"
@@ -116,7 +117,8 @@ package struct StateUpdate: Sendable, Equatable {
             if status == .completed && commit == nil { commit = waveCommit }
             let error = LegacyFields.isTruthy(task["error"]) ? LegacyFields.anyText(task["error"]) : LegacyFields.anyText(result?["error"])
             tasks.put(WorkflowTask(id: id, description: LegacyFields.description(task), status: status, wave: wave,
-                                   commit: commit, files: try files(task, what, bad), error: error))
+                                   commit: commit, files: try files(task, what, bad), error: error,
+                                   dependsOn: try dependencies(task, what, bad)))
         }
         if let pendingValue = json["pending_waves"], !pendingValue.isNull {
             guard let pending = pendingValue.arrayValue else { throw bad("'pending_waves' must be an array of waves (arrays of tasks)") }
@@ -126,7 +128,8 @@ package struct StateUpdate: Sendable, Equatable {
                 for (t, task) in items.enumerated() {
                     guard task.objectValue != nil else { throw bad("task \(t + 1) of pending wave \(i + 1) must be an object") }
                     let id = LegacyFields.taskID(task) ?? "wave\(number)_task\(tasks.count + 1)"
-                    tasks.put(WorkflowTask(id: id, description: LegacyFields.description(task), status: .pending, wave: number))
+                    tasks.put(WorkflowTask(id: id, description: LegacyFields.description(task), status: .pending, wave: number,
+                                           dependsOn: try dependencies(task, "task \(t + 1) of pending wave \(i + 1)", bad)))
                 }
             }
         }
@@ -140,6 +143,11 @@ package struct StateUpdate: Sendable, Equatable {
                            workflowName: LegacyFields.anyText(json["workflow_name"]),
                            currentWave: wave, totalWaves: total, tasks: tasks.inPlanOrder, notes: notes,
                            metadata: try LegacyFields.metadata(json["metadata"], bad))
+    }
+
+    /// `depends_on`: the ids of the tasks it waits for.
+    private static func dependencies(_ task: JSON, _ what: String, _ bad: (String) -> StateJournalError) throws(StateJournalError) -> [String] {
+        try LegacyFields.strings(task["depends_on"], "'depends_on' of \(what)", bad) ?? []
     }
 
     /// `result.files_modified`, else `result.files_created`, else none.
@@ -158,6 +166,16 @@ package struct StateUpdate: Sendable, Equatable {
     package func image(over current: WorkflowState?, at time: Timestamp) throws(StateJournalError) -> StateImage {
         guard let id = workflowID ?? current?.workflowID else {
             throw .badInput("the update has no 'workflow_id' and no workflow exists yet; give 'workflow_id' and 'workflow_name'")
+        }
+        // A task in progress before and after keeps its claim (owner, lease).
+        var tasks = tasks
+        if let current {
+            for i in tasks.indices where tasks[i].status == .inProgress {
+                if let before = current.task(tasks[i].id), before.status == .inProgress {
+                    tasks[i].owner = before.owner
+                    tasks[i].leaseExpires = before.leaseExpires
+                }
+            }
         }
         return StateImage(workflowID: id, name: workflowName ?? current?.name ?? id, currentWave: currentWave,
                           totalWaves: totalWaves, started: current?.started ?? time, tasks: tasks,

@@ -45,7 +45,7 @@ package struct WorkflowPlan: Sendable, Equatable {
     /// The keys a plan's top level may have.
     package static let planKeys = ["waves", "all_waves", "metadata", "workflow_id", "workflow_name", "total_waves"]
     /// The keys a planned task may have.
-    package static let taskKeys = ["task_id", "agent_id", "description", "task", "prompt"]
+    package static let taskKeys = ["task_id", "agent_id", "description", "task", "prompt", "depends_on"]
 
     /// Parses a plan, checking it more closely than the earlier tool did
     /// (`init --plan`): an unknown key (`"id"` for `"task_id"`) is refused
@@ -108,7 +108,8 @@ package struct WorkflowPlan: Sendable, Equatable {
             for (t, task) in tasks.enumerated() {
                 guard task.objectValue != nil else { throw bad("task \(t + 1) of wave \(w + 1) must be an object") }
                 let id = LegacyFields.taskID(task) ?? "wave\(w + 1)_task\(count + 1)"
-                planned.append(Event.PlannedTask(id: id, description: LegacyFields.description(task)))
+                let dependsOn = try LegacyFields.strings(task["depends_on"], "'depends_on' of task '\(id)'", bad) ?? []
+                planned.append(Event.PlannedTask(id: id, description: LegacyFields.description(task), dependsOn: dependsOn))
                 count += 1
             }
             waves.append(planned)

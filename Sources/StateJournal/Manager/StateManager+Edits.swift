@@ -288,7 +288,7 @@ extension StateManager {
         switch payload {
         case .taskStarted: return "in_progress"
         case .taskCompleted: return "completed"
-        case .taskFailed(_, let error): return "failed: \(error)"
+        case .taskFailed(_, let error, _): return "failed: \(error)"
         case .metadataSet(_, let value): return value
         case .waveSet(let wave): return "wave \(wave)"
         case .sectionSet(let section): return section.markdown.isEmpty ? "(removed)" : section.markdown

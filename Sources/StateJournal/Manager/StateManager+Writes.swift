@@ -61,10 +61,12 @@ extension StateManager {
         try write(.noteAdded(text: text), options: options)
     }
 
-    /// Adds a pending task to a wave (`task.added`).
+    /// Adds a pending task to a wave (`task.added`), after the tasks it
+    /// depends on (each must exist).
     @discardableResult
-    package func addTask(_ id: String, wave: Int, description: String = "", options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
-        try write(.taskAdded(taskID: id, wave: wave, description: description), options: options)
+    package func addTask(_ id: String, wave: Int, description: String = "", dependsOn: [String] = [],
+                         options: WriteOptions = WriteOptions()) throws -> WriteOutcome {
+        try write(.taskAdded(taskID: id, wave: wave, description: description, dependsOn: dependsOn), options: options)
     }
 
     /// Pending or failed → in progress (`task.started`).

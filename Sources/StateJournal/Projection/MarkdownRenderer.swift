@@ -123,6 +123,17 @@ package enum MarkdownRenderer {
         if !task.description.isEmpty { head += ": " + MarkdownEscaping.escape(task.description) }
         var lines = [head]
         let indent = StateMarkdown.detailIndent
+        // Dependencies and claims: lines the earlier tool's parser skips
+        // (it reads only Commit, Files and Error).
+        if !task.dependsOn.isEmpty {
+            lines.append(indent + StateMarkdown.labelled(StateMarkdown.dependsOnLabel, task.dependsOn.joined(separator: ", ")))
+        }
+        if let owner = task.owner {
+            lines.append(indent + StateMarkdown.labelled(StateMarkdown.ownerLabel, MarkdownEscaping.escape(owner)))
+        }
+        if let expiry = task.leaseExpires {
+            lines.append(indent + StateMarkdown.labelled(StateMarkdown.leaseLabel, expiry.localDateTime))
+        }
         if let commit = task.commit {
             lines.append("\(indent)\(StateMarkdown.commitLabel) `\(commit)`")
         }

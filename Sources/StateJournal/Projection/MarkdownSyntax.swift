@@ -15,6 +15,9 @@ package enum StateMarkdown {
     package static let commitLabel = "- Commit:"
     package static let filesLabel = "- Files:"
     package static let errorLabel = "- Error:"
+    package static let dependsOnLabel = "- Depends on:"
+    package static let ownerLabel = "- Owner:"
+    package static let leaseLabel = "- Lease until:"
     /// The indentation of a task's detail lines.
     package static let detailIndent = "  "
     /// How many of a task's files STATE.md shows.

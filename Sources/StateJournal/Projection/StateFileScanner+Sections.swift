@@ -170,9 +170,24 @@ extension StateFileScanner {
             readFiles(value.droppingOneSpace, of: index)
         } else if let value = detail.dropping(StateMarkdown.errorLabel) {
             file.tasks[index].error = userText(value.droppingOneSpace)
+        } else if let value = detail.dropping(StateMarkdown.dependsOnLabel)?.trimmingBlanks {
+            let ids = value.string.split(separator: ",").map { String($0.drop(while: { $0 == " " })) }
+            for id in ids where Identifier.problem(id) != nil {
+                problem(line.number, "the dependency '\(id)' \(Identifier.problem(id) ?? "")")
+            }
+            file.tasks[index].dependsOn = ids
+        } else if let value = detail.dropping(StateMarkdown.ownerLabel) {
+            file.tasks[index].owner = userText(value.droppingOneSpace)
+        } else if let value = detail.dropping(StateMarkdown.leaseLabel)?.trimmingBlanks {
+            guard let expiry = Timestamp(parsing: value.string) else {
+                problem(line.number, "malformed lease; expected '\(StateMarkdown.leaseLabel) YYYY-MM-DD HH:MM:SS'")
+                return
+            }
+            file.tasks[index].leaseExpires = expiry
         } else {
             unread(line, "unknown task detail; expected '\(StateMarkdown.commitLabel)', "
-                + "'\(StateMarkdown.filesLabel)' or '\(StateMarkdown.errorLabel)'")
+                + "'\(StateMarkdown.filesLabel)', '\(StateMarkdown.errorLabel)', '\(StateMarkdown.dependsOnLabel)', "
+                + "'\(StateMarkdown.ownerLabel)' or '\(StateMarkdown.leaseLabel)'")
         }
     }
 

@@ -52,3 +52,19 @@ extension VerifyReport {
         ])
     }
 }
+
+extension ClaimOutcome {
+    /// `task claim --json` and `task heartbeat --json`: the event's fields,
+    /// then `claimed` (the task, every field), then `duplicate`.
+    package func json() -> JSON {
+        var members = write.event.json().objectValue ?? []
+        members.append(JSON.Member("claimed", task.json(complete: true)))
+        members.append(JSON.Member("duplicate", .bool(write.wasDuplicate)))
+        return .object(members)
+    }
+
+    /// `task claim --json` when nothing was claimed: `{"claimed": null, "reason": …}`.
+    package static func refusalJSON(_ reason: String) -> JSON {
+        .obj(["claimed": .null, "reason": .string(reason)])
+    }
+}

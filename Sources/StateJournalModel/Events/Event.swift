@@ -70,22 +70,38 @@ public struct Event: Sendable, Equatable {
         public var id: String
         /// What the task is.
         public var description: String
+        /// The tasks that must be completed before this one is ready.
+        public var dependsOn: [String]
         /// A planned task.
-        public init(id: String, description: String) { self.id = id; self.description = description }
+        public init(id: String, description: String, dependsOn: [String] = []) {
+            self.id = id
+            self.description = description
+            self.dependsOn = dependsOn
+        }
     }
 
     /// What an event records: one change to the state.
     public enum Payload: Sendable, Equatable {
         /// A workflow started with its waves of tasks and metadata.
         case workflowInitialized(id: String, name: String, waves: [[PlannedTask]], metadata: [MetadataEntry])
-        /// A task added to a wave.
-        case taskAdded(taskID: String, wave: Int, description: String)
+        /// A task added to a wave, with the tasks it depends on.
+        case taskAdded(taskID: String, wave: Int, description: String, dependsOn: [String] = [])
         /// A task moved to in progress.
         case taskStarted(taskID: String)
-        /// A task completed, with the commit and files it produced.
-        case taskCompleted(taskID: String, commit: String?, files: [String])
-        /// A task failed, with the error.
-        case taskFailed(taskID: String, error: String)
+        /// A task completed, with the commit and files it produced; `force`:
+        /// completed although another actor held a live claim on it.
+        case taskCompleted(taskID: String, commit: String?, files: [String], force: Bool = false)
+        /// A task failed, with the error; `force` as for ``taskCompleted(taskID:commit:files:force:)``.
+        case taskFailed(taskID: String, error: String, force: Bool = false)
+        /// A task claimed by `owner` (the event's actor): in progress, held
+        /// until `leaseExpires` (nil: no expiry). `previousOwner`: the actor
+        /// whose claim this one replaces (an expired lease, or `force`).
+        case taskClaimed(taskID: String, owner: String, leaseExpires: Timestamp?, previousOwner: String?, force: Bool)
+        /// The owner's lease on a claimed task extended to `leaseExpires` (nil: no expiry).
+        case taskLeaseRenewed(taskID: String, owner: String, leaseExpires: Timestamp?)
+        /// A claimed task given back (pending again); `owner` is the actor
+        /// whose claim ended, `force` set when another actor ended a live one.
+        case taskReleased(taskID: String, owner: String, force: Bool)
         /// The current wave set.
         case waveSet(wave: Int)
         /// A note appended.
@@ -117,6 +133,9 @@ public struct Event: Sendable, Equatable {
             case .taskStarted: return "task.started"
             case .taskCompleted: return "task.completed"
             case .taskFailed: return "task.failed"
+            case .taskClaimed: return "task.claimed"
+            case .taskLeaseRenewed: return "task.lease_renewed"
+            case .taskReleased: return "task.released"
             case .waveSet: return "wave.set"
             case .noteAdded: return "note.added"
             case .metadataSet: return "metadata.set"
@@ -133,8 +152,9 @@ public struct Event: Sendable, Equatable {
         /// The task the event concerns, for `log --task` and `blame`.
         public var taskIDs: [String] {
             switch self {
-            case .taskAdded(let id, _, _), .taskStarted(let id), .taskCompleted(let id, _, _), .taskFailed(let id, _),
-                 .taskEdited(let id, _, _, _, _):
+            case .taskEdited(let id, _, _, _, _),
+                 .taskAdded(let id, _, _, _), .taskStarted(let id), .taskCompleted(let id, _, _, _), .taskFailed(let id, _, _),
+                 .taskClaimed(let id, _, _, _, _), .taskLeaseRenewed(let id, _, _), .taskReleased(let id, _, _):
                 return [id]
             case .workflowInitialized(_, _, let waves, _):
                 return waves.flatMap { $0.map(\.id) }
@@ -149,6 +169,7 @@ public struct Event: Sendable, Equatable {
             "workflow.initialized", "task.added", "task.started", "task.completed", "task.failed",
             "wave.set", "note.added", "metadata.set", "state.replaced", "state.restored",
             "task.edited", "note.removed", "metadata.removed", "workflow.renamed", "section.set",
+            "task.claimed", "task.lease_renewed", "task.released",
         ]
     }
 }

@@ -21,22 +21,43 @@ extension Event {
             members.append(.init("workflow_id", .string(id)))
             members.append(.init("workflow_name", .string(name)))
             members.append(.init("waves", .array(waves.map { wave in
-                .array(wave.map { .obj(["task_id": .string($0.id), "description": .string($0.description)]) })
+                .array(wave.map { task in
+                    var fields: [JSON.Member] = [.init("task_id", .string(task.id)), .init("description", .string(task.description))]
+                    if !task.dependsOn.isEmpty { fields.append(.init("depends_on", .array(task.dependsOn.map { .string($0) }))) }
+                    return .object(fields)
+                })
             })))
             members.append(.init("metadata", metadataJSON(metadata)))
-        case .taskAdded(let taskID, let wave, let description):
+        case .taskAdded(let taskID, let wave, let description, let dependsOn):
             members.append(.init("task_id", .string(taskID)))
             members.append(.init("wave", .int(Int64(wave))))
             members.append(.init("description", .string(description)))
+            if !dependsOn.isEmpty { members.append(.init("depends_on", .array(dependsOn.map { .string($0) }))) }
         case .taskStarted(let taskID):
             members.append(.init("task_id", .string(taskID)))
-        case .taskCompleted(let taskID, let commit, let files):
+        case .taskCompleted(let taskID, let commit, let files, let force):
             members.append(.init("task_id", .string(taskID)))
             if let commit { members.append(.init("commit", .string(commit))) }
             if !files.isEmpty { members.append(.init("files", .array(files.map { .string($0) }))) }
-        case .taskFailed(let taskID, let error):
+            if force { members.append(.init("forced", .bool(true))) }
+        case .taskFailed(let taskID, let error, let force):
             members.append(.init("task_id", .string(taskID)))
             members.append(.init("error", .string(error)))
+            if force { members.append(.init("forced", .bool(true))) }
+        case .taskClaimed(let taskID, let owner, let leaseExpires, let previousOwner, let force):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("owner", .string(owner)))
+            members.append(.init("lease_expires", leaseExpires.map { .string($0.rfc3339) } ?? .null))
+            if let previousOwner { members.append(.init("previous_owner", .string(previousOwner))) }
+            if force { members.append(.init("forced", .bool(true))) }
+        case .taskLeaseRenewed(let taskID, let owner, let leaseExpires):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("owner", .string(owner)))
+            members.append(.init("lease_expires", leaseExpires.map { .string($0.rfc3339) } ?? .null))
+        case .taskReleased(let taskID, let owner, let force):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("owner", .string(owner)))
+            if force { members.append(.init("forced", .bool(true))) }
         case .waveSet(let wave):
             members.append(.init("wave", .int(Int64(wave))))
         case .noteAdded(let text):
@@ -82,21 +103,31 @@ extension Event {
                 guard let tasks = wave.arrayValue else { throw EventDecodingError("'waves' must be an array of arrays") }
                 return try tasks.map { (task: JSON) throws(EventDecodingError) -> PlannedTask in
                     let t = FieldReader(task)
-                    return PlannedTask(id: try t.string("task_id"), description: try t.string("description"))
+                    return PlannedTask(id: try t.string("task_id"), description: try t.string("description"),
+                                       dependsOn: try t.stringArray("depends_on"))
                 }
             }
             payload = .workflowInitialized(id: try r.string("workflow_id"), name: try r.string("workflow_name"),
                                            waves: waves, metadata: try metadataEntries(r.json["metadata"]))
         case "task.added":
             payload = .taskAdded(taskID: try r.string("task_id"), wave: Int(try r.int("wave")),
-                                 description: try r.string("description"))
+                                 description: try r.string("description"), dependsOn: try r.stringArray("depends_on"))
         case "task.started":
             payload = .taskStarted(taskID: try r.string("task_id"))
         case "task.completed":
             payload = .taskCompleted(taskID: try r.string("task_id"), commit: try r.optionalString("commit"),
-                                     files: try r.stringArray("files"))
+                                     files: try r.stringArray("files"), force: try r.flag("forced"))
         case "task.failed":
-            payload = .taskFailed(taskID: try r.string("task_id"), error: try r.string("error"))
+            payload = .taskFailed(taskID: try r.string("task_id"), error: try r.string("error"), force: try r.flag("forced"))
+        case "task.claimed":
+            payload = .taskClaimed(taskID: try r.string("task_id"), owner: try r.string("owner"),
+                                   leaseExpires: try r.optionalTime("lease_expires"),
+                                   previousOwner: try r.optionalString("previous_owner"), force: try r.flag("forced"))
+        case "task.lease_renewed":
+            payload = .taskLeaseRenewed(taskID: try r.string("task_id"), owner: try r.string("owner"),
+                                        leaseExpires: try r.optionalTime("lease_expires"))
+        case "task.released":
+            payload = .taskReleased(taskID: try r.string("task_id"), owner: try r.string("owner"), force: try r.flag("forced"))
         case "wave.set":
             payload = .waveSet(wave: Int(try r.int("wave")))
         case "note.added":
@@ -181,6 +212,17 @@ package struct FieldReader {
         guard let s = v.stringValue else { throw EventDecodingError("'\(key)' must be a string") }
         return s
     }
+    package func optionalTime(_ key: String) throws(EventDecodingError) -> Timestamp? {
+        guard let text = try optionalString(key) else { return nil }
+        guard let time = Timestamp(parsing: text) else { throw EventDecodingError("'\(key)' is not an RFC 3339 time") }
+        return time
+    }
+    /// A boolean that is false when absent.
+    package func flag(_ key: String) throws(EventDecodingError) -> Bool {
+        guard let v = json[key], !v.isNull else { return false }
+        guard case .bool(let b) = v else { throw EventDecodingError("'\(key)' must be true or false") }
+        return b
+    }
     package func int(_ key: String) throws(EventDecodingError) -> Int64 {
         guard let i = try required(key).intValue else { throw EventDecodingError("'\(key)' must be an integer") }
         return i
@@ -202,16 +244,25 @@ package struct FieldReader {
 }
 
 extension WorkflowTask {
-    package func json() -> JSON {
-        .obj([
-            "task_id": .string(id),
-            "description": .string(description),
-            "status": .string(status.rawValue),
-            "wave": .int(Int64(wave)),
-            "commit": commit.map { .string($0) } ?? .null,
-            "files": .array(files.map { .string($0) }),
-            "error": error.map { .string($0) } ?? .null,
-        ])
+    /// The task as events and snapshots carry it: `depends_on`, `owner` and
+    /// `lease_expires` only when set (so that a state without them encodes
+    /// as it did before they existed); `complete`: always (`show --json`).
+    package func json(complete: Bool = false) -> JSON {
+        var members: [JSON.Member] = [
+            .init("task_id", .string(id)),
+            .init("description", .string(description)),
+            .init("status", .string(status.rawValue)),
+            .init("wave", .int(Int64(wave))),
+            .init("commit", commit.map { .string($0) } ?? .null),
+            .init("files", .array(files.map { .string($0) })),
+            .init("error", error.map { .string($0) } ?? .null),
+        ]
+        if complete || !dependsOn.isEmpty { members.append(.init("depends_on", .array(dependsOn.map { .string($0) }))) }
+        if complete || owner != nil { members.append(.init("owner", owner.map { .string($0) } ?? .null)) }
+        if complete || leaseExpires != nil {
+            members.append(.init("lease_expires", leaseExpires.map { .string($0.rfc3339) } ?? .null))
+        }
+        return .object(members)
     }
 
     package init(json: JSON) throws(EventDecodingError) {
@@ -222,7 +273,9 @@ extension WorkflowTask {
         }
         self.init(id: try r.string("task_id"), description: try r.optionalString("description") ?? "",
                   status: status, wave: Int(try r.int("wave")), commit: try r.optionalString("commit"),
-                  files: try r.stringArray("files"), error: try r.optionalString("error"))
+                  files: try r.stringArray("files"), error: try r.optionalString("error"),
+                  dependsOn: try r.stringArray("depends_on"), owner: try r.optionalString("owner"),
+                  leaseExpires: try r.optionalTime("lease_expires"))
     }
 }
 
@@ -284,6 +337,9 @@ extension WorkflowState {
     /// `seq` after `total_waves` and `updated` after `started`.
     package func json() -> JSON {
         var members = StateImage(self).json().objectValue ?? []
+        if let i = members.firstIndex(where: { $0.key == "tasks" }) {
+            members[i] = JSON.Member("tasks", .array(tasks.map { $0.json(complete: true) }))
+        }
         members.insert(JSON.Member("seq", .int(Int64(seq))), at: 4)
         members.insert(JSON.Member("updated", .string(updated.rfc3339)), at: 6)
         return .object(members)

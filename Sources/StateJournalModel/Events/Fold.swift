@@ -53,9 +53,11 @@ extension WorkflowState {
                     guard seen.insert(planned.id).inserted else {
                         throw .badInput("task id '\(planned.id)' appears twice in the plan; task ids must be unique")
                     }
-                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1))
+                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1,
+                                              dependsOn: planned.dependsOn))
                 }
             }
+            try checkDependencies(of: tasks, in: "the plan")
             try checkMetadata(metadata)
             return WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
                                  started: event.time, updated: event.time, tasks: tasks,
@@ -76,35 +78,70 @@ extension WorkflowState {
     /// when a check fails.
     private mutating func change(by event: Event) throws(StateJournalError) {
         switch event.payload {
-        case .taskAdded(let taskID, let wave, let description):
+        case .taskAdded(let taskID, let wave, let description, let dependsOn):
             try Identifier.check(taskID, as: "task id")
             if task(taskID) != nil {
                 throw .badInput("task '\(taskID)' exists already; choose another id")
             }
             try Self.checkWave(wave, in: self, allowZero: false)
-            insertTask(WorkflowTask(id: taskID, description: description, wave: wave))
+            let added = WorkflowTask(id: taskID, description: description, wave: wave, dependsOn: dependsOn)
+            // A new task cannot close a cycle: no task depends on it yet.
+            let current = self
+            try Self.checkDependencies(of: [added], known: { current.task($0) != nil }, in: "task '\(taskID)'")
+            insertTask(added)
         case .taskStarted(let taskID):
             let task = try Self.existingTask(taskID, in: self)
             guard task.status == .pending || task.status == .failed else {
                 throw Self.refusedTransition(task, to: .inProgress)
             }
-            updateTask(taskID) { $0.status = .inProgress; $0.error = nil }
-        case .taskCompleted(let taskID, let commit, let files):
+            updateTask(taskID) { $0.status = .inProgress; $0.error = nil; $0.owner = nil; $0.leaseExpires = nil }
+        case .taskCompleted(let taskID, let commit, let files, let force):
             let task = try Self.existingTask(taskID, in: self)
             guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
             if let commit { try Identifier.check(commit, as: "commit") }
+            try Self.checkNotHeld(task, by: event, action: "complete", force: force)
             updateTask(taskID) {
                 $0.status = .completed
                 $0.commit = commit
                 $0.files = files
                 $0.error = nil
+                $0.owner = nil
+                $0.leaseExpires = nil
             }
-        case .taskFailed(let taskID, let error):
+        case .taskFailed(let taskID, let error, let force):
             let task = try Self.existingTask(taskID, in: self)
             guard task.status == .pending || task.status == .inProgress else {
                 throw Self.refusedTransition(task, to: .failed)
             }
-            updateTask(taskID) { $0.status = .failed; $0.error = error }
+            try Self.checkNotHeld(task, by: event, action: "fail", force: force)
+            updateTask(taskID) { $0.status = .failed; $0.error = error; $0.owner = nil; $0.leaseExpires = nil }
+        case .taskClaimed(let taskID, let owner, let leaseExpires, _, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard !owner.isEmpty else { throw .badInput("the claim's owner is empty; give the actor that claims the task") }
+            if let refusal = claimRefusal(task, for: owner, at: event.time, force: force) { throw refusal }
+            updateTask(taskID) {
+                $0.status = .inProgress
+                $0.error = nil
+                $0.owner = owner
+                $0.leaseExpires = leaseExpires
+            }
+        case .taskLeaseRenewed(let taskID, let owner, let leaseExpires):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .inProgress, let holder = task.owner else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed, "
+                    + "so there is no lease to renew — claim it with 'task claim \(taskID)'")
+            }
+            guard holder == owner else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")
+            }
+            updateTask(taskID) { $0.leaseExpires = leaseExpires }
+        case .taskReleased(let taskID, _, let force):
+            let task = try Self.existingTask(taskID, in: self)
+            guard task.status == .inProgress, task.owner != nil else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed; there is nothing to release")
+            }
+            try Self.checkNotHeld(task, by: event, action: "release", force: force)
+            updateTask(taskID) { $0.status = .pending; $0.owner = nil; $0.leaseExpires = nil }
         case .waveSet(let wave):
             try Self.checkWave(wave, in: self, allowZero: true)
             currentWave = wave
@@ -150,6 +187,27 @@ extension WorkflowState {
         seq = event.seq
         eventIdentity = event.identity
         updated = event.time
+    }
+
+    /// Refuses `action` on a task another actor holds by a live claim
+    /// (decided at the event's own time), unless forced.
+    private static func checkNotHeld(_ task: WorkflowTask, by event: Event, action: String, force: Bool) throws(StateJournalError) {
+        guard !force, let owner = task.owner, owner != event.actor, task.isClaimed(at: event.time) else { return }
+        throw StateJournalError(.conflict, "task '\(task.id)' is claimed by \(describeClaim(task)); "
+            + "only its owner can \(action) it — \(waitAdvice(task)), or pass --force to override (recorded in the event)")
+    }
+
+    /// What to do about another actor's claim: wait for its lease, or —
+    /// without expiry — ask its owner.
+    package static func waitAdvice(_ task: WorkflowTask) -> String {
+        task.leaseExpires == nil ? "ask \(task.owner ?? "its owner") to release it" : "wait for the lease to expire"
+    }
+
+    /// `agent-3 until 2026-11-30T05:15:00.000000Z`, or `agent-3 (no expiry)`.
+    package static func describeClaim(_ task: WorkflowTask) -> String {
+        let owner = task.owner ?? "nobody"
+        guard let expiry = task.leaseExpires else { return "\(owner) (no expiry)" }
+        return "\(owner) until \(expiry.rfc3339)"
     }
 
     private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
@@ -204,9 +262,56 @@ extension WorkflowState {
             throw .badInput("a section cannot follow '\(section.after)'; one of: \(FreeSection.places.joined(separator: ", "))")
         }
         for line in section.markdown.split(separator: "\n", omittingEmptySubsequences: false)
-        where line.hasPrefix("## ") || line.hasPrefix("# ") || line.hasPrefix("<!-- statejournal") {
+        where line.hasPrefix("## ") || line.hasPrefix("<!-- statejournal") {
             throw .badInput("the markdown of section '\(name)' has a line '\(line.prefix(40))' that would start another section")
         }
+    }
+
+    /// Refuses dependencies on unknown tasks, on the task itself, repeated
+    /// ones and cycles (`where`: what the message names).
+    package static func checkDependencies(of tasks: [WorkflowTask], known: ((String) -> Bool)? = nil,
+                                          in place: String) throws(StateJournalError) {
+        var index: [String: Int] = [:]
+        for (i, task) in tasks.enumerated() { index[task.id] = i }
+        var any = false
+        for task in tasks where !task.dependsOn.isEmpty {
+            any = true
+            var seen = Set<String>()
+            for dependency in task.dependsOn {
+                guard dependency != task.id else {
+                    throw .badInput("task '\(task.id)' depends on itself; remove it from its depends_on")
+                }
+                guard known?(dependency) ?? (index[dependency] != nil) else {
+                    throw .badInput("task '\(task.id)' depends on '\(dependency)', which is not a task of \(place == "the plan" ? "the plan" : "the workflow"); "
+                        + "give the id of an existing task")
+                }
+                guard seen.insert(dependency).inserted else {
+                    throw .badInput("task '\(task.id)' lists '\(dependency)' twice in its depends_on; list each dependency once")
+                }
+            }
+        }
+        guard any, known == nil else { return }
+        // Depth-first search; `path` is the chain being followed.
+        var done = Set<Int>()
+        var onPath = Set<Int>()
+        var path: [Int] = []
+        func visit(_ i: Int) throws(StateJournalError) {
+            if done.contains(i) { return }
+            if onPath.contains(i) {
+                let start = path.firstIndex(of: i) ?? 0
+                let cycle = (path[start...] + [i]).map { tasks[$0].id }.joined(separator: " → ")
+                throw .badInput("the dependencies in \(place) form a cycle: \(cycle); a task cannot wait for itself")
+            }
+            onPath.insert(i)
+            path.append(i)
+            for dependency in tasks[i].dependsOn {
+                if let j = index[dependency] { try visit(j) }
+            }
+            path.removeLast()
+            onPath.remove(i)
+            done.insert(i)
+        }
+        for i in tasks.indices { try visit(i) }
     }
 
     private static func checkMetadata(_ entries: [MetadataEntry]) throws(StateJournalError) {
@@ -237,6 +342,7 @@ extension WorkflowState {
                 throw .badInput("section '\(section.name)' is empty or appears twice")
             }
         }
+        try checkDependencies(of: image.tasks, in: "the state")
         guard image.currentWave >= 0 && image.currentWave <= image.totalWaves else {
             throw .badInput("current wave \(image.currentWave) is outside 0…\(image.totalWaves)")
         }

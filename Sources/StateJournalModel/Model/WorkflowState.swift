@@ -26,9 +26,20 @@ public struct WorkflowTask: Sendable, Equatable {
     public var files: [String]
     /// Why a failed task failed.
     public var error: String?
+    /// The tasks that must be completed before this one is ready, in the
+    /// order given.
+    public var dependsOn: [String]
+    /// The actor that holds the task's claim (`task.claimed`), while it is
+    /// in progress; nil when nobody claimed it.
+    public var owner: String?
+    /// When the owner's lease ends; nil while the task is unclaimed or when
+    /// the claim has no expiry. A lease is live while the time of the event
+    /// being applied (or, for reads, the clock) is before this.
+    public var leaseExpires: Timestamp?
 
     package init(id: String, description: String, status: TaskStatus = .pending, wave: Int,
-                commit: String? = nil, files: [String] = [], error: String? = nil) {
+                commit: String? = nil, files: [String] = [], error: String? = nil,
+                dependsOn: [String] = [], owner: String? = nil, leaseExpires: Timestamp? = nil) {
         self.id = id
         self.description = description
         self.status = status
@@ -36,6 +47,17 @@ public struct WorkflowTask: Sendable, Equatable {
         self.commit = commit
         self.files = files
         self.error = error
+        self.dependsOn = dependsOn
+        self.owner = owner
+        self.leaseExpires = leaseExpires
+    }
+
+    /// Whether the task is held by a claim that is live at `time`: it has
+    /// an owner and a lease that has not expired (or no expiry at all).
+    public func isClaimed(at time: Timestamp) -> Bool {
+        guard status == .inProgress, owner != nil else { return false }
+        guard let leaseExpires else { return true }
+        return time < leaseExpires
     }
 }
 
