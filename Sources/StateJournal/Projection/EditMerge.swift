@@ -164,7 +164,8 @@ package struct EditMerge {
 
     /// A task only the edit has: `task.added`, then its status and details.
     private mutating func addTask(_ task: WorkflowTask) {
-        payloads.append(.taskAdded(taskID: task.id, wave: task.wave, description: Self.trimmed(task.description)))
+        payloads.append(.taskAdded(taskID: task.id, wave: task.wave, description: Self.trimmed(task.description),
+                                   dependsOn: task.dependsOn))
         var after = WorkflowTask(id: task.id, description: Self.trimmed(task.description), wave: task.wave)
         statusChange(to: task.status, id: task.id, commit: task.commit, files: task.files, error: task.error, task: &after)
         if after.commit != task.commit || after.files != task.files || !Self.sameText(after.error, task.error) {
@@ -201,6 +202,16 @@ package struct EditMerge {
             conflict("task \(id)", edit: Self.describe(task), journal: "(none)",
                      reason: "the journal no longer has this task (a restore or another workflow since the edit's base)")
             return
+        }
+        // Claims and dependencies change only through their commands.
+        if task.dependsOn != base.dependsOn {
+            conflict("task \(id): depends on", edit: task.dependsOn.joined(separator: ", "),
+                     journal: current.dependsOn.joined(separator: ", "),
+                     reason: "an edit does not change dependencies; give them in the plan or with 'task add --after'")
+        }
+        if task.owner != base.owner {
+            conflict("task \(id): owner", edit: task.owner ?? "(none)", journal: current.owner ?? "(none)",
+                     reason: "an edit does not claim or release a task; use 'task claim' or 'task release'")
         }
         var wanted = current
         var changed = false
