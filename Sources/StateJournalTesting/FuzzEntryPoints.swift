@@ -54,7 +54,28 @@ public enum FuzzEntryPoints {
             broken.append("the validator accepts a file whose state cannot be read")
         }
         guard let state = file.state() else { return broken }
+        broken += editProblems(file, state)
         return broken + projectionProblems(of: state, as: "state.replaced", of: .stateReplaced(StateImage(state)))
+    }
+
+    /// The merge of an edit of STATE.md (Docs/GUARANTEES.md, "An edit of
+    /// STATE.md") never crashes, and an edit that changes nothing records
+    /// nothing: the rendering of a state the fold accepts, read back and
+    /// merged over that state, yields no event and no conflict.
+    package static func editProblems(_ file: ParsedStateFile, _ state: WorkflowState) -> [String] {
+        _ = EditMerge(base: state, edit: file, current: state)
+        let event = Event(seq: max(state.seq, 1), time: state.updated, actor: "fuzz", pid: 1, payload: .stateReplaced(StateImage(state)))
+        guard let accepted = try? WorkflowState.applying(event, to: nil),
+              let rendered = try? MarkdownParser.parse(MarkdownRenderer.render(accepted)) else { return [] }
+        let merge = EditMerge(base: accepted, edit: rendered, current: accepted)
+        var broken: [String] = []
+        if !merge.payloads.isEmpty {
+            broken.append("an unedited STATE.md merged over its own state records \(merge.payloads.map(\.typeName))")
+        }
+        if !merge.conflicts.isEmpty {
+            broken.append("an unedited STATE.md merged over its own state has conflicts: \(merge.conflicts.map(\.item))")
+        }
+        return broken
     }
 
     // MARK: Records

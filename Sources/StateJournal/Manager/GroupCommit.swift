@@ -142,6 +142,8 @@ extension StateManager {
         defer { if projectorHeld { context?.projectorLock.release() } }
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
+                // An edit of STATE.md is recorded before the batch, which applies on top of it.
+                try recordEditBeforeWriting(store)
                 let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
