@@ -190,6 +190,39 @@ import StateJournalTesting
         #expect(readText(dir.file("STATE.md.backup"))?.contains("a note saved a moment later") != true || inJournal || kept)
     }
 
+    /// The same root cause without a race: the modification time is taken
+    /// as the identity of an edit's content. A process records a first save
+    /// and dies before rendering STATE.md; the person saves again (the tick
+    /// plus a note) within the file system's timestamp granularity — one
+    /// second on HFS+, FAT, many network file systems; a jiffy on older
+    /// Linux kernels — or with a tool that keeps the mtime (`cp -p`,
+    /// `rsync -t`, `touch -r`). The next command finds "events carrying its
+    /// file_mtime after its base" and takes the second save as recorded:
+    /// its note is rendered over and kept nowhere.
+    @Test func aSecondSaveWithTheSameModificationTimeIsNotTakenAsRecorded() throws {
+        let dir = TemporaryDirectory()
+        _ = try Self.setUp(dir)
+        let path = dir.file("STATE.md")
+        let text = try #require(readText(path))
+        let first = try Self.replacing(text, "- [ ] **t1**: One", "- [x] **t1**: One")
+        let second = try Self.replacing(first, "- first note\n", "- first note\n- a note in the same second\n")
+        let mtime = Date(timeIntervalSince1970: 1_800_000_000)
+        writeBytes(path, Array(first.utf8))
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: path)
+        // Recorded, not rendered: the process died there.
+        let dying = Self.manager(dir, actor: "dying")
+        #expect(try dying.recordEditTakingLock()?.events.count == 1)
+        writeBytes(path, Array(second.utf8))
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: path)
+
+        let m = Self.manager(dir)
+        let state = try #require(try m.loadState())
+        #expect(state.task("t1")?.status == .completed)
+        let inJournal = state.notes.contains("a note in the same second")
+        let kept = Self.keptFiles(dir).contains { readText(dir.file($0))?.contains("a note in the same second") == true }
+        #expect(inJournal || kept, "the second save's note is neither in the journal nor in a kept file")
+    }
+
     // MARK: 3. Claims: whose edit is it?
 
     /// agent-a holds t1 by a live lease. A person (the file's owner) ticks t1
@@ -231,5 +264,68 @@ import StateJournalTesting
                 "a person's tick of t1 was recorded as agent-a completing its own claim (via \(completion?.via ?? "-")); agent-a never completed it")
         #expect(state.task("t1")?.status == .inProgress && state.task("t1")?.owner == "agent-a" || !Self.keptFiles(dir).isEmpty,
                 "agent-a's live claim ended by an edit nobody was checked for")
+    }
+}
+
+/// Probes that found nothing (they pass): what else the review tried.
+@Suite struct ReviewEditsProbes {
+    /// A process recorded an edit's events and died before it rendered
+    /// STATE.md (``StateManager/recordEditTakingLock(dryRun:)`` records
+    /// without rendering); the edited file is still there. The next command
+    /// records nothing again — also after the file was touched (same bytes,
+    /// a new modification time: the three-way merge finds nothing new).
+    @Test(arguments: [false, true])
+    func anEditRecordedByAProcessThatDiedBeforeRenderingIsNotRecordedTwice(touched: Bool) throws {
+        let dir = TemporaryDirectory()
+        _ = try ReviewEditsTests.setUp(dir)
+        let path = dir.file("STATE.md")
+        let text = try #require(readText(path))
+        var edited = try ReviewEditsTests.replacing(text, "- [ ] **t1**: One", "- [x] **t1**: One")
+        edited = try ReviewEditsTests.replacing(edited, "- first note\n", "- first note\n- first note\n- by hand\n")
+        writeBytes(path, Array(edited.utf8))
+        let dying = ReviewEditsTests.manager(dir, actor: "dying")
+        let sync = try #require(try dying.recordEditTakingLock())
+        #expect(sync.events.count == 3)
+        let seq = Int(try #require(sync.events.last).seq)
+        #expect(readText(path) == edited, "not rendered: the process died")
+        if touched {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 5)], ofItemAtPath: path)
+        }
+        let next = ReviewEditsTests.manager(dir, actor: "next")
+        let state = try #require(try next.loadState())
+        #expect(try next.events().count == seq, "recorded once")
+        #expect(state.notes == ["first note", "first note", "by hand"])
+        #expect(ReviewEditsTests.keptFiles(dir).isEmpty || touched)
+    }
+
+    /// The conflict file cannot be written, or the edit's append fails: the
+    /// edited STATE.md is left as it is (nothing recorded, nothing replaced).
+    @Test(arguments: ["conflict", "append"])
+    func anEditThatCannotBeRecordedIsLeftInPlace(failing: String) throws {
+        let dir = TemporaryDirectory()
+        let m = try ReviewEditsTests.setUp(dir)
+        let path = dir.file("STATE.md")
+        let seq = try m.events().count
+        let text = try #require(readText(path))
+        // A legal change and a task removed (kept in a conflict file).
+        var edited = try ReviewEditsTests.replacing(text, "- [ ] **t1**: One", "- [x] **t1**: One")
+        edited = try ReviewEditsTests.replacing(edited, "### Wave 2\n- [ ] **t3**: Three\n", "")
+        writeBytes(path, Array(edited.utf8))
+        let scripted = ScriptedCalls(RealSystemCalls()) { call in
+            switch failing {
+            case "conflict" where call.operation == .open && call.path.contains(".conflict-"): return .fail(.noSpace)
+            case "append" where call.operation == .fdatasync && call.isSegment: return .fail(.ioError)
+            default: return .pass
+            }
+        }
+        let reader = ReviewEditsTests.manager(dir, actor: "reader", system: scripted)
+        _ = try? reader.loadState()
+        #expect(readText(path) == edited, "the edited file is left as it is")
+        let after = ReviewEditsTests.manager(dir)
+        // (A failed fdatasync rewrites the segment; the next command records the edit.)
+        let state = try #require(try after.loadState())
+        #expect(state.task("t1")?.status == .completed)
+        #expect(try after.events().count == seq + 1)
+        #expect(!ReviewEditsTests.keptFiles(dir).isEmpty)
     }
 }
