@@ -223,6 +223,23 @@ import StateJournalTesting
         #expect(inJournal || kept, "the second save's note is neither in the journal nor in a kept file")
     }
 
+    /// A person lists one metadata key twice with two values. The merge keeps
+    /// the last (``EditMerge``'s `mergeMetadata`: `editValues[key] = value`);
+    /// the first value is recorded nowhere and no conflict file is written.
+    @Test func aMetadataKeyTypedTwiceKeepsBothValuesSomewhere() throws {
+        let dir = TemporaryDirectory()
+        let m = try Self.setUp(dir)
+        let path = dir.file("STATE.md")
+        let text = try #require(readText(path))
+        let edited = try Self.replacing(text, "- first note\n", "- first note\n\n## Metadata\n\n- **k:** typed first\n- **k:** typed second\n")
+        writeBytes(path, Array(edited.utf8))
+        _ = try m.syncEdits(dryRun: false)
+        let state = try #require(try m.loadState())
+        #expect(state.metadataValue("k") != nil, "the key was recorded")
+        let kept = Self.keptFiles(dir).contains { readText(dir.file($0))?.contains("typed first") == true }
+        #expect(state.metadataValue("k") == "typed first" || kept, "the value 'typed first' is neither in the journal nor kept")
+    }
+
     // MARK: 3. Claims: whose edit is it?
 
     /// agent-a holds t1 by a live lease. A person (the file's owner) ticks t1
@@ -327,5 +344,35 @@ import StateJournalTesting
         #expect(state.task("t1")?.status == .completed)
         #expect(try after.events().count == seq + 1)
         #expect(!ReviewEditsTests.keptFiles(dir).isEmpty)
+    }
+}
+
+/// Text typed in places the format has a meaning for: each must end in the
+/// journal or in a kept file (these pass).
+@Suite struct ReviewEditsTextProbes {
+    static let edits: [(String, String, String)] = [
+        ("a line after the title", "# Workflow: Review\n", "# Workflow: Review\nTYPED-TEXT\n"),
+        ("text after the status", "**Status:** Wave 0/2", "**Status:** Wave 0/2 TYPED-TEXT"),
+        ("a second line of a note", "- first note\n", "- first note\n  TYPED-TEXT\n"),
+        ("a detail line of a task", "- [ ] **t1**: One\n", "- [ ] **t1**: One\n  - TYPED-TEXT\n"),
+        ("a paragraph in Pending", "### Wave 2\n", "TYPED-TEXT\n\n### Wave 2\n"),
+        ("a sub-heading in Notes", "- first note\n", "- first note\n\n### TYPED-TEXT\n"),
+        ("a blockquote in Pending", "### Wave 2\n", "> TYPED-TEXT\n\n### Wave 2\n"),
+        ("text after the files", "**Workflow ID:** `wf_r`", "**Workflow ID:** `wf_r` TYPED-TEXT"),
+    ]
+
+    @Test(arguments: 0..<edits.count)
+    func typedTextIsRecordedOrKept(_ index: Int) throws {
+        let (name, old, new) = Self.edits[index]
+        let dir = TemporaryDirectory()
+        let m = try ReviewEditsTests.setUp(dir)
+        let path = dir.file("STATE.md")
+        let text = try #require(readText(path))
+        writeBytes(path, Array(try ReviewEditsTests.replacing(text, old, new).utf8))
+        _ = try m.syncEdits(dryRun: false)
+        let events = try m.events()
+        let inJournal = events.contains { "\($0.payload)".contains("TYPED-TEXT") }
+        let kept = ReviewEditsTests.keptFiles(dir).contains { readText(dir.file($0))?.contains("TYPED-TEXT") == true }
+        #expect(inJournal || kept, "\(name): the typed text is neither in the journal nor kept")
     }
 }
