@@ -164,8 +164,9 @@ package struct EditMerge {
 
     /// A task only the edit has: `task.added`, then its status and details.
     private mutating func addTask(_ task: WorkflowTask) {
-        payloads.append(.taskAdded(taskID: task.id, wave: task.wave, description: Self.trimmed(task.description)))
-        var after = WorkflowTask(id: task.id, description: Self.trimmed(task.description), wave: task.wave)
+        payloads.append(.taskAdded(taskID: task.id, wave: task.wave, description: Self.trimmed(task.description),
+                                   dependsOn: task.dependsOn))
+        var after = WorkflowTask(id: task.id, description: Self.trimmed(task.description), wave: task.wave, dependsOn: task.dependsOn)
         statusChange(to: task.status, id: task.id, commit: task.commit, files: task.files, error: task.error, task: &after)
         if after.commit != task.commit || after.files != task.files || !Self.sameText(after.error, task.error) {
             payloads.append(.taskEdited(taskID: task.id, description: after.description, commit: task.commit,
