@@ -376,3 +376,27 @@ import StateJournalTesting
         #expect(inJournal || kept, "\(name): the typed text is neither in the journal nor kept")
     }
 }
+
+/// The identity of an edit in its events: `file_crc`.
+@Suite struct ReviewEditsFileChecksum {
+    /// An edit's events carry the CRC-32C of the edited bytes, and it survives
+    /// encoding; an event written before `file_crc` existed still decodes.
+    @Test func editEventsCarryTheChecksumOfTheEditedBytesAndOldEventsDecode() throws {
+        let dir = TemporaryDirectory()
+        let m = try ReviewEditsTests.setUp(dir)
+        let path = dir.file("STATE.md")
+        let text = try #require(readText(path))
+        let edited = try ReviewEditsTests.replacing(text, "- [ ] **t1**: One", "- [x] **t1**: One")
+        writeBytes(path, Array(edited.utf8))
+        let sync = try #require(try m.syncEdits(dryRun: false))
+        let event = try #require(sync.events.first)
+        let expected = Array(edited.utf8).withUnsafeBytes { CRC32C.update(0, $0) }
+        #expect(event.fileChecksum == expected)
+        #expect(try m.events().last?.fileChecksum == expected, "as read back from the journal")
+        #expect(try Event(json: try JSON.parse(event.json().encoded())) == event)
+
+        let old = #"{"seq":7,"time":"2026-11-20T10:00:00.000000Z","actor":"p","pid":1,"type":"task.started","via":"edit","file_mtime":"2026-11-20T09:59:00.000000Z","task_id":"t1"}"#
+        let decoded = try Event(json: try JSON.parse(Array(old.utf8)))
+        #expect(decoded.via == "edit" && decoded.fileChecksum == nil && decoded.fileModified != nil)
+    }
+}
