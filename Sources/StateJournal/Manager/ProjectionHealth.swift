@@ -196,7 +196,7 @@ extension StateManager {
     /// damaged file, or one that claims an event the journal does not hold,
     /// under a new name first. An *edit* (a file whose checksum fails but
     /// which parses and names its seq) is recorded first, under the writers'
-    /// lock (``recordEdit(_:in:dryRun:)``), and the state it led to is
+    /// lock (``recordEdit(_:in:dryRun:explicit:)``), and the state it led to is
     /// rendered; the edited file becomes `STATE.md.backup`.
     ///
     /// The decision is made on the bytes read here; right before the rename
@@ -215,9 +215,14 @@ extension StateManager {
         var status = status
         var known = known
         var seen: [UInt8]? = try seen ?? readStateFileWhole()?.bytes
+        // The status read together with `seen` (never a later `lstat`: an
+        // editor may have saved again since).
+        var seenStatus: FileStatus?
         if case .damaged = status {
             // Read as a whole (not half before, half after an editor's save).
-            seen = try readStateFileWhole()?.bytes
+            let whole = try readStateFileWhole()
+            seen = whole?.bytes
+            seenStatus = whole?.status
             status = Self.status(of: seen)
         }
         if case .none = seen { status = .missing }
@@ -239,12 +244,13 @@ extension StateManager {
                 break
             case .damaged(let reason):
                 if attempt < Self.projectionAttempts,
-                   let edit = StateFileEdit(bytes: seen, status: (try? fs.lstat(statePath)) ?? nil) {
+                   let edit = StateFileEdit(bytes: seen, status: seenStatus) {
                     let store = makeStore()
                     let sync: EditSync?
                     do {
                         sync = try store.withWriteLock(configuration.lock, command: configuration.command + " (recording an edit of STATE.md)") {
-                            try recordEdit(edit, in: store)
+                            // Only `sync` asks for the edit (`onEdit`): its actor is the editor's.
+                            try recordEdit(edit, in: store, explicit: onEdit != nil)
                         }
                     } catch {
                         throw StateJournalError(.io, "STATE.md was edited, but the edit could not be recorded in the journal: \(error); "
@@ -267,8 +273,15 @@ extension StateManager {
                                                     durable: durable)
             // The last check: STATE.md is still the file the decision was made on.
             let now: [UInt8]?
+            var nowStatus = seenStatus
             do {
-                now = try stateFileIsStill(seen) ? seen : readStateFileWhole()?.bytes
+                if try stateFileIsStill(seen) {
+                    now = seen
+                } else {
+                    let whole = try readStateFileWhole()
+                    now = whole?.bytes
+                    nowStatus = whole?.status
+                }
             } catch {
                 fs.discard(pending)
                 throw error
@@ -277,6 +290,7 @@ extension StateManager {
                 fs.discard(pending)
                 logger.notice("STATE.md changed while it was being rewritten (an editor saved); deciding again")
                 seen = now
+                seenStatus = nowStatus
                 known = .none
                 status = Self.status(of: now)
                 continue

@@ -26,7 +26,9 @@ package struct StateFileEdit {
     /// The seq and event identity the footer names: the merge's base.
     package let baseSeq: UInt64
     package let baseEvent: UInt32?
-    /// When the file was last modified, and by whose file.
+    /// The CRC-32C of `bytes`: the edit's identity (`file_crc` in its events).
+    package let checksum: UInt32
+    /// When the file was last modified, and by whose file (as read with `bytes`).
     package let modified: Timestamp
     package let owner: UInt32
 
@@ -40,6 +42,7 @@ package struct StateFileEdit {
               let footer = file.footer, !file.workflowID.isEmpty else { return nil }
         self.bytes = bytes
         self.file = file
+        checksum = bytes.withUnsafeBytes { CRC32C.update(0, $0) }
         baseSeq = footer.seq
         baseEvent = footer.event
         modified = Timestamp(microseconds: status?.modifiedMicroseconds ?? 0)
@@ -92,10 +95,14 @@ extension StateManager {
                                 path: statePath)
     }
 
-    /// The actor edits are recorded as: `--actor` (or the library's
-    /// configured editor), else the edited file's owner's user name.
-    private func editActor(_ edit: StateFileEdit) -> String {
-        if let actor = configuration.editActor { return actor }
+    /// The actor edits are recorded as: the edited file's owner's user name
+    /// — the command that happened to notice the edit did not make it, so
+    /// its `--actor` is not the editor's (and must not pass the owner check
+    /// of its own claims: Docs/GUARANTEES.md, "An edit of STATE.md"). Only
+    /// an explicit `sync` (`explicit`) records it as `--actor` (or the
+    /// library's configured actor).
+    private func editActor(_ edit: StateFileEdit, explicit: Bool) -> String {
+        if explicit, let actor = configuration.editActor { return actor }
         if let pw = getpwuid(edit.owner), let name = pw.pointee.pw_name { return String(cString: name) }
         return "uid \(edit.owner)"
     }
@@ -104,12 +111,15 @@ extension StateManager {
     /// journal. The events are checked against the fold like any other
     /// (a refused one becomes a conflict), the conflict file is written and
     /// fsynced, then the events are appended durably — all before anything
-    /// replaces STATE.md. With `dryRun`, nothing is written.
+    /// replaces STATE.md. With `dryRun`, nothing is written. `explicit`:
+    /// an explicit `sync`, whose actor the events carry (else the file
+    /// owner's user name).
     ///
     /// - Returns: nil when the edit's base is not in this journal (its
     ///   footer names a later seq, or another event at that seq): such a
     ///   file is kept aside as damaged, as before.
-    package func recordEdit(_ edit: StateFileEdit, in store: any JournalStore, dryRun: Bool = false) throws -> EditSync? {
+    package func recordEdit(_ edit: StateFileEdit, in store: any JournalStore, dryRun: Bool = false,
+                            explicit: Bool = false) throws -> EditSync? {
         let current = try currentFold(store)
         guard let now = current.state, edit.baseSeq >= 1, edit.baseSeq <= current.lastSeq else { return nil }
         if let identity = edit.baseEvent {
@@ -124,14 +134,23 @@ extension StateManager {
         guard let base else { return nil }
         // Recorded already — by this process (the same bytes), or by one
         // that stopped before it rendered STATE.md (events from this very
-        // file, by its modification time): not merged twice.
+        // file, by the checksum of its bytes; a journal written before
+        // events carried it: by its modification time): not merged twice.
+        // Never by the modification time alone when the checksum is known:
+        // a second save within the clock's granularity (or by `cp -p`)
+        // has the first's time and other bytes.
         if lastRecordedEdit.withLock({ $0 }) == edit.bytes {
             return EditSync(baseSeq: edit.baseSeq, state: now, bytes: edit.bytes)
         }
         var recorded = false
-        if edit.modified.microseconds != 0 {
+        do {
             try store.readEvents(after: edit.baseSeq, upTo: current.lastSeq) { event in
-                if event.via == Event.viaEdit && event.fileModified == edit.modified { recorded = true }
+                guard event.via == Event.viaEdit else { return }
+                if let checksum = event.fileChecksum {
+                    if checksum == edit.checksum { recorded = true }
+                } else if edit.modified.microseconds != 0, event.fileModified == edit.modified {
+                    recorded = true
+                }
             }
         }
         if recorded { return EditSync(baseSeq: edit.baseSeq, state: now, bytes: edit.bytes) }
@@ -139,12 +158,13 @@ extension StateManager {
         var sync = EditSync(conflicts: merge.conflicts, unreadLines: edit.file.unreadLines, baseSeq: edit.baseSeq,
                             state: now, bytes: edit.bytes)
         var folded = current
-        let actor = editActor(edit)
+        let actor = editActor(edit, explicit: explicit)
         for payload in merge.payloads {
             let time = max(Timestamp.now(), folded.lastTime)
             var event = Event(seq: folded.lastSeq + 1, time: time, actor: actor, pid: getpid(), payload: payload)
             event.via = Event.viaEdit
             event.fileModified = edit.modified
+            event.fileChecksum = edit.checksum
             let encoded = event.json().encoded()
             event.identity = encoded.withUnsafeBytes { CRC32C.maskedFramed($0) }
             do {
@@ -219,12 +239,12 @@ extension StateManager {
     }
 
     /// Takes the writers' lock and records the edit STATE.md holds, if any
-    /// (``recordEdit(_:in:dryRun:)``); nil when there is none.
-    package func recordEditTakingLock(dryRun: Bool = false) throws -> EditSync? {
+    /// (``recordEdit(_:in:dryRun:explicit:)``); nil when there is none.
+    package func recordEditTakingLock(dryRun: Bool = false, explicit: Bool = false) throws -> EditSync? {
         guard let edit = try readEdit() else { return nil }
         let store = makeStore()
         return try store.withWriteLock(configuration.lock, command: configuration.command + " (recording an edit of STATE.md)") {
-            try recordEdit(edit, in: store, dryRun: dryRun)
+            try recordEdit(edit, in: store, dryRun: dryRun, explicit: explicit)
         }
     }
 
@@ -233,7 +253,7 @@ extension StateManager {
     /// record. Nil when STATE.md holds no edit (it is then made current).
     package func syncEdits(dryRun: Bool) throws -> EditSync? {
         try fs.refuseSymbolicLink(statePath, as: "the state file")
-        if dryRun { return try recordEditTakingLock(dryRun: true) }
+        if dryRun { return try recordEditTakingLock(dryRun: true, explicit: true) }
         var result: EditSync?
         try publish(nil, policy: .eager, onEdit: { result = $0 })
         return result

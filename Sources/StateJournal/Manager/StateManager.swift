@@ -43,7 +43,8 @@ public final class StateManager: Sendable {
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
         package var journal: FileJournal.Options
-        /// Who edits of STATE.md are recorded as; nil: the edited file's owner.
+        /// Who an explicit `sync` records an edit of STATE.md as; nil (and
+        /// for an edit any other command notices): the edited file's owner.
         package var editActor: String?
         /// The lock projectors of STATE.md take, named by the store.
         package var projectorLockPath: String { FileJournal.projectorLockPath(forState: statePath) }

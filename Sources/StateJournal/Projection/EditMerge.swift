@@ -132,6 +132,9 @@ package struct EditMerge {
             task.status = Self.status(of: task, checkbox: edit.checkboxes[task.id], base: base.task(task.id)?.status)
             task.files = Self.files(of: task, hidden: edit.filesTruncated[task.id], base: base.task(task.id))
             if let was = base.task(task.id) {
+                if let now = current.task(task.id) {
+                    mergeUnrecorded(task, base: was, current: now, waveShown: edit.wavesShown.contains(task.id))
+                }
                 mergeTask(task, base: was, current: current.task(task.id))
             } else if let now = current.task(task.id) {
                 if !Self.sameTask(now, task) {
@@ -145,6 +148,39 @@ package struct EditMerge {
         for task in base.tasks where !seen.contains(task.id) {
             conflict("task \(task.id)", edit: "(removed)", journal: current.task(task.id).map(Self.describe) ?? "(none)",
                      reason: "no event removes a task; it stays")
+        }
+    }
+
+    /// What an edit of a task may change that no event records from an
+    /// edit — its dependencies, its wave, its claim (owner, lease) — kept
+    /// as conflicts saying how to make the change. The wave only where the
+    /// file shows it (under a `### Wave W` heading, never the flat Failed
+    /// list); the lease at the precision STATE.md shows it (the second, in
+    /// local time). An owner or lease line dropped from a task the edit
+    /// completes or fails is no change: that ends the claim anyway.
+    private mutating func mergeUnrecorded(_ task: WorkflowTask, base: WorkflowTask, current: WorkflowTask,
+                                          waveShown: Bool) {
+        let id = task.id
+        func list(_ ids: [String]) -> String { ids.isEmpty ? "(none)" : ids.joined(separator: ", ") }
+        if Set(task.dependsOn) != Set(base.dependsOn), Set(task.dependsOn) != Set(current.dependsOn) {
+            conflict("task \(id): dependencies", edit: list(task.dependsOn), journal: list(current.dependsOn),
+                     reason: "no event records dependencies from an edit; dependencies are changed with `update`")
+        }
+        if waveShown, task.wave != base.wave, task.wave != current.wave {
+            conflict("task \(id): wave", edit: "wave \(task.wave)", journal: "wave \(current.wave)",
+                     reason: "no event moves a task to another wave from an edit; waves are changed with `update`")
+        }
+        let ends = task.status == .completed || task.status == .failed
+        if !(ends && task.owner == nil), !Self.sameText(task.owner, base.owner), !Self.sameText(task.owner, current.owner) {
+            conflict("task \(id): owner", edit: task.owner ?? "(none)", journal: current.owner ?? "(none)",
+                     reason: "no event records a claim from an edit; claims change with `task claim`/`task release`")
+        }
+        let shown = { (t: Timestamp?) in t?.localDateTime }
+        if !(ends && task.leaseExpires == nil), shown(task.leaseExpires) != shown(base.leaseExpires),
+           shown(task.leaseExpires) != shown(current.leaseExpires) {
+            conflict("task \(id): lease", edit: shown(task.leaseExpires) ?? "(none)",
+                     journal: shown(current.leaseExpires) ?? "(none)",
+                     reason: "no event records a lease from an edit; leases change with `task claim`/`task heartbeat`/`task release`")
         }
     }
 
@@ -166,7 +202,7 @@ package struct EditMerge {
     private mutating func addTask(_ task: WorkflowTask) {
         payloads.append(.taskAdded(taskID: task.id, wave: task.wave, description: Self.trimmed(task.description),
                                    dependsOn: task.dependsOn))
-        var after = WorkflowTask(id: task.id, description: Self.trimmed(task.description), wave: task.wave)
+        var after = WorkflowTask(id: task.id, description: Self.trimmed(task.description), wave: task.wave, dependsOn: task.dependsOn)
         statusChange(to: task.status, id: task.id, commit: task.commit, files: task.files, error: task.error, task: &after)
         if after.commit != task.commit || after.files != task.files || !Self.sameText(after.error, task.error) {
             payloads.append(.taskEdited(taskID: task.id, description: after.description, commit: task.commit,
@@ -202,16 +238,6 @@ package struct EditMerge {
             conflict("task \(id)", edit: Self.describe(task), journal: "(none)",
                      reason: "the journal no longer has this task (a restore or another workflow since the edit's base)")
             return
-        }
-        // Claims and dependencies change only through their commands.
-        if task.dependsOn != base.dependsOn {
-            conflict("task \(id): depends on", edit: task.dependsOn.joined(separator: ", "),
-                     journal: current.dependsOn.joined(separator: ", "),
-                     reason: "an edit does not change dependencies; give them in the plan or with 'task add --after'")
-        }
-        if task.owner != base.owner {
-            conflict("task \(id): owner", edit: task.owner ?? "(none)", journal: current.owner ?? "(none)",
-                     reason: "an edit does not claim or release a task; use 'task claim' or 'task release'")
         }
         var wanted = current
         var changed = false
@@ -296,7 +322,16 @@ package struct EditMerge {
         var editValues: [String: String] = [:]
         var keys: [String] = []
         for entry in edit.metadata {
-            if editValues[entry.key] == nil { keys.append(entry.key) }
+            if let earlier = editValues[entry.key] {
+                // One value per key: the last one typed is merged.
+                if !Self.sameText(earlier, entry.value) {
+                    conflict("metadata \(entry.key)", edit: Self.quoted(earlier),
+                             journal: Self.quoted(current.metadataValue(entry.key)),
+                             reason: "the key is typed more than once; a key has one value, the last one typed is merged")
+                }
+            } else {
+                keys.append(entry.key)
+            }
             editValues[entry.key] = entry.value
         }
         for key in keys {

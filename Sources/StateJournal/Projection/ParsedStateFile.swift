@@ -44,6 +44,9 @@ package struct ParsedStateFile: Sendable, Equatable {
     package var sections: [FreeSection] = []
     /// The character in each task's checkbox, as written (`x`, `X`, `~`, ` `).
     package var checkboxes: [String: Character] = [:]
+    /// The tasks listed under a `### Wave W` heading: the file shows their
+    /// wave (a flat section's, e.g. Failed's, is assumed, not shown).
+    package var wavesShown: Set<String> = []
     /// Lines with text the parser could not read into the state (line
     /// number, text): an edit's merge keeps them in a conflict file.
     package var unreadLines: [(line: Int, text: String)] = []

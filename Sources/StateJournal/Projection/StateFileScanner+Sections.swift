@@ -115,6 +115,7 @@ extension StateFileScanner {
         let text = line.text
         if let wave = text.dropping(StateMarkdown.wavePrefix).flatMap({ Int($0.trimmingBlanks.string) }) {
             section?.wave = wave
+            section?.waveShown = true
         } else if text.hasPrefix("#") {
             unread(line, "malformed wave heading; expected '\(StateMarkdown.wavePrefix)N'")
         } else if text.startsWithBlank {
@@ -148,6 +149,7 @@ extension StateFileScanner {
         section?.listed += 1
         section?.lastTask = file.tasks.count
         if file.checkboxes[id] == nil { file.checkboxes[id] = checkbox }
+        if section?.waveShown == true { file.wavesShown.insert(id) }
         file.tasks.append(WorkflowTask(id: id, description: description, status: status, wave: wave))
     }
 

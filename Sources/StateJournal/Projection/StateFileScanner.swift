@@ -38,6 +38,8 @@ package struct StateFileScanner {
         package let declaredCount: Int?
         /// The wave of the tasks that follow (set by `### Wave W`).
         package var wave: Int
+        /// Whether a `### Wave W` heading set `wave` (else it is assumed).
+        package var waveShown = false
         package var listed = 0
         /// The index in `file.tasks` of the task detail lines belong to.
         package var lastTask: Int?

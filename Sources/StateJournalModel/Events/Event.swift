@@ -22,6 +22,10 @@ public struct Event: Sendable, Equatable {
     /// For an event recorded from an edit: when the edited STATE.md was last
     /// modified (its `mtime`).
     public package(set) var fileModified: Timestamp?
+    /// For an event recorded from an edit: the CRC-32C of the edited
+    /// STATE.md's bytes (`file_crc`) — the edit's identity, so one file is
+    /// recorded once and a second save is never taken for the first.
+    package var fileChecksum: UInt32?
     /// A checksum of the event as its store holds it (for the file journal,
     /// the record's CRC-32C), set when the event is read from a store or
     /// prepared for writing; 0 when unknown. Two events with the same
@@ -45,7 +49,7 @@ public struct Event: Sendable, Equatable {
     public static func == (a: Event, b: Event) -> Bool {
         a.seq == b.seq && a.time == b.time && a.actor == b.actor && a.pid == b.pid
             && a.idempotencyKey == b.idempotencyKey && a.payload == b.payload
-            && a.via == b.via && a.fileModified == b.fileModified
+            && a.via == b.via && a.fileModified == b.fileModified && a.fileChecksum == b.fileChecksum
     }
 
     /// The value of ``via`` for events recorded from an edit of STATE.md.

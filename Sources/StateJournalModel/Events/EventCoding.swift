@@ -16,6 +16,7 @@ extension Event {
         if let idempotencyKey { members.append(.init("idempotency_key", .string(idempotencyKey))) }
         if let via { members.append(.init("via", .string(via))) }
         if let fileModified { members.append(.init("file_mtime", .string(fileModified.rfc3339))) }
+        if let fileChecksum { members.append(.init("file_crc", .int(Int64(fileChecksum)))) }
         switch payload {
         case .workflowInitialized(let id, let name, let waves, let metadata):
             members.append(.init("workflow_id", .string(id)))
@@ -162,6 +163,13 @@ extension Event {
         if let text = try r.optionalString("file_mtime") {
             guard let time = Timestamp(parsing: text) else { throw EventDecodingError("'file_mtime' is not an RFC 3339 time") }
             fileModified = time
+        }
+        // Absent in journals written before edits carried it.
+        if let v = r.json["file_crc"], !v.isNull {
+            guard let crc = v.intValue, let value = UInt32(exactly: crc) else {
+                throw EventDecodingError("'file_crc' must be an unsigned 32-bit integer")
+            }
+            fileChecksum = value
         }
     }
 }
