@@ -218,6 +218,16 @@ import StateJournalTesting
         }
     }
 
+    /// `Timestamp(parsing:)` itself makes times before year 1 (a zone
+    /// offset on 0000-01-01, or a local time east of UTC), and their
+    /// ``Timestamp/rfc3339`` is `00-1-12-31T…`, which it then refuses.
+    @Test func aTimeTheParserAcceptsIsWrittenSoThatItReadsBack() throws {
+        let t = try #require(Timestamp(parsing: "0000-01-01T00:00:00.000000+00:01"))
+        #expect(Timestamp(parsing: t.rfc3339) == t, "\(t.rfc3339)")
+        let event = Event(seq: 1, time: t, actor: "a", pid: 1, payload: .noteAdded(text: "x"))
+        #expect(Self.general(event.encoded()) == event)
+    }
+
     @Test func hardwareCRCIsTheSoftwareCRC() {
         var rng = SeededRandom(seed: 77)
         let buffer: [UInt8] = (0..<200).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
