@@ -228,6 +228,34 @@ import StateJournalTesting
         #expect(Self.general(event.encoded()) == event)
     }
 
+    /// Random edits (replace, insert, delete, with bytes that matter to the
+    /// scanner) of encoded events: whatever the scanner decodes, the general
+    /// decoder decodes to the same event.
+    @Test func mutatedEventsNeverDecodeDifferently() {
+        var rng = SeededRandom(seed: 4242)
+        var history = VariedHistory(seed: 9)
+        let events = history.events(count: 400, rng: &rng)
+        let interesting: [UInt8] = Array("\"\\,:{}[]0123456789-.eE+ \tZT".utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xFF]
+        var decoder = CanonicalEventDecoder()
+        var failures = 0
+        for i in 0..<60_000 {
+            var bytes = events[i % events.count].encoded()
+            for _ in 0...Int(rng.next() % 3) {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                let b = rng.next() % 2 == 0 ? interesting[Int(rng.next() % UInt64(interesting.count))] : UInt8(truncatingIfNeeded: rng.next())
+                switch rng.next() % 3 {
+                case 0: bytes[at] = b
+                case 1: bytes.insert(b, at: at)
+                default: if bytes.count > 1 { bytes.remove(at: at) }
+                }
+            }
+            if let why = Self.disagreement(bytes, decoder: &decoder), failures < 5 {
+                failures += 1
+                Issue.record("\(why): \(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test func hardwareCRCIsTheSoftwareCRC() {
         var rng = SeededRandom(seed: 77)
         let buffer: [UInt8] = (0..<200).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
