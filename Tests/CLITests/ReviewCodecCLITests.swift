@@ -16,7 +16,7 @@ import StateJournal
         let r = try ws.sj("init", "--id", "w", "--name", "n", "--plan", "-", stdin: plan)
         try #require(r.status == 0, "\(r.stderr)")
         let claim = try ws.sj("task", "claim", "t1", "--lease", lease, actor: "a1")
-        if claim.status != 0 { return }  // refusing the lease is a fine outcome too
+        #expect(claim.status == 2, "a lease the journal cannot hold is refused as bad input: \(claim.stderr)")
         let status = try ws.sj("status")
         #expect(status.status == 0, "claim acknowledged (\(claim.stderr)), then: \(status.stderr)")
         let start = try ws.sj("task", "start", "t2", actor: "a2")

@@ -343,7 +343,10 @@ extension Timestamp {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468 + (day - 1)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
-        self.init(microseconds: Int64(seconds) * 1_000_000 + Int64(micros))
+        let value = Int64(seconds) * 1_000_000 + Int64(micros)
+        // As `init(parsing:)`: only times written back as they were read.
+        guard (Timestamp.earliest.microseconds...Timestamp.latest.microseconds).contains(value) else { return nil }
+        self.init(microseconds: value)
     }
 }
 

@@ -118,6 +118,7 @@ extension WorkflowState {
         case .taskClaimed(let taskID, let owner, let leaseExpires, _, let force):
             let task = try Self.existingTask(taskID, in: self)
             guard !owner.isEmpty else { throw .badInput("the claim's owner is empty; give the actor that claims the task") }
+            try Self.checkLeaseEnd(leaseExpires)
             if let refusal = claimRefusal(task, for: owner, at: event.time, force: force) { throw refusal }
             updateTask(taskID) {
                 $0.status = .inProgress
@@ -134,6 +135,7 @@ extension WorkflowState {
             guard holder == owner else {
                 throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")
             }
+            try Self.checkLeaseEnd(leaseExpires)
             updateTask(taskID) { $0.leaseExpires = leaseExpires }
         case .taskReleased(let taskID, _, let force):
             let task = try Self.existingTask(taskID, in: self)
@@ -265,6 +267,12 @@ extension WorkflowState {
         where line.hasPrefix("## ") || line.hasPrefix("<!-- statejournal") {
             throw .badInput("the markdown of section '\(name)' has a line '\(line.prefix(40))' that would start another section")
         }
+    }
+
+    /// Refuses a lease end the journal could not write and read back (after year 9999).
+    package static func checkLeaseEnd(_ end: Timestamp?) throws(StateJournalError) {
+        guard let end, end < Timestamp.earliest || Timestamp.latest < end else { return }
+        throw .badInput("the lease would end outside the years 1–9999; give a shorter lease, or 'none' for no expiry")
     }
 
     /// Refuses dependencies on unknown tasks, on the task itself, repeated
