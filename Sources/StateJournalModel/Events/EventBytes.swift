@@ -369,6 +369,9 @@ extension Event {
     /// (whole states, claims, dependencies, forced transitions) go through
     /// ``json()``.
     private var encodesDirectly: Bool {
+        // An event recorded from an edit of STATE.md carries `via`,
+        // `file_mtime` and `file_crc`, which only json() writes.
+        guard via == nil, fileModified == nil, fileChecksum == nil else { return false }
         switch payload {
         case .workflowInitialized(_, _, let waves, _):
             return waves.allSatisfy { $0.allSatisfy { $0.dependsOn.isEmpty } }
