@@ -362,12 +362,20 @@ extension StateManager {
 
     /// Keeps the current STATE.md under a name never used before.
     package func keepDamagedCopy() throws -> String {
-        let base = statePath + ".damaged-" + Timestamp.now().compactUTC
+        try keepUnderNewName(statePath + ".damaged-" + Timestamp.now().compactUTC) { name throws(StateJournalError) in
+            try fs.keepCopy(of: statePath, as: name, replacing: false)
+        }
+    }
+
+    /// Writes a file beside STATE.md under `base`, or `base-2`, `base-3`, …
+    /// when that name is taken (`write` must refuse an existing name), then
+    /// makes its directory entry durable. Returns the name used.
+    package func keepUnderNewName(_ base: String, _ write: (String) throws(StateJournalError) -> Void) throws -> String {
         var name = base
         var attempt = 1
         while true {
-            do {
-                try fs.keepCopy(of: statePath, as: name, replacing: false)
+            do throws(StateJournalError) {
+                try write(name)
                 try fs.fsyncDirectory(FileSystem.directory(of: statePath))
                 return name
             } catch {

@@ -278,19 +278,8 @@ extension StateManager {
             for (line, content) in sync.unreadLines { text += "- line \(line): \(content)\n" }
         }
         text += "\n## The edited file, as it was\n\n~~~~~~~~ markdown\n" + String(decoding: edit.bytes, as: UTF8.self) + "~~~~~~~~\n"
-        let base = statePath + ".conflict-" + Timestamp.now().compactUTC
-        var name = base
-        var attempt = 1
-        while true {
-            do {
-                try fs.writeNewFile(name, Array(text.utf8))
-                try fs.fsyncDirectory(FileSystem.directory(of: statePath))
-                return name
-            } catch {
-                guard error.errno == .fileExists, attempt < 1000 else { throw error }
-                attempt += 1
-                name = base + "-\(attempt)"
-            }
+        return try keepUnderNewName(statePath + ".conflict-" + Timestamp.now().compactUTC) { name throws(StateJournalError) in
+            try fs.writeNewFile(name, Array(text.utf8))
         }
     }
 
