@@ -3,7 +3,7 @@ SWIFT      ?= swift
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN         = $(shell $(SWIFT) build --show-bin-path)/statejournal
 
-.PHONY: all deps build release demo test bench torture fuzz sanitize clean mutants api man install uninstall python-deps python-test \
+.PHONY: all deps build release demo test mcp-test bench torture fuzz sanitize clean mutants api man install uninstall python-deps python-test \
 	pg-deps pg-start pg-stop bench-postgres
 
 all: build
@@ -55,6 +55,7 @@ test: deps pg-start
 	"$(TORTURE_BIN)" --small
 	Tools/fuzz/fuzz.sh all $(FUZZ_TEST_SECONDS)
 	$(MAKE) python-test
+	$(MAKE) --no-print-directory mcp-test
 	@# The PostgreSQL tests (Tests/PostgresStoreTests) run against pg-start's
 	@# server; without it they would be skipped, so here that is a failure.
 	PGPASSWORD="$$(cat $(PG_DIR)/password)" PG_PORT=$(PG_PORT) STATEJOURNAL_TEST_PG_DIR="$(PG_DIR)" STATEJOURNAL_TEST_PG_REQUIRED=1 $(SWIFT) test
@@ -107,12 +108,45 @@ pg-stop:
 		echo "make: PostgreSQL in $(PG_DIR) stopped"; \
 	fi
 
+# `statejournal mcp` driven by the official Python MCP SDK (Tests/mcp): the
+# `mcp` package from PyPI, pinned, with pytest, in a virtual environment
+# under .build/ made when missing (python3-venv installed with apt-get when
+# the machine's python3 cannot make one).
+MCP_VENV = .build/mcp-venv
+MCP_PYTHON_PACKAGES = mcp==2.3.0 pytest==9.2.0
+$(MCP_VENV)/.installed:
+	@command -v python3 >/dev/null 2>&1 || { echo "make: the MCP tests need python3"; exit 1; }
+	@rm -rf $(MCP_VENV)
+	@if ! python3 -m venv $(MCP_VENV) >/dev/null 2>&1; then \
+		echo "make: installing python3-venv"; rm -rf $(MCP_VENV); \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(MCP_VENV); \
+	fi
+	$(MCP_VENV)/bin/pip install -q --disable-pip-version-check $(MCP_PYTHON_PACKAGES)
+	@echo "$(MCP_PYTHON_PACKAGES)" > $@
+
+mcp-test: $(MCP_VENV)/.installed
+	$(SWIFT) build --product statejournal
+	$(SWIFT) build --product statejournal-mcp
+	STATEJOURNAL_BIN="$(BIN)" $(MCP_VENV)/bin/python -m pytest -q -p no:cacheprovider Tests/mcp
+
 # The command line as it is meant to be installed: optimised, with the Swift
 # runtime linked in statically (about 3.5 ms less start-up per command).
+# Also statejournal-mcp, the MCP server `statejournal mcp` starts (installed
+# beside it): its static Foundation needs libcurl's development files,
+# installed with apt-get when missing. RELEASE_PRODUCTS=statejournal leaves
+# it out (python-test does: the binding needs only the command line).
 RELEASE_FLAGS = -c release --static-swift-stdlib
+RELEASE_PRODUCTS ?= statejournal statejournal-mcp
 release: deps
-	$(SWIFT) build $(RELEASE_FLAGS) --product statejournal
-	@echo "built $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/statejournal"
+	@if echo "$(RELEASE_PRODUCTS)" | grep -q statejournal-mcp && ! pkg-config --exists libcurl 2>/dev/null; then \
+		echo "make: installing libcurl4-openssl-dev (statejournal-mcp links Foundation statically)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libcurl4-openssl-dev; \
+	fi
+	@for product in $(RELEASE_PRODUCTS); do \
+		echo "$(SWIFT) build $(RELEASE_FLAGS) --product $$product"; \
+		$(SWIFT) build $(RELEASE_FLAGS) --product $$product || exit 1; \
+	done
+	@echo "built $(RELEASE_PRODUCTS) in $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)"
 
 # The man page, by swift-argument-parser's generate-manual plugin: it builds
 # the package (in debug, so that it never relinks the release binary without
@@ -132,11 +166,14 @@ MANDIR        = $(DESTDIR)$(PREFIX)/share/man/man1
 BASH_COMPDIR  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSH_COMPDIR   = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISH_COMPDIR  = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-INSTALLED     = $(BINDIR)/statejournal $(MANDIR)/statejournal.1 $(BASH_COMPDIR)/statejournal \
+INSTALLED     = $(BINDIR)/statejournal $(BINDIR)/statejournal-mcp $(MANDIR)/statejournal.1 $(BASH_COMPDIR)/statejournal \
                 $(ZSH_COMPDIR)/_statejournal $(FISH_COMPDIR)/statejournal.fish
 install: release man
 	install -d "$(BINDIR)" "$(MANDIR)" "$(BASH_COMPDIR)" "$(ZSH_COMPDIR)" "$(FISH_COMPDIR)"
-	install -m 755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/statejournal" "$(BINDIR)/statejournal"
+	@for product in $(RELEASE_PRODUCTS); do \
+		echo "install -m 755 $$product $(BINDIR)/$$product"; \
+		install -m 755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/$$product" "$(BINDIR)/$$product" || exit 1; \
+	done
 	install -m 644 "$(MAN_PAGE)" "$(MANDIR)/statejournal.1"
 	"$(BINDIR)/statejournal" completion bash > "$(BASH_COMPDIR)/statejournal"
 	"$(BINDIR)/statejournal" completion zsh > "$(ZSH_COMPDIR)/_statejournal"
@@ -163,7 +200,7 @@ python-deps:
 	fi
 
 python-test: build python-deps
-	$(MAKE) install PREFIX="$(PYTHON_TEST_PREFIX)"
+	$(MAKE) install PREFIX="$(PYTHON_TEST_PREFIX)" RELEASE_PRODUCTS=statejournal
 	STATEJOURNAL_BIN="$(BIN)" STATEJOURNAL_TEST_PREFIX="$(PYTHON_TEST_PREFIX)" \
 		$(PYTHON_VENV)/bin/python -m pytest -q Bindings/python/tests
 

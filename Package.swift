@@ -11,11 +11,16 @@ let package = Package(
     products: [
         .library(name: "StateJournal", targets: ["StateJournal"]),
         .executable(name: "statejournal", targets: ["statejournal"]),
+        .executable(name: "statejournal-mcp", targets: ["statejournal-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // statejournal-mcp, the MCP server `statejournal mcp` runs: only the
+        // SDK's MCP library is built (with swift-system and swift-log); its
+        // other dependencies are fetched to resolve it, never compiled here.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         .systemLibrary(
@@ -23,10 +28,13 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // CRC-32C with the CPU's crc32 instruction, chosen at run time.
+        .target(name: "CCRC32C"),
         // The domain every layer shares: the state, events and their fold,
         // errors, and the store protocol. Public; re-exported by StateJournal.
         .target(
             name: "StateJournalModel",
+            dependencies: ["CCRC32C"],
             swiftSettings: upcoming
         ),
         // The engine: system calls, the lock, the file journal. Nothing in it
@@ -77,6 +85,17 @@ let package = Package(
                 "StateJournal",
                 "StateJournalPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The MCP server (`statejournal mcp` execs it): a separate program so
+        // that the command line does not load Foundation and libcurl, which
+        // the MCP SDK links. Each tool call runs the command line.
+        .executableTarget(
+            name: "statejournal-mcp",
+            dependencies: [
+                "StateJournalModel",
+                .product(name: "MCP", package: "swift-sdk"),
             ],
             swiftSettings: upcoming
         ),

@@ -65,6 +65,10 @@ extension FuzzEntryPoints {
         check("seq", state.seq, back.seq)
         check("notes", state.notes, back.notes)
         check("metadata", state.metadata, back.metadata)
+        // Free sections: name and markdown (the place reads back as the shown
+        // section before it, and the order as the file shows them).
+        check("sections", state.sections.map { [$0.name, $0.markdown] }.sorted { $0[0] < $1[0] },
+              back.sections.map { [$0.name, $0.markdown] }.sorted { $0[0] < $1[0] })
         check("task count", state.tasks.count, back.tasks.count)
         for task in state.tasks {
             guard let other = back.task(task.id) else { out.append("task \(task.id) is missing"); continue }

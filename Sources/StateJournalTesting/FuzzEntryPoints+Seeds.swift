@@ -78,6 +78,16 @@ extension FuzzEntryPoints {
             }
         }
         payloads += state.notes.filter { !$0.isEmpty }.map { .noteAdded(text: $0) }
+        // What an edit of STATE.md records (every event type the fold knows).
+        if let first = state.tasks.first {
+            payloads.append(.taskEdited(taskID: first.id, description: first.description, commit: first.commit,
+                                        files: first.files, error: first.error))
+        }
+        payloads += [.noteAdded(text: "to remove"), .noteRemoved(text: "to remove"),
+                     .metadataSet(key: "removed-key", value: "v"), .metadataRemoved(key: "removed-key"),
+                     .workflowRenamed(name: state.name)]
+        payloads += state.sections.map { .sectionSet($0) }
+        payloads.append(.sectionSet(FreeSection(name: "Fuzz decisions", after: "notes", markdown: "We *chose* `x`.\n\n- [ ] not a task")))
         payloads.append(.taskAdded(taskID: "added-task", wave: max(state.totalWaves, 1), description: "added"))
         // A claim, its renewal and its release (the events' actor is "fuzz").
         let lease = Timestamp(microseconds: time.microseconds + 60_000_000)

@@ -54,7 +54,28 @@ public enum FuzzEntryPoints {
             broken.append("the validator accepts a file whose state cannot be read")
         }
         guard let state = file.state() else { return broken }
+        broken += editProblems(file, state)
         return broken + projectionProblems(of: state, as: "state.replaced", of: .stateReplaced(StateImage(state)))
+    }
+
+    /// The merge of an edit of STATE.md (Docs/GUARANTEES.md, "An edit of
+    /// STATE.md") never crashes, and an edit that changes nothing records
+    /// nothing: the rendering of a state the fold accepts, read back and
+    /// merged over that state, yields no event and no conflict.
+    package static func editProblems(_ file: ParsedStateFile, _ state: WorkflowState) -> [String] {
+        _ = EditMerge(base: state, edit: file, current: state)
+        let event = Event(seq: max(state.seq, 1), time: state.updated, actor: "fuzz", pid: 1, payload: .stateReplaced(StateImage(state)))
+        guard let accepted = try? WorkflowState.applying(event, to: nil),
+              let rendered = try? MarkdownParser.parse(MarkdownRenderer.render(accepted)) else { return [] }
+        let merge = EditMerge(base: accepted, edit: rendered, current: accepted)
+        var broken: [String] = []
+        if !merge.payloads.isEmpty {
+            broken.append("an unedited STATE.md merged over its own state records \(merge.payloads.map(\.typeName))")
+        }
+        if !merge.conflicts.isEmpty {
+            broken.append("an unedited STATE.md merged over its own state has conflicts: \(merge.conflicts.map(\.item))")
+        }
+        return broken
     }
 
     // MARK: Records
@@ -108,7 +129,15 @@ public enum FuzzEntryPoints {
         }
         if assembler.offset != scanEnd { broken.append("scan stops at \(scanEnd), the assembler at \(assembler.offset)") }
 
+        var decoder = CanonicalEventDecoder()
         for record in scanned {
+            // The journal's scanner decodes an event only as the general decoder does.
+            if let fast = record.payload.withUnsafeBytes({ decoder.decode($0) }) {
+                let slow = (try? JSON.parse(record.payload)).flatMap { try? Event(json: $0) }
+                if slow != fast || slow?.json().encoded() != fast.json().encoded() {
+                    broken.append("the scanner decodes \(String(decoding: record.payload, as: UTF8.self)) unlike the general decoder")
+                }
+            }
             guard let json = try? JSON.parse(record.payload) else { continue }
             // The reader skips events it need not decode by this peek at their seq.
             let peeked = record.payload.withUnsafeBytes { Event.encodedSeq($0) }
@@ -140,6 +169,10 @@ public enum FuzzEntryPoints {
             if decoded != event { broken.append("event \(event.seq) decodes differently after encoding: \(event.json().compactString)") }
         } else {
             broken.append("event \(event.seq) encodes to JSON that does not decode: \(String(decoding: encoded, as: UTF8.self))")
+        }
+        var decoder = CanonicalEventDecoder()
+        if let scanned = encoded.withUnsafeBytes({ decoder.decode($0) }), scanned != event {
+            broken.append("event \(event.seq) is scanned differently after encoding: \(event.json().compactString)")
         }
         for base in [nil, sampleState] {
             var state = base

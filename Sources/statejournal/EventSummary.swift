@@ -38,6 +38,22 @@ extension Event {
             return Self.imageSummary(image)
         case .stateRestored(let seq, let image):
             return "state of seq \(seq): " + Self.imageSummary(image)
+        case .taskEdited(let id, let description, let commit, let files, let error):
+            var parts: [String] = []
+            if !description.isEmpty { parts.append(Terminal.oneLine(description, limit: 40)) }
+            if let commit { parts.append("commit \(commit)") }
+            if !files.isEmpty { parts.append("\(files.count) file\(files.count == 1 ? "" : "s")") }
+            if let error { parts.append("error: " + Terminal.oneLine(error, limit: 40)) }
+            return id + (parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")")
+        case .noteRemoved(let text):
+            return "− " + Terminal.oneLine(text)
+        case .metadataRemoved(let key):
+            return "− " + Terminal.oneLine(key, limit: 30)
+        case .workflowRenamed(let name):
+            return "“" + Terminal.oneLine(name, limit: 60) + "”"
+        case .sectionSet(let section):
+            return "## " + Terminal.oneLine(section.name, limit: 40)
+                + (section.markdown.isEmpty ? " removed" : ": " + Terminal.oneLine(section.markdown, limit: 50))
         }
     }
 
@@ -49,6 +65,9 @@ extension Event {
     private static func imageSummary(_ image: StateImage) -> String {
         "\(image.workflowID), wave \(image.currentWave)/\(image.totalWaves), \(image.tasks.count) task\(image.tasks.count == 1 ? "" : "s")"
     }
+
+    /// How `log` marks an event recorded from an edit of STATE.md.
+    var viaLabel: String { via == "edit" ? "edit of STATE.md" : "via \(via ?? "")" }
 
     /// The colour of the event type in tables.
     var typeStyle: Terminal.Style {

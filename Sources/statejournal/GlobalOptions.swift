@@ -112,6 +112,8 @@ struct GlobalSettings: Equatable {
         var config = StateManager.Configuration(statePath: statePath, actor: resolvedActor, lock: lock,
                                                 command: "statejournal " + command)
         config.allowSymlinks = allowSymlinks
+        // Edits of STATE.md are recorded as --actor (or STATEJOURNAL_ACTOR), else as the file's owner.
+        config.editActor = actor ?? getenv("STATEJOURNAL_ACTOR").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
         if let url = storeURL {
             guard PostgresStoreAddress.isPostgresURL(url) else {
                 throw CLIError("bad_input", "--store (or STATEJOURNAL_STORE) must be a postgres:// URL; the file journal needs no --store",

@@ -92,6 +92,7 @@ struct Log: GlobalCommand, Exemplified {
 
     private func onelineText(_ event: Event) -> String {
         Terminal.paint(String(event.seq), .dim) + " " + Terminal.paint(event.payload.typeName, event.typeStyle) + " " + event.summary
+            + (event.via == nil ? "" : " (" + event.viaLabel + ")")
     }
 }
 
@@ -104,7 +105,7 @@ func eventTable(_ events: [Event]) -> [String] {
     var table = TextTable("SEQ", oneZone.map { "TIME (\($0))" } ?? "TIME", "ACTOR", "TYPE", "TASK / SUMMARY")
     for event in events {
         let time = event.time.localDateTime + (oneZone == nil ? " " + TimeArgument.zoneMarker(event.time) : "")
-        table.add(.init(String(event.seq), .dim), .init(time), .init(Terminal.oneLine(event.actor, limit: 40)),
+        table.add(.init(String(event.seq), .dim), .init(time), .init(Terminal.oneLine(event.actor, limit: 40) + (event.via == nil ? "" : " (" + event.viaLabel + ")")),
                   .init(event.payload.typeName, event.typeStyle), .init(event.summary))
     }
     return table.lines()

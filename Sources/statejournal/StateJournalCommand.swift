@@ -16,7 +16,7 @@ struct StateJournalCommand: ParsableCommand, Exemplified {
             Init.self, TaskCommand.self, WaveCommand.self, Note.self, MetaCommand.self,
             Update.self, Restore.self, Undo.self, Clear.self, Import.self,
             Status.self, Next.self, Brief.self, Show.self, Log.self, Blame.self, Replay.self, ResumeInfoCommand.self, Export.self,
-            Validate.self, Compact.self, Verify.self, Migrate.self, Completion.self,
+            Validate.self, Sync.self, Compact.self, Verify.self, Migrate.self, MCPCommand.self, Completion.self,
         ]
     )
 

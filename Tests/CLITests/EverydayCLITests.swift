@@ -600,8 +600,8 @@ extension EverydayCLITests {
         #expect(log.range(of: "-n, --limit <N>")!.lowerBound < log.range(of: "GLOBAL OPTIONS:")!.lowerBound)
     }
 
-    /// The README's quick start and "Using it", exactly as written, on a fresh directory.
-    @Test(arguments: ["## Quick start", "## Using it"])
+    /// The README's "First steps" and "Using it", exactly as written, on a fresh directory.
+    @Test(arguments: ["## First steps", "## Using it"])
     func readmeRunsAsWritten(_ section: String) throws {
         let readme = try String(contentsOfFile: packageRoot + "/README.md", encoding: .utf8)
         let rest = try #require(readme.components(separatedBy: section + "\n").dropFirst().first)

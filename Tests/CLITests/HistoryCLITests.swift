@@ -431,8 +431,9 @@ import StateJournalEngine
         #expect(md.stdout.contains("- [x] **w1_t1**") && md.stdout.contains("seq=4 "))
     }
 
-    /// Read commands regenerate a missing or hand-edited STATE.md before
-    /// reading, keeping an edited one under a new name.
+    /// Read commands regenerate a missing or damaged STATE.md before
+    /// reading, keeping a damaged one under a new name, and record an edit
+    /// of it as events first.
     @Test(arguments: [["log"], ["log", "--json"], ["blame"], ["replay", "--step"], ["show", "--seq", "2"],
                       ["show", "--at", "2999-01-01T00:00:00Z"], ["export"], ["resume-info", "--json"]])
     func readCommandsRegenerateTheStateFile(_ args: [String]) throws {
@@ -441,10 +442,16 @@ import StateJournalEngine
         try FileManager.default.removeItem(atPath: ws.state)
         #expect(try CLI.run(args + ["--state", ws.state]).status == 0)
         #expect(try String(contentsOfFile: ws.state, encoding: .utf8) == good, "\(args) after a delete")
+        ws.write("STATE.md", good.replacingOccurrences(of: "# Workflow:", with: "# Workflw:"))
+        #expect(try CLI.run(args + ["--state", ws.state]).status == 0)
+        #expect(try String(contentsOfFile: ws.state, encoding: .utf8) == good, "\(args) after damage")
+        #expect(ws.snapshot().keys.contains { $0.hasPrefix("STATE.md.damaged-") })
         ws.write("STATE.md", good.replacingOccurrences(of: "flaky test", with: "edited by hand"))
         #expect(try CLI.run(args + ["--state", ws.state]).status == 0)
-        #expect(try String(contentsOfFile: ws.state, encoding: .utf8) == good, "\(args) after an edit")
-        #expect(ws.snapshot().keys.contains { $0.hasPrefix("STATE.md.damaged-") })
+        let after = try String(contentsOfFile: ws.state, encoding: .utf8)
+        #expect(after.contains("edited by hand") && !after.contains("flaky test"), "\(args) after an edit")
+        let last = try JSON.parse(try CLI.run(["log", "--json", "-n", "1", "--state", ws.state]).stdout)
+        #expect(last["via"]?.stringValue == "edit")
     }
 
     // MARK: The earlier tool's shapes

@@ -107,8 +107,8 @@ import StateJournalTesting
 
     /// Every read of the library heals STATE.md, as the command line's read
     /// commands do (Docs/GUARANTEES.md, Self-healing): a library caller of
-    /// `blame()` gets a missing file regenerated and an edited one kept
-    /// aside and regenerated.
+    /// `blame()` gets a missing file regenerated, a damaged one kept aside
+    /// and regenerated, and an edited one recorded as events.
     @Test(arguments: ["show", "show --seq", "show --at", "log", "export", "blame", "replay", "time", "restore --dry-run"])
     func everyReadOfTheLibraryHealsStateMd(_ read: String) throws {
         let journal = try Journal()
@@ -131,10 +131,17 @@ import StateJournalTesting
         try FileManager.default.removeItem(atPath: journal.path)
         try run()
         #expect(readText(journal.path) == good, "\(read) after a delete")
+        // A file that does not parse: kept aside, regenerated.
+        writeBytes(journal.path, Array(good.replacingOccurrences(of: "# Workflow:", with: "# Workflw:").utf8))
+        try run()
+        #expect(readText(journal.path) == good, "\(read) after damage")
+        #expect(listDirectory(journal.dir.path).contains { $0.hasPrefix("STATE.md.damaged-") })
+        // An edit that parses: recorded as events first (EditMergeTests), then rendered.
         writeBytes(journal.path, Array(good.replacingOccurrences(of: "note 7", with: "edited by hand").utf8))
         try run()
-        #expect(readText(journal.path) == good, "\(read) after an edit")
-        #expect(listDirectory(journal.dir.path).contains { $0.hasPrefix("STATE.md.damaged-") })
+        let after = try #require(readText(journal.path))
+        #expect(after != good && after.contains("edited by hand") && !after.contains("- note 7\n"), "\(read) after an edit")
+        #expect(try journal.manager().events().suffix(2).allSatisfy { $0.via == "edit" })
     }
 
     /// A listing kept from an earlier look is not used over a seal another

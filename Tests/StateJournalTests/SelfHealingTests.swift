@@ -4,8 +4,9 @@ import Testing
 @testable import StateJournalEngine
 import StateJournalTesting
 
-/// Any command that finds STATE.md missing, truncated, garbled or edited by
-/// hand regenerates it, after keeping the damaged file under a new name.
+/// Any command that finds STATE.md missing, truncated or garbled regenerates
+/// it, after keeping the damaged file under a new name; an edit by hand
+/// that still parses is recorded as events first (EditMergeTests).
 @Suite struct SelfHealingTests {
     enum Damage: String, CaseIterable {
         case missing, emptied, truncated, garbled, handEdited, footerRemoved, appended, staleButIntact
@@ -42,12 +43,23 @@ import StateJournalTesting
         #expect(MarkdownValidator.validate(String(decoding: healed, as: UTF8.self)).isEmpty)
 
         let kept = listDirectory(dir.path).filter { $0.hasPrefix("STATE.md.damaged-") }
+        let conflicts = listDirectory(dir.path).filter { $0.hasPrefix("STATE.md.conflict-") }
         switch damage {
         case .missing, .staleButIntact:
             #expect(kept.isEmpty)  // nothing a person typed to keep
+        case .handEdited:
+            // An edit that parses: recorded as events, the edited file is the backup.
+            #expect(kept.isEmpty)
+            #expect(state?.task("w1t1")?.status == .completed)
+            #expect(readBytes(dir.file("STATE.md.backup")) == damaged)
+        case .appended:
+            // A line after the footer the format cannot read: kept with the whole file in a conflict file.
+            #expect(kept.isEmpty)
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first.flatMap { readText(dir.file($0)) }?.contains("my own note") == true)
         default:
             #expect(kept.count == 1)
-            #expect(readBytes(dir.file(kept[0])) == damaged, "the damaged copy is kept byte for byte")
+            #expect(kept.first.map { readBytes(dir.file($0)) } == damaged, "the damaged copy is kept byte for byte")
         }
     }
 

@@ -9,8 +9,8 @@ import StateJournalEngine
 
 /// A long history written straight through ``FileJournal`` (the same format
 /// as the write path, without a fold per event): segments sealed at the
-/// default size, a snapshot `tail` events before the end, the last `tail`
-/// events in the raw active segment after it.
+/// default size, a snapshot `tail` events before the end, in the raw active
+/// segment with the events since the last seal.
 struct GeneratedHistory {
     var statePath: String
     var events: Int
@@ -51,8 +51,14 @@ enum History {
                     events.append(event)
                     if events.count == batch || generator.seq == UInt64(head) {
                         try flush()
+                        // Sealed when the active segment is full, but not right at the
+                        // snapshot: a manager seals at the append after the segment filled
+                        // and writes a snapshot after that append, in the new segment, so
+                        // its newest snapshot is never the last event of a sealed segment
+                        // (which an open would decompress whole to check the snapshot's
+                        // event).
                         let active = Files.size(statePath + ".journal/" + segmentName(segmentFirst))
-                        if active >= Int64(defaults.segmentSize) || generator.seq == UInt64(head) {
+                        if active >= Int64(defaults.segmentSize) && generator.seq != UInt64(head) {
                             try journal.sealActiveSegment()
                             segmentFirst = generator.seq + 1
                         }

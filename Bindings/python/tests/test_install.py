@@ -94,7 +94,7 @@ def test_the_readmes_using_it_lines_run_verbatim_after_make_install(prefix, tmp_
 
 
 def test_the_readmes_quick_start_runs_verbatim_after_make_install(prefix, tmp_path):
-    result = run_verbatim(readme_block("Quick start"), prefix, tmp_path)
+    result = run_verbatim(readme_block("First steps"), prefix, tmp_path)
     assert "- [x] **task_1**" in result.stdout
 
 

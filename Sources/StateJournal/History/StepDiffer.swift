@@ -76,15 +76,38 @@ package struct StepDiffer {
     /// A differ whose STATE.md is `state`'s (nil: no workflow, an empty file).
     package init(before state: WorkflowState?) {
         rebuild(state)
+        if let state, !state.sections.isEmpty { plain = Self.renderedLines(state) }
     }
 
     /// The body as the blocks hold it (for tests: equal to ``MarkdownRenderer/renderBody(_:)``).
-    package var bodyLines: [String] { tree.allLines() }
+    package var bodyLines: [String] { plain ?? tree.allLines() }
+
+    /// The body's lines while the state has free sections (kept from edits
+    /// of STATE.md), which the blocks do not follow: each step renders the
+    /// whole body and diffs it.
+    private var plain: [String]?
+
+    private static func renderedLines(_ state: WorkflowState) -> [String] {
+        Array(MarkdownRenderer.renderBody(state).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init))
+    }
 
     /// Applies `event`, after which the state is `after`, and returns what it
     /// changed in STATE.md (footer line left out).
     package mutating func step(_ event: Event, after: WorkflowState) -> LineDiff {
+        if plain != nil || !after.sections.isEmpty {
+            let old = bodyLines
+            let new = Self.renderedLines(after)
+            if after.sections.isEmpty {
+                rebuild(after)
+                plain = nil
+            } else {
+                plain = new
+            }
+            return LineDiff(oldLines: old, newLines: new)
+        }
         switch event.payload {
+        case .taskEdited, .noteRemoved, .metadataRemoved, .workflowRenamed, .sectionSet:
+            return replace(after)
         case .workflowInitialized, .stateReplaced, .stateRestored:
             let old = tree.allLines()
             rebuild(after)

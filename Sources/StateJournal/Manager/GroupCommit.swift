@@ -146,6 +146,8 @@ extension StateManager {
         defer { if projectorHeld { context?.projectorLock.release() } }
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
+                // An edit of STATE.md is recorded before the batch, which applies on top of it.
+                try recordEditBeforeWriting(store)
                 let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
@@ -290,7 +292,7 @@ extension StateManager {
                           idempotencyKey: options.idempotencyKey, payload: payload)
         // Here, not only at the append: an event too large for one record
         // fails alone instead of failing every write of its batch.
-        let encoded = event.json().encoded()
+        let encoded = event.encoded()
         try store.checkFits(event, encoded: encoded)
         event.identity = encoded.withUnsafeBytes { CRC32C.maskedFramed($0) }
         try folded.apply(event)

@@ -28,18 +28,19 @@ extension StateManager {
     /// - Parameter known: what `lstat` of STATE.md just returned (a regular
     ///   file: its size sizes the one read; nil: there is none).
     package func projectionStatus(known: FileStatus?? = .none) throws -> ProjectionStatus {
+        try readProjection(known: known).status
+    }
+
+    /// STATE.md's bytes (nil: missing) and what they say.
+    package func readProjection(known: FileStatus?? = .none) throws -> (status: ProjectionStatus, bytes: [UInt8]?) {
         let bytes: [UInt8]?
         if case .some(let status) = known, status?.isSymbolicLink != true {
-            guard let status else { return .missing }
+            guard let status else { return (.missing, nil) }
             bytes = try readStateFile(sizeHint: status.size)
         } else {
-            bytes = try fs.readFileIfExists(statePath)
+            bytes = try readStateFileWhole()?.bytes
         }
-        guard let bytes else { return .missing }
-        switch ProjectionFooter.inspect(bytes) {
-        case .success(let footer): return .intact(seq: footer.seq, event: footer.event)
-        case .failure(let reason): return .damaged(reason.message)
-        }
+        return (Self.status(of: bytes), bytes)
     }
 
     /// STATE.md's bytes (nil when it is missing), read with one `pread`
@@ -80,7 +81,7 @@ extension StateManager {
     /// Self-healing: any command, read or write). The current state is
     /// folded from `store` — the read's own session — and STATE.md's footer
     /// compared with it; only a file that does not show it is rewritten
-    /// (by ``publish(_:policy:cleanUp:previousIsProjection:store:)``).
+    /// (by ``publish(_:policy:cleanUp:previousIsProjection:store:onEdit:)``).
     ///
     /// A failure is logged, not thrown: the journal, not STATE.md, is what
     /// the read answers from (and a damaged journal fails the read itself).
@@ -90,15 +91,23 @@ extension StateManager {
         func failed(_ error: any Error) {
             logger.warning("could not regenerate STATE.md before reading", metadata: ["error": "\(error)"])
         }
-        let current: Folded
+        var current: Folded
         do { current = try currentFold(store) } catch {
             failed(error)
             return nil
         }
+        let edits = editsRecorded.withLock { $0 }
         do {
             if current.state != nil { try publish(current.position, policy: .eager) }
         } catch {
             failed(error)
+        }
+        // An edit of STATE.md was recorded: the read answers with it.
+        if editsRecorded.withLock({ $0 }) != edits {
+            do { current = try currentFold(store) } catch {
+                failed(error)
+                return nil
+            }
         }
         return current
     }
@@ -137,7 +146,8 @@ extension StateManager {
     /// loss left behind, missing or damaged (Docs/GUARANTEES.md, "What a
     /// power loss can and cannot do").
     package func publish(_ shown: (seq: UInt64, event: UInt32)?, policy: ProjectionPolicy, cleanUp: Bool = false,
-                 previousIsProjection: Bool = false, store: (any JournalStore)? = nil) throws {
+                 previousIsProjection: Bool = false, store: (any JournalStore)? = nil,
+                 onEdit: ((EditSync) -> Void)? = nil) throws {
         // Before anything is read or kept aside through it.
         try fs.refuseSymbolicLink(statePath, as: "the state file")
         if let shown, !cleanUp, policy != .eager {
@@ -175,44 +185,147 @@ extension StateManager {
                          metadata: ["path": "\(statePath)"])
             return
         }
-        try replaceProjection(showing: state, lastSeq: folded.lastSeq, status: try projectionStatus(),
-                              previousIsProjection: previousIsProjection, lock: lock, durable: cleanUp || previousIsProjection)
+        let read = try readProjection()
+        try replaceProjection(showing: state, lastSeq: folded.lastSeq, status: read.status,
+                              previousIsProjection: previousIsProjection, lock: lock, durable: cleanUp || previousIsProjection,
+                              seen: read.bytes, onEdit: onEdit)
     }
 
-    /// Under the projectors' lock `lock`, with `status` just read: makes
-    /// STATE.md show `state`, the journal's state at `lastSeq` — unless it
-    /// already does — keeping a damaged file, or one that claims an event
-    /// the journal does not hold, under a new name first.
+    /// Under the projectors' lock `lock`: makes STATE.md show `state`, the
+    /// journal's state at `lastSeq` — unless it already does — keeping a
+    /// damaged file, or one that claims an event the journal does not hold,
+    /// under a new name first. An *edit* (a file whose checksum fails but
+    /// which parses and names its seq) is recorded first, under the writers'
+    /// lock (``recordEdit(_:in:dryRun:explicit:)``), and the state it led to is
+    /// rendered; the edited file becomes `STATE.md.backup`.
+    ///
+    /// The decision is made on the bytes read here; right before the rename
+    /// STATE.md is read again and, if it changed meanwhile (an editor saved),
+    /// the decision is made anew. An edit saved after that last read — the
+    /// width of a `link` and a `rename` — is replaced (an in-place write then
+    /// lands in `STATE.md.backup`): Docs/GUARANTEES.md, "An edit of STATE.md".
     ///
     /// - Parameter durable: fsync the new file and the directory (see
-    ///   ``publish(_:policy:cleanUp:previousIsProjection:store:)``).
+    ///   ``publish(_:policy:cleanUp:previousIsProjection:store:onEdit:)``).
     private func replaceProjection(showing state: WorkflowState, lastSeq: UInt64, status: ProjectionStatus,
                                    previousIsProjection: Bool, lock: FileLock, known: FileStatus?? = .none,
-                                   durable: Bool) throws {
-        var backup: String? = backupPath
-        switch status {
-        case .intact(let seq, let event) where seq == lastSeq && event == state.eventIdentity:
-            return  // current (another projector got there first)
-        case .intact(let seq, let event) where seq > lastSeq || (seq == lastSeq && event != nil):
-            let kept = try keepDamagedCopy()
-            backup = nil
-            logger.warning("STATE.md shows an event the journal does not hold (the journal was put back from an older copy, or lost its tail); kept it and regenerated it",
-                           metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(lastSeq)", "keptAs": "\(kept)"])
-        case .intact:
-            break  // behind the journal, or written before identities: the previous projection
-        case .missing:
-            logger.debug("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
-        case .damaged where previousIsProjection:
-            break
-        case .damaged(let reason):
-            let kept = try keepDamagedCopy()
-            backup = nil  // the backup keeps the last good projection
-            logger.warning("STATE.md was damaged or edited by hand; kept it and regenerated it from the journal",
-                           metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
+                                   durable: Bool, seen: [UInt8]?? = .none, onEdit: ((EditSync) -> Void)? = nil) throws {
+        var state = state
+        var lastSeq = lastSeq
+        var status = status
+        var known = known
+        var seen: [UInt8]? = try seen ?? readStateFileWhole()?.bytes
+        // The status read together with `seen` (never a later `lstat`: an
+        // editor may have saved again since).
+        var seenStatus: FileStatus?
+        if case .damaged = status {
+            // Read as a whole (not half before, half after an editor's save).
+            let whole = try readStateFileWhole()
+            seen = whole?.bytes
+            seenStatus = whole?.status
+            status = Self.status(of: seen)
         }
-        try lock.validate()
-        try fs.atomicReplace(statePath, with: Array(MarkdownRenderer.render(state).utf8), backup: backup, known: known, durable: durable)
-        lastProjection.withLock { $0 = Timestamp.now().microseconds }
+        if case .none = seen { status = .missing }
+        for attempt in 1...Self.projectionAttempts {
+            var backup: String? = backupPath
+            switch status {
+            case .intact(let seq, let event) where seq == lastSeq && event == state.eventIdentity:
+                return  // current (another projector got there first)
+            case .intact(let seq, let event) where seq > lastSeq || (seq == lastSeq && event != nil):
+                let kept = try keepDamagedCopy()
+                backup = nil
+                logger.warning("STATE.md shows an event the journal does not hold (the journal was put back from an older copy, or lost its tail); kept it and regenerated it",
+                               metadata: ["path": "\(statePath)", "fileSeq": "\(seq)", "journalSeq": "\(lastSeq)", "keptAs": "\(kept)"])
+            case .intact:
+                break  // behind the journal, or written before identities: the previous projection
+            case .missing:
+                logger.debug("STATE.md was missing; regenerating it from the journal", metadata: ["path": "\(statePath)"])
+            case .damaged where previousIsProjection:
+                break
+            case .damaged(let reason):
+                if attempt < Self.projectionAttempts,
+                   let edit = StateFileEdit(bytes: seen, status: seenStatus) {
+                    let store = makeStore()
+                    let sync: EditSync?
+                    do {
+                        sync = try store.withWriteLock(configuration.lock, command: configuration.command + " (recording an edit of STATE.md)") {
+                            // Only `sync` asks for the edit (`onEdit`): its actor is the editor's.
+                            try recordEdit(edit, in: store, explicit: onEdit != nil)
+                        }
+                    } catch {
+                        throw StateJournalError(.io, "STATE.md was edited, but the edit could not be recorded in the journal: \(error); "
+                            + "STATE.md was left as it is — run 'statejournal sync' where the journal can be written", path: statePath)
+                    }
+                    if let sync, let merged = sync.state {
+                        onEdit?(sync)
+                        state = merged
+                        lastSeq = merged.seq
+                        break  // the edited file becomes the backup
+                    }
+                }
+                let kept = try keepDamagedCopy()
+                backup = nil  // the backup keeps the last good projection
+                logger.warning("STATE.md was damaged or edited by hand; kept it and regenerated it from the journal",
+                               metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
+            }
+            try lock.validate()
+            let pending = try fs.prepareReplacement(of: statePath, with: Array(MarkdownRenderer.render(state).utf8), known: known,
+                                                    durable: durable)
+            // The last check: STATE.md is still the file the decision was made on.
+            let now: [UInt8]?
+            var nowStatus = seenStatus
+            do {
+                if try stateFileIsStill(seen) {
+                    now = seen
+                } else {
+                    let whole = try readStateFileWhole()
+                    now = whole?.bytes
+                    nowStatus = whole?.status
+                }
+            } catch {
+                fs.discard(pending)
+                throw error
+            }
+            if now != seen, attempt < Self.projectionAttempts {
+                fs.discard(pending)
+                logger.notice("STATE.md changed while it was being rewritten (an editor saved); deciding again")
+                seen = now
+                seenStatus = nowStatus
+                known = .none
+                status = Self.status(of: now)
+                continue
+            }
+            if now != seen, let now, !now.isEmpty {
+                // Still changing after every attempt: kept, never lost.
+                _ = try keepDamagedCopy()
+            }
+            try fs.commit(pending, backup: backup, durable: durable)
+            lastProjection.withLock { $0 = Timestamp.now().microseconds }
+            rememberClean(try? fs.lstat(statePath))
+            return
+        }
+    }
+
+    /// Whether STATE.md holds exactly `bytes` (nil: is missing): one `pread`.
+    private func stateFileIsStill(_ bytes: [UInt8]?) throws -> Bool {
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return bytes == nil }
+        defer { fs.closeQuietly(fd) }
+        guard let bytes else { return false }
+        var now = [UInt8](repeating: 0, count: bytes.count + 1)
+        let n = try now.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", statePath) }
+        return n == bytes.count && now.prefix(n).elementsEqual(bytes)
+    }
+
+    /// How many times a projector decides again when STATE.md keeps changing under it.
+    private static let projectionAttempts = 8
+
+    /// What STATE.md's bytes say (nil: missing).
+    package static func status(of bytes: [UInt8]?) -> ProjectionStatus {
+        guard let bytes else { return .missing }
+        switch ProjectionFooter.inspect(bytes) {
+        case .success(let footer): return .intact(seq: footer.seq, event: footer.event)
+        case .failure(let reason): return .damaged(reason.message)
+        }
     }
 
     /// A writer's projection of its own state (``ProjectionPolicy/eager``),
@@ -221,7 +334,7 @@ extension StateManager {
     /// (its own append, confirmed): no projector was at work then, and any
     /// that comes later waits for `lock` and renders this state or a later
     /// one. So `state` need not be folded again: STATE.md is made to show
-    /// it, as ``publish(_:policy:cleanUp:previousIsProjection:store:)``
+    /// it, as ``publish(_:policy:cleanUp:previousIsProjection:store:onEdit:)``
     /// would, with what STATE.md is read once.
     ///
     /// - Parameter known: what `lstat` of STATE.md said when `lock` was taken
@@ -229,11 +342,11 @@ extension StateManager {
     package func replaceProjection(showing state: WorkflowState, underProjectorLock lock: FileLock, known: FileStatus?) throws {
         // Before anything is read or kept aside through it.
         if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
-        let status = try projectionStatus(known: known)
-        if status == .intact(seq: state.seq, event: state.eventIdentity) { return }
-        if case .intact = status {} else { try removeStaleTemporaries() }
-        try replaceProjection(showing: state, lastSeq: state.seq, status: status, previousIsProjection: false, lock: lock,
-                              known: known, durable: false)
+        let read = try readProjection(known: known)
+        if read.status == .intact(seq: state.seq, event: state.eventIdentity) { return }
+        if case .intact = read.status {} else { try removeStaleTemporaries() }
+        try replaceProjection(showing: state, lastSeq: state.seq, status: read.status, previousIsProjection: false, lock: lock,
+                              known: known, durable: false, seen: read.bytes)
     }
 
     /// Under the projectors' lock: removes temporaries of STATE.md and its backup.
@@ -249,12 +362,20 @@ extension StateManager {
 
     /// Keeps the current STATE.md under a name never used before.
     package func keepDamagedCopy() throws -> String {
-        let base = statePath + ".damaged-" + Timestamp.now().compactUTC
+        try keepUnderNewName(statePath + ".damaged-" + Timestamp.now().compactUTC) { name throws(StateJournalError) in
+            try fs.keepCopy(of: statePath, as: name, replacing: false)
+        }
+    }
+
+    /// Writes a file beside STATE.md under `base`, or `base-2`, `base-3`, …
+    /// when that name is taken (`write` must refuse an existing name), then
+    /// makes its directory entry durable. Returns the name used.
+    package func keepUnderNewName(_ base: String, _ write: (String) throws(StateJournalError) -> Void) throws -> String {
         var name = base
         var attempt = 1
         while true {
-            do {
-                try fs.keepCopy(of: statePath, as: name, replacing: false)
+            do throws(StateJournalError) {
+                try write(name)
                 try fs.fsyncDirectory(FileSystem.directory(of: statePath))
                 return name
             } catch {

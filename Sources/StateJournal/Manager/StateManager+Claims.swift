@@ -78,6 +78,9 @@ public struct LeaseDuration: Sendable, Equatable, CustomStringConvertible {
             total = m
         } else if !sawUnit { throw bad }
         guard total > 0 else { throw bad }
+        guard total <= Self.longest else {
+            throw StateJournalError(.badInput, "lease '\(text)' is too long; give at most 36500d (100 years), or 'none' for no expiry")
+        }
         self.init(microseconds: total)
     }
 
@@ -91,9 +94,17 @@ public struct LeaseDuration: Sendable, Equatable, CustomStringConvertible {
         return out.isEmpty ? "0s" : out
     }
 
-    /// When a lease taken at `time` ends (nil: never).
+    /// The longest lease: 100 years (its end must be a time the journal can
+    /// write and read back: at most the end of year 9999).
+    package static let longest: Int64 = 36_500 * 86_400_000_000
+
+    /// When a lease taken at `time` ends (nil: never), at the latest the
+    /// last time the journal can hold.
     package func expiry(from time: Timestamp) -> Timestamp? {
-        microseconds.map { Timestamp(microseconds: time.microseconds &+ $0) }
+        microseconds.map {
+            let (end, overflow) = time.microseconds.addingReportingOverflow($0)
+            return overflow ? Timestamp.latest : min(Timestamp(microseconds: end), Timestamp.latest)
+        }
     }
 }
 

@@ -43,6 +43,9 @@ public final class StateManager: Sendable {
         package var fileSystem: FileSystem
         /// The file journal's segment size, record size limit, compression level.
         package var journal: FileJournal.Options
+        /// Who an explicit `sync` records an edit of STATE.md as; nil (and
+        /// for an edit any other command notices): the edited file's owner.
+        package var editActor: String?
         /// The lock projectors of STATE.md take, named by the store: in the
         /// file journal's directory, else (a store elsewhere) beside STATE.md.
         package var projectorLockPath: String {
@@ -72,6 +75,7 @@ public final class StateManager: Sendable {
                      snapshotInterval: UInt64 = 128) {
             self.statePath = statePath
             self.actor = actor ?? StateManager.defaultActor()
+            self.editActor = actor
             self.lock = lock
             self.command = command
             self.fileSystem = fileSystem
@@ -141,6 +145,14 @@ public final class StateManager: Sendable {
     /// What the group-commit leader keeps between batches (nil while a
     /// leader uses it, or before the first write).
     package let writerContext = Locked<WriterContext?>(nil)
+    /// How many edits of STATE.md this manager recorded (a read folds again after one).
+    package let editsRecorded = Locked<Int>(0)
+    /// STATE.md as this manager last rendered it or found it without an edit
+    /// (identity, size, modification time): a write does not read it again
+    /// while `lstat` says the same.
+    package let cleanStateFile = Locked<FileStatus?>(nil)
+    /// The bytes of the last edit of STATE.md this manager recorded.
+    package let lastRecordedEdit = Locked<[UInt8]?>(nil)
 
     package struct FoldCache {
         package var folded: Folded
@@ -295,17 +307,20 @@ public final class StateManager: Sendable {
     public func loadState() throws -> WorkflowState? {
         // Without the writers' lock the store reads only committed events
         // (made durable under the lock), never a write still in progress.
-        let folded = try currentFold(makeStore())
-        guard let state = folded.state else { return nil }
+        let edits = editsRecorded.withLock { $0 }
+        var folded = try currentFold(makeStore())
+        guard folded.state != nil else { return nil }
         do {
             try publish(folded.position, policy: .eager)
+            // An edit of STATE.md was recorded meanwhile: answer with it.
+            if editsRecorded.withLock({ $0 }) != edits { folded = try currentFold(makeStore()) }
         } catch {
             // A read answers from the journal even where STATE.md cannot be
             // rewritten (a read-only directory); the file stays as it was.
             logger.warning("STATE.md is behind the journal and could not be regenerated; answering from the journal",
                            metadata: ["seq": "\(folded.lastSeq)", "error": "\(error)"])
         }
-        return state
+        return folded.state
     }
 
     /// Every event in the journal, oldest first.

@@ -32,8 +32,10 @@ package enum MarkdownRenderer {
     package static func renderBody(_ state: WorkflowState) -> String {
         var lines: [String] = []
         appendHeader(of: state, to: &lines)
+        appendFreeSections(of: state, after: "header", to: &lines)
         let defaultWave = StateMarkdown.defaultWave(currentWave: state.currentWave)
         for section in StateFileSection.allCases {
+            defer { appendFreeSections(of: state, after: section.place, to: &lines) }
             switch section {
             case .notes:
                 appendSection(.notes, state.notes.map(noteLine), to: &lines)
@@ -45,6 +47,15 @@ package enum MarkdownRenderer {
             }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The free sections placed after `place`: heading, blank line, the
+    /// markdown verbatim, blank line.
+    private static func appendFreeSections(of state: WorkflowState, after place: String, to lines: inout [String]) {
+        for section in state.sections where section.after == place {
+            lines += [StateMarkdown.sectionPrefix + section.name, ""]
+                + section.markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [""]
+        }
     }
 
     private static func appendHeader(of state: WorkflowState, to lines: inout [String]) {

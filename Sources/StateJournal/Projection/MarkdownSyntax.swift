@@ -107,6 +107,18 @@ package enum StateFileSection: CaseIterable {
         }
     }
 
+    /// Its name as a ``FreeSection/after`` place.
+    package var place: String {
+        switch self {
+        case .completed: return "completed"
+        case .inProgress: return "in_progress"
+        case .pending: return "pending"
+        case .failed: return "failed"
+        case .notes: return "notes"
+        case .metadata: return "metadata"
+        }
+    }
+
     /// The status of the tasks listed in this section; nil for notes and metadata.
     package var status: TaskStatus? {
         switch self {

@@ -12,6 +12,8 @@ package struct ParsedStateFile: Sendable, Equatable {
         /// line and the footer is the file's last line: the file is exactly
         /// as StateJournal wrote it.
         package var matchesContent: Bool
+        /// The identity of event `seq` the footer names (nil: none).
+        package var event: UInt32?
     }
 
     /// The workflow ID; empty when the file has no `**Workflow ID:**` line.
@@ -37,6 +39,25 @@ package struct ParsedStateFile: Sendable, Equatable {
     /// For each task whose file list ends in `(+N more)`, that N: the number
     /// of its files the file does not show.
     package var filesTruncated: [String: Int] = [:]
+    /// Sections the format does not know (`## Decisions`), verbatim, each
+    /// with the place of the last known section before it.
+    package var sections: [FreeSection] = []
+    /// The character in each task's checkbox, as written (`x`, `X`, `~`, ` `).
+    package var checkboxes: [String: Character] = [:]
+    /// The tasks listed under a `### Wave W` heading: the file shows their
+    /// wave (a flat section's, e.g. Failed's, is assumed, not shown).
+    package var wavesShown: Set<String> = []
+    /// Lines with text the parser could not read into the state (line
+    /// number, text): an edit's merge keeps them in a conflict file.
+    package var unreadLines: [(line: Int, text: String)] = []
+
+    package static func == (a: ParsedStateFile, b: ParsedStateFile) -> Bool {
+        a.workflowID == b.workflowID && a.name == b.name && a.currentWave == b.currentWave && a.totalWaves == b.totalWaves
+            && a.started == b.started && a.updated == b.updated && a.tasks == b.tasks && a.notes == b.notes
+            && a.metadata == b.metadata && a.footer == b.footer && a.filesTruncated == b.filesTruncated
+            && a.sections == b.sections && a.checkboxes == b.checkboxes
+            && a.unreadLines.map(\.line) == b.unreadLines.map(\.line) && a.unreadLines.map(\.text) == b.unreadLines.map(\.text)
+    }
 
     /// The file as a ``WorkflowState`` — times read as local time, `seq` from
     /// the footer (0 without one) — or nil when the file has no workflow ID
@@ -50,7 +71,7 @@ package struct ParsedStateFile: Sendable, Equatable {
         else { return nil }
         return WorkflowState(workflowID: workflowID, name: name, currentWave: currentWave, totalWaves: totalWaves,
                              started: started, updated: updated, tasks: tasks, notes: notes, metadata: metadata,
-                             seq: footer?.seq ?? 0)
+                             sections: sections, seq: footer?.seq ?? 0)
     }
 }
 

@@ -44,7 +44,7 @@ extension StateFileScanner {
             }
         } else if line.number != firstContentLine {
             // (An unknown first line is reported as the missing title.)
-            problem(line.number, "unexpected line in the header")
+            unread(line, "unexpected line in the header")
         }
     }
 

@@ -9,9 +9,18 @@ extension StateFileScanner {
         let wave = StateMarkdown.defaultWave(currentWave: file.currentWave)
         var kind: StateFileSection?
         var count: Int?
+        var free: Int?
         switch StateFileSection.heading(Substring(title)) {
         case .unknown:
-            problem(line.number, "unknown section '\(StateMarkdown.sectionPrefix)\(title)'")
+            // A free section (`## Decisions`): kept verbatim.
+            let name = line.text.dropping(StateMarkdown.sectionPrefix)?.trimmingBlanks.string ?? ""
+            if file.sections.contains(where: { $0.name == name }) || name.isEmpty {
+                unread(line, "a second section '\(StateMarkdown.sectionPrefix)\(name)'")
+            } else {
+                free = file.sections.count
+                file.sections.append(FreeSection(name: name, after: lastPlace, markdown: ""))
+                freeSectionLines.append(line.number)
+            }
         case .malformedCount(let section):
             kind = section
             problem(line.number, "malformed task count in '\(StateMarkdown.sectionPrefix)\(title)'; "
@@ -30,10 +39,24 @@ extension StateFileScanner {
                 sectionLines[kind] = line.number
             }
         }
-        section = OpenSection(kind: kind, heading: line.number, declaredCount: count, wave: wave)
+        if let kind {
+            lastPlace = kind.place
+            lastKnownSectionLine = line.number
+        }
+        section = OpenSection(kind: kind, heading: line.number, declaredCount: count, wave: wave, free: free)
     }
 
     mutating func closeSection() {
+        if let section, section.kind == nil, let index = section.free {
+            var lines = section.freeLines[...]
+            while lines.first?.allSatisfy({ $0 == " " || $0 == "\t" }) == true { lines = lines.dropFirst() }
+            while lines.last?.allSatisfy({ $0 == " " || $0 == "\t" }) == true { lines = lines.dropLast() }
+            file.sections[index].markdown = lines.joined(separator: "\n")
+            if lines.isEmpty {
+                file.sections.remove(at: index)
+                freeSectionLines.remove(at: index)
+            }
+        }
         guard let section, section.kind?.status != nil, let declared = section.declaredCount,
               declared != section.listed
         else { return }
@@ -42,7 +65,18 @@ extension StateFileScanner {
     }
 
     mutating func readSectionLine(_ line: Line) {
-        guard !line.text.isBlank, let kind = section?.kind else { return }
+        if section != nil, section?.kind == nil {
+            if section?.free != nil {
+                section?.freeLines.append(line.text.string)
+            } else if !line.text.isBlank {
+                file.unreadLines.append((line.number, line.text.string))
+            }
+            return
+        }
+        guard !line.text.isBlank, let kind = section?.kind else {
+            if !line.text.isBlank { unread(line, "a line before any section") }
+            return
+        }
         switch kind {
         case .notes: readNote(line)
         case .metadata: readMetadata(line)
@@ -56,7 +90,7 @@ extension StateFileScanner {
         } else if let note = line.text.dropping("- ") {
             file.notes.append(userText(note))
         } else {
-            problem(line.number, "unexpected line in Notes; expected '- text'")
+            unread(line, "unexpected line in Notes; expected '- text'")
         }
     }
 
@@ -64,7 +98,7 @@ extension StateFileScanner {
         guard let entry = line.text.dropping("- **"),
               let end = entry.firstIndex(of: ":**", honoringEscapes: escaped)
         else {
-            problem(line.number, "malformed metadata line; expected '- **key:** value'")
+            unread(line, "malformed metadata line; expected '- **key:** value'")
             return
         }
         let key = userText(entry.prefix(upTo: end))
@@ -81,8 +115,9 @@ extension StateFileScanner {
         let text = line.text
         if let wave = text.dropping(StateMarkdown.wavePrefix).flatMap({ Int($0.trimmingBlanks.string) }) {
             section?.wave = wave
+            section?.waveShown = true
         } else if text.hasPrefix("#") {
-            problem(line.number, "malformed wave heading; expected '\(StateMarkdown.wavePrefix)N'")
+            unread(line, "malformed wave heading; expected '\(StateMarkdown.wavePrefix)N'")
         } else if text.startsWithBlank {
             readDetail(line)
         } else {
@@ -90,9 +125,9 @@ extension StateFileScanner {
             case .task(let checkbox, let id, let description):
                 addTask(line, kind, checkbox: checkbox, id: id, description: description.map(userText) ?? "")
             case .malformed(let message):
-                problem(line.number, message)
+                unread(line, message)
             case .other:
-                problem(line.number, "unexpected line in \(kind.title); expected a task "
+                unread(line, "unexpected line in \(kind.title); expected a task "
                     + "'- [\(kind.checkbox)] **ID**: description' or '\(StateMarkdown.wavePrefix)N'")
             }
         }
@@ -113,13 +148,15 @@ extension StateFileScanner {
         }
         section?.listed += 1
         section?.lastTask = file.tasks.count
+        if file.checkboxes[id] == nil { file.checkboxes[id] = checkbox }
+        if section?.waveShown == true { file.wavesShown.insert(id) }
         file.tasks.append(WorkflowTask(id: id, description: description, status: status, wave: wave))
     }
 
     mutating func readDetail(_ line: Line) {
         let detail = line.text.trimmingLeadingBlanks
         guard let index = section?.lastTask else {
-            problem(line.number, "a task detail line before any task")
+            unread(line, "a task detail line before any task")
             return
         }
         if let value = detail.dropping(StateMarkdown.commitLabel)?.trimmingBlanks {
@@ -150,7 +187,7 @@ extension StateFileScanner {
             }
             file.tasks[index].leaseExpires = expiry
         } else {
-            problem(line.number, "unknown task detail; expected '\(StateMarkdown.commitLabel)', "
+            unread(line, "unknown task detail; expected '\(StateMarkdown.commitLabel)', "
                 + "'\(StateMarkdown.filesLabel)', '\(StateMarkdown.errorLabel)', '\(StateMarkdown.dependsOnLabel)', "
                 + "'\(StateMarkdown.ownerLabel)' or '\(StateMarkdown.leaseLabel)'")
         }

@@ -38,9 +38,15 @@ package struct StateFileScanner {
         package let declaredCount: Int?
         /// The wave of the tasks that follow (set by `### Wave W`).
         package var wave: Int
+        /// Whether a `### Wave W` heading set `wave` (else it is assumed).
+        package var waveShown = false
         package var listed = 0
         /// The index in `file.tasks` of the task detail lines belong to.
         package var lastTask: Int?
+        /// For an unknown section: its index in `file.sections` (nil for a
+        /// repeated name, whose lines are unread) and its lines so far.
+        package var free: Int?
+        package var freeLines: [String] = []
     }
 
     let bytes: [UInt8]
@@ -58,6 +64,11 @@ package struct StateFileScanner {
     var sectionLines: [StateFileSection: Int] = [:]
     var taskLines: [String: Int] = [:]
     var metadataLines: [String: Int] = [:]
+    /// The place of the last known section heading read (`header` before any).
+    var lastPlace = "header"
+    /// The heading line of each free section, and of the last known section.
+    var freeSectionLines: [Int] = []
+    var lastKnownSectionLine = 0
 
     init(_ text: String) {
         let bytes = Array(text.utf8)
@@ -83,6 +94,12 @@ package struct StateFileScanner {
         problems.append(ValidationProblem(line: line, message: message))
     }
 
+    /// A line whose text is not read into the state (and a problem).
+    mutating func unread(_ line: Line, _ message: String) {
+        problem(line.number, message)
+        file.unreadLines.append((line.number, line.text.string))
+    }
+
     /// User text as it was before escaping.
     func userText(_ text: LineText) -> String {
         escaped ? MarkdownEscaping.unescape(text.string) : text.string
@@ -104,6 +121,9 @@ package struct StateFileScanner {
         }
         if inHeader { endHeader(at: ruleLine ?? lines.last?.number ?? 1) }
         closeSection()
+        // A free section after the last known one stays at the end, wherever
+        // later sections appear.
+        for i in file.sections.indices where freeSectionLines[i] > lastKnownSectionLine { file.sections[i].after = "metadata" }
         file.tasks = file.tasks.enumerated()
             .sorted { ($0.element.wave, $0.offset) < ($1.element.wave, $1.offset) }.map(\.element)
     }
@@ -118,7 +138,7 @@ package struct StateFileScanner {
                 problem(line.number, "the statejournal footer is not the last line; "
                     + "lines after it were added by hand or the file was damaged")
             }
-            guard let (seq, crc, _) = ProjectionFooter.parse(line.text.string) else {
+            guard let (seq, crc, event) = ProjectionFooter.parse(line.text.string) else {
                 problem(line.number, "malformed statejournal footer; expected '\(ProjectionFooter.template)'")
                 continue
             }
@@ -129,7 +149,7 @@ package struct StateFileScanner {
                     + "the file was edited by hand or damaged")
             }
             if line.number == footers.last?.number {
-                file.footer = .init(seq: seq, crc32c: crc, matchesContent: isLast && actual == crc)
+                file.footer = .init(seq: seq, crc32c: crc, matchesContent: isLast && actual == crc, event: event)
             }
         }
     }

@@ -43,7 +43,7 @@ extension FileJournal {
         buffer.reserveCapacity(events.count * 256)
         var lastStart = 0
         for event in events {
-            let payload = event.json().encoded()
+            let payload = event.encoded()
             guard payload.count <= maximumRecordSize else {
                 throw Self.recordTooLarge(event, size: payload.count, limit: maximumRecordSize)
             }

@@ -83,7 +83,13 @@ extension FileJournal {
         }
     }
 
-    package func decodeEvent(_ payload: UnsafeRawBufferPointer, at offset: Int, in file: String, after lastSeq: UInt64) throws -> Event {
+    /// Decodes a record's event: straight from the bytes when they are in
+    /// the form the journal writes (`decoder`, kept across a scan's
+    /// records), else with the general JSON decoder — the same event, or the
+    /// same error, either way.
+    package func decodeEvent(_ payload: UnsafeRawBufferPointer, at offset: Int, in file: String, after lastSeq: UInt64,
+                             decoder: inout CanonicalEventDecoder) throws -> Event {
+        if let event = decoder.decode(payload) { return event }
         do {
             return try Event(json: try JSON.parse(payload))
         } catch {
@@ -109,6 +115,8 @@ extension FileJournal {
         /// Where the last record visited starts, and its checksum.
         package var lastRecordStart: Int64 = Int64(RecordFormat.headerSize)
         package var lastRecordChecksum: UInt32 = 0
+        /// Reused from record to record.
+        private var decoder = CanonicalEventDecoder()
 
         package init(_ journal: FileJournal, file: String, next: UInt64, after seq: UInt64, decodeAll: Bool = false,
              end: Int64 = .max, _ body: @escaping (Event) throws -> Void) {
@@ -125,11 +133,11 @@ extension FileJournal {
             if Int64(offset) >= end { return }
             lastRecordStart = Int64(offset)
             lastRecordChecksum = RecordFormat.storedChecksum(ofPayload: payload)
-            if !decodeAll, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
+            if !decodeAll, next <= seq, let peeked = Event.encodedSeq(payload), peeked <= seq, peeked == next {
                 next += 1
                 return
             }
-            var event = try journal.decodeEvent(payload, at: offset, in: file, after: next - 1)
+            var event = try journal.decodeEvent(payload, at: offset, in: file, after: next - 1, decoder: &decoder)
             event.identity = RecordFormat.storedChecksum(ofPayload: payload)
             guard event.seq == next else {
                 throw StateJournalError.corruption(

@@ -63,8 +63,12 @@ package struct Watermark: Equatable {
 
     /// The watermark in a lock file's fields, if it is well formed and of this boot.
     package init?(fields: [(key: String, value: String)]) {
-        var map: [String: String] = [:]
-        for (key, value) in fields { map[key] = value }
+        // A handful of fields: looked up in place (the last of a repeated key counts).
+        struct Lookup {
+            let fields: [(key: String, value: String)]
+            subscript(key: String) -> String? { fields.last { $0.key == key }?.value }
+        }
+        let map = Lookup(fields: fields)
         guard let boot = map["boot"], boot == Self.currentBoot,
               let first = map["segment"].flatMap(UInt64.init), let inode = map["inode"].flatMap(UInt64.init),
               let end = map["durable"].flatMap(Int64.init), let last = map["last"]?.split(separator: ":"), last.count == 2,
@@ -82,7 +86,7 @@ package struct Watermark: Equatable {
     /// The fields; `durable` last but one (before `end=1`, added by the lock).
     package var fields: [(key: String, value: String)] {
         [("boot", boot), ("segment", String(segmentFirstSeq)), ("inode", String(inode)), ("durable", String(end)),
-         ("last", "\(lastRecordStart):\(String(lastRecordChecksum, radix: 16))")]
+         ("last", String(lastRecordStart) + ":" + String(lastRecordChecksum, radix: 16))]
             + (pending.map { [("pending", String($0))] } ?? [])
     }
 }

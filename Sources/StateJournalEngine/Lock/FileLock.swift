@@ -253,9 +253,16 @@ package final class FileLock {
     package private(set) var fields: [(key: String, value: String)] = []
     /// What this holder's note says: the command and when the lock was
     /// taken (made into text only when the note is written).
-    private var holder: (command: String, since: Timestamp) = ("", Timestamp(microseconds: 0))
-    private var holderNote: String {
-        "pid=\(getpid())\ncommand=\(holder.command.replacingNewlines())\nsince=\(holder.since.rfc3339)\n"
+    private var holder: (command: String, since: Timestamp) = ("", Timestamp(microseconds: 0)) {
+        didSet { holderNoteBytes = nil }
+    }
+    /// The note's bytes, made once per hold (a hold may rewrite the record twice a write).
+    private var holderNoteBytes: [UInt8]?
+    private var holderNote: [UInt8] {
+        if let bytes = holderNoteBytes { return bytes }
+        let bytes = Array("pid=\(getpid())\ncommand=\(holder.command.replacingNewlines())\nsince=\(holder.since.rfc3339)\n".utf8)
+        holderNoteBytes = bytes
+        return bytes
     }
 
     /// Replaces the fields kept in the lock file for the next holder, which
@@ -329,10 +336,13 @@ package final class FileLock {
     package static let recordSize = 512
 
     /// Writes the note and the fields, ended by `end=1`, as one record.
-    private func write(_ fd: Int32, holder: String?) throws(StateJournalError) {
+    private func write(_ fd: Int32, holder: [UInt8]?) throws(StateJournalError) {
         // A newline or carriage return inside a value would end its line early.
         func appendLine(_ text: String, to out: inout [UInt8]) {
-            for byte in text.utf8 { out.append(byte == 10 || byte == 13 ? UInt8(ascii: " ") : byte) }
+            var text = text
+            text.withUTF8 { bytes in
+                for byte in bytes { out.append(byte == 10 || byte == 13 ? UInt8(ascii: " ") : byte) }
+            }
         }
         var body: [UInt8] = []
         body.reserveCapacity(Self.recordSize)
@@ -343,7 +353,7 @@ package final class FileLock {
             body.append(UInt8(ascii: "\n"))
         }
         if !fields.isEmpty { body += "end=1\n".utf8 }
-        var note = Array((holder ?? "").utf8)
+        var note = holder ?? []
         // The fields first in importance: a long command is shortened to fit
         // (at a character's boundary).
         if note.count + body.count > Self.recordSize {
@@ -353,8 +363,11 @@ package final class FileLock {
             if !note.isEmpty && note.last != UInt8(ascii: "\n") { note.append(UInt8(ascii: "\n")) }
         }
         if note.count + body.count > Self.recordSize { body = [] }  // cannot happen with our fields
-        var bytes = note + body
-        bytes += [UInt8](repeating: UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.recordSize)
+        bytes.append(contentsOf: note)
+        bytes.append(contentsOf: body)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "\n"), count: max(0, Self.recordSize - bytes.count)))
         do throws(StateJournalError) {
             try fs.writeAll(fd, bytes, at: 0, path)
         } catch {

@@ -17,6 +17,10 @@ package struct FileStatus: Sendable, Equatable {
     package var device: UInt64
     /// How many names the file has (0: it was removed while open).
     package var linkCount: UInt64
+    /// The last modification, in µs since the epoch (0 when unknown). Not part of `==`.
+    package var modifiedMicroseconds: Int64 = 0
+    /// The owner's user id. Not part of `==`.
+    package var owner: UInt32 = 0
 
     package init(size: Int64, mode: UInt32, inode: UInt64 = 0, device: UInt64 = 0, linkCount: UInt64 = 1) {
         self.size = size
@@ -24,6 +28,10 @@ package struct FileStatus: Sendable, Equatable {
         self.inode = inode
         self.device = device
         self.linkCount = linkCount
+    }
+
+    package static func == (a: FileStatus, b: FileStatus) -> Bool {
+        a.size == b.size && a.mode == b.mode && a.inode == b.inode && a.device == b.device && a.linkCount == b.linkCount
     }
 
     package var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
@@ -98,8 +106,15 @@ package func nothingOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true,
 }
 
 private func makeStatus(_ s: stat) -> FileStatus {
-    FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode), inode: UInt64(s.st_ino), device: UInt64(s.st_dev),
-               linkCount: UInt64(s.st_nlink))
+    var status = FileStatus(size: Int64(s.st_size), mode: UInt32(s.st_mode), inode: UInt64(s.st_ino), device: UInt64(s.st_dev),
+                            linkCount: UInt64(s.st_nlink))
+    #if canImport(Darwin)
+    status.modifiedMicroseconds = Int64(s.st_mtimespec.tv_sec) * 1_000_000 + Int64(s.st_mtimespec.tv_nsec) / 1000
+    #else
+    status.modifiedMicroseconds = Int64(s.st_mtim.tv_sec) * 1_000_000 + Int64(s.st_mtim.tv_nsec) / 1000
+    #endif
+    status.owner = UInt32(s.st_uid)
+    return status
 }
 
 /// The production ``SystemCalls``: thin wrappers over libc.

@@ -16,6 +16,16 @@ public struct Event: Sendable, Equatable {
     public var idempotencyKey: String?
     /// The change it records.
     public var payload: Payload
+    /// How the change was made: `"edit"` for an event recorded from a
+    /// person's or an agent's edit of STATE.md; nil for a command's write.
+    public package(set) var via: String?
+    /// For an event recorded from an edit: when the edited STATE.md was last
+    /// modified (its `mtime`).
+    public package(set) var fileModified: Timestamp?
+    /// For an event recorded from an edit: the CRC-32C of the edited
+    /// STATE.md's bytes (`file_crc`) — the edit's identity, so one file is
+    /// recorded once and a second save is never taken for the first.
+    package var fileChecksum: UInt32?
     /// A checksum of the event as its store holds it (for the file journal,
     /// the record's CRC-32C), set when the event is read from a store or
     /// prepared for writing; 0 when unknown. Two events with the same
@@ -39,12 +49,16 @@ public struct Event: Sendable, Equatable {
     public static func == (a: Event, b: Event) -> Bool {
         a.seq == b.seq && a.time == b.time && a.actor == b.actor && a.pid == b.pid
             && a.idempotencyKey == b.idempotencyKey && a.payload == b.payload
+            && a.via == b.via && a.fileModified == b.fileModified && a.fileChecksum == b.fileChecksum
     }
+
+    /// The value of ``via`` for events recorded from an edit of STATE.md.
+    package static let viaEdit = "edit"
 
     /// The identity the file journal gives this event once written: the
     /// checksum of its length-prefixed encoding, which its record carries.
     package func computedIdentity() -> UInt32 {
-        json().encoded().withUnsafeBytes { CRC32C.maskedFramed($0) }
+        encoded().withUnsafeBytes { CRC32C.maskedFramed($0) }
     }
 
     /// This event with its identity computed (see ``identity``).
@@ -102,6 +116,18 @@ public struct Event: Sendable, Equatable {
         case stateReplaced(StateImage)
         /// The state as of an earlier sequence number, made current again.
         case stateRestored(fromSeq: UInt64, state: StateImage)
+        /// A task's description, commit, files and error set (an edit of
+        /// STATE.md that changed them); its status is unchanged.
+        case taskEdited(taskID: String, description: String, commit: String?, files: [String], error: String?)
+        /// The first note with this text removed.
+        case noteRemoved(text: String)
+        /// A metadata entry removed.
+        case metadataRemoved(key: String)
+        /// The workflow's name changed.
+        case workflowRenamed(name: String)
+        /// A section STATE.md's format does not know (e.g. `## Decisions`)
+        /// set to its markdown, or removed when the markdown is empty.
+        case sectionSet(FreeSection)
 
         /// The event type's name, e.g. `task.completed`.
         public var typeName: String {
@@ -119,13 +145,19 @@ public struct Event: Sendable, Equatable {
             case .metadataSet: return "metadata.set"
             case .stateReplaced: return "state.replaced"
             case .stateRestored: return "state.restored"
+            case .taskEdited: return "task.edited"
+            case .noteRemoved: return "note.removed"
+            case .metadataRemoved: return "metadata.removed"
+            case .workflowRenamed: return "workflow.renamed"
+            case .sectionSet: return "section.set"
             }
         }
 
         /// The task the event concerns, for `log --task` and `blame`.
         public var taskIDs: [String] {
             switch self {
-            case .taskAdded(let id, _, _, _), .taskStarted(let id), .taskCompleted(let id, _, _, _), .taskFailed(let id, _, _),
+            case .taskEdited(let id, _, _, _, _),
+                 .taskAdded(let id, _, _, _), .taskStarted(let id), .taskCompleted(let id, _, _, _), .taskFailed(let id, _, _),
                  .taskClaimed(let id, _, _, _, _), .taskLeaseRenewed(let id, _, _), .taskReleased(let id, _, _):
                 return [id]
             case .workflowInitialized(_, _, let waves, _):
@@ -140,6 +172,7 @@ public struct Event: Sendable, Equatable {
         package static let allTypeNames = [
             "workflow.initialized", "task.added", "task.started", "task.completed", "task.failed",
             "wave.set", "note.added", "metadata.set", "state.replaced", "state.restored",
+            "task.edited", "note.removed", "metadata.removed", "workflow.renamed", "section.set",
             "task.claimed", "task.lease_renewed", "task.released",
         ]
     }
@@ -156,9 +189,10 @@ public struct StateImage: Sendable, Equatable {
     package var tasks: [WorkflowTask]
     package var notes: [String]
     package var metadata: [MetadataEntry]
+    package var sections: [FreeSection]
 
     package init(workflowID: String, name: String, currentWave: Int, totalWaves: Int, started: Timestamp,
-                tasks: [WorkflowTask], notes: [String], metadata: [MetadataEntry]) {
+                tasks: [WorkflowTask], notes: [String], metadata: [MetadataEntry], sections: [FreeSection] = []) {
         self.workflowID = workflowID
         self.name = name
         self.currentWave = currentWave
@@ -167,16 +201,42 @@ public struct StateImage: Sendable, Equatable {
         self.tasks = tasks
         self.notes = notes
         self.metadata = metadata
+        self.sections = sections
     }
 
     package init(_ state: WorkflowState) {
         self.init(workflowID: state.workflowID, name: state.name, currentWave: state.currentWave,
                   totalWaves: state.totalWaves, started: state.started, tasks: state.tasks,
-                  notes: state.notes, metadata: state.metadata)
+                  notes: state.notes, metadata: state.metadata, sections: state.sections)
     }
 
     package func state(seq: UInt64, updated: Timestamp) -> WorkflowState {
         WorkflowState(workflowID: workflowID, name: name, currentWave: currentWave, totalWaves: totalWaves,
-                      started: started, updated: updated, tasks: tasks, notes: notes, metadata: metadata, seq: seq)
+                      started: started, updated: updated, tasks: tasks, notes: notes, metadata: metadata,
+                      sections: sections, seq: seq)
     }
+}
+
+/// A section of STATE.md its format does not know — `## Decisions`, `## Links`,
+/// free text under a heading — kept from an edit and rendered back verbatim.
+public struct FreeSection: Sendable, Equatable {
+    /// The heading's text after `## `, unique in the state.
+    public var name: String
+    /// Where it goes: after the header (`header`) or after the place of a
+    /// section the format knows (`completed`, `in_progress`, `pending`,
+    /// `failed`, `notes`, `metadata`), whether or not that one is shown.
+    public var after: String
+    /// Its lines after the heading, verbatim, without trailing blank lines
+    /// (empty in a ``Event/Payload/sectionSet(_:)``: remove the section).
+    public var markdown: String
+
+    /// A section.
+    public init(name: String, after: String, markdown: String) {
+        self.name = name
+        self.after = after
+        self.markdown = markdown
+    }
+
+    /// The places a section can follow, in the order STATE.md shows them.
+    package static let places = ["header", "completed", "in_progress", "pending", "failed", "notes", "metadata"]
 }

@@ -14,6 +14,9 @@ extension Event {
             .init("type", .string(payload.typeName)),
         ]
         if let idempotencyKey { members.append(.init("idempotency_key", .string(idempotencyKey))) }
+        if let via { members.append(.init("via", .string(via))) }
+        if let fileModified { members.append(.init("file_mtime", .string(fileModified.rfc3339))) }
+        if let fileChecksum { members.append(.init("file_crc", .int(Int64(fileChecksum)))) }
         switch payload {
         case .workflowInitialized(let id, let name, let waves, let metadata):
             members.append(.init("workflow_id", .string(id)))
@@ -68,6 +71,20 @@ extension Event {
         case .stateRestored(let fromSeq, let image):
             members.append(.init("restored_seq", .int(Int64(fromSeq))))
             members.append(.init("state", image.json()))
+        case .taskEdited(let taskID, let description, let commit, let files, let error):
+            members.append(.init("task_id", .string(taskID)))
+            members.append(.init("description", .string(description)))
+            members.append(.init("commit", commit.map { .string($0) } ?? .null))
+            members.append(.init("files", .array(files.map { .string($0) })))
+            members.append(.init("error", error.map { .string($0) } ?? .null))
+        case .noteRemoved(let text):
+            members.append(.init("text", .string(text)))
+        case .metadataRemoved(let key):
+            members.append(.init("key", .string(key)))
+        case .workflowRenamed(let name):
+            members.append(.init("workflow_name", .string(name)))
+        case .sectionSet(let section):
+            members += section.jsonMembers()
         }
         return .object(members)
     }
@@ -124,12 +141,36 @@ extension Event {
             let restored = try r.int("restored_seq")
             guard restored >= 0 else { throw EventDecodingError("'restored_seq' must not be negative") }
             payload = .stateRestored(fromSeq: UInt64(restored), state: try StateImage(json: r.required("state")))
+        case "task.edited":
+            payload = .taskEdited(taskID: try r.string("task_id"), description: try r.optionalString("description") ?? "",
+                                  commit: try r.optionalString("commit"), files: try r.stringArray("files"),
+                                  error: try r.optionalString("error"))
+        case "note.removed":
+            payload = .noteRemoved(text: try r.string("text"))
+        case "metadata.removed":
+            payload = .metadataRemoved(key: try r.string("key"))
+        case "workflow.renamed":
+            payload = .workflowRenamed(name: try r.string("workflow_name"))
+        case "section.set":
+            payload = .sectionSet(try FreeSection(json: r.json))
         default:
             throw EventDecodingError("unknown event type '\(type)'")
         }
         self.init(seq: UInt64(seq), time: time, actor: try r.string("actor"),
                   pid: Int32(truncatingIfNeeded: try r.int("pid")),
                   idempotencyKey: try r.optionalString("idempotency_key"), payload: payload)
+        via = try r.optionalString("via")
+        if let text = try r.optionalString("file_mtime") {
+            guard let time = Timestamp(parsing: text) else { throw EventDecodingError("'file_mtime' is not an RFC 3339 time") }
+            fileModified = time
+        }
+        // Absent in journals written before edits carried it.
+        if let v = r.json["file_crc"], !v.isNull {
+            guard let crc = v.intValue, let value = UInt32(exactly: crc) else {
+                throw EventDecodingError("'file_crc' must be an unsigned 32-bit integer")
+            }
+            fileChecksum = value
+        }
     }
 }
 
@@ -246,18 +287,36 @@ extension WorkflowTask {
     }
 }
 
+extension FreeSection {
+    /// `name`, `after`, `markdown`: a `section.set` event's payload fields
+    /// and an element of a state's `sections`.
+    package func jsonMembers() -> [JSON.Member] {
+        [.init("name", .string(name)), .init("after", .string(after)), .init("markdown", .string(markdown))]
+    }
+
+    package init(json: JSON) throws(EventDecodingError) {
+        let r = FieldReader(json)
+        self.init(name: try r.string("name"), after: try r.optionalString("after") ?? "metadata",
+                  markdown: try r.optionalString("markdown") ?? "")
+    }
+}
+
 extension StateImage {
+    /// `sections` is there only when the state has any, so that states
+    /// without them encode as they did before sections existed.
     package func json() -> JSON {
-        .obj([
-            "workflow_id": .string(workflowID),
-            "workflow_name": .string(name),
-            "current_wave": .int(Int64(currentWave)),
-            "total_waves": .int(Int64(totalWaves)),
-            "started": .string(started.rfc3339),
-            "tasks": .array(tasks.map { $0.json() }),
-            "notes": .array(notes.map { .string($0) }),
-            "metadata": metadataJSON(metadata),
-        ])
+        var members: [JSON.Member] = [
+            .init("workflow_id", .string(workflowID)),
+            .init("workflow_name", .string(name)),
+            .init("current_wave", .int(Int64(currentWave))),
+            .init("total_waves", .int(Int64(totalWaves))),
+            .init("started", .string(started.rfc3339)),
+            .init("tasks", .array(tasks.map { $0.json() })),
+            .init("notes", .array(notes.map { .string($0) })),
+            .init("metadata", metadataJSON(metadata)),
+        ]
+        if !sections.isEmpty { members.append(.init("sections", .array(sections.map { .object($0.jsonMembers()) }))) }
+        return .object(members)
     }
 
     package init(json: JSON) throws(EventDecodingError) {
@@ -268,7 +327,16 @@ extension StateImage {
         self.init(workflowID: try r.string("workflow_id"), name: try r.string("workflow_name"),
                   currentWave: Int(try r.int("current_wave")), totalWaves: Int(try r.int("total_waves")),
                   started: started, tasks: try r.array("tasks").map { (t: JSON) throws(EventDecodingError) in try WorkflowTask(json: t) },
-                  notes: try r.stringArray("notes"), metadata: try metadataEntries(json["metadata"]))
+                  notes: try r.stringArray("notes"), metadata: try metadataEntries(json["metadata"]),
+                  sections: try Self.sections(json["sections"]))
+    }
+
+    private static func sections(_ json: JSON?) throws(EventDecodingError) -> [FreeSection] {
+        guard let json, !json.isNull else { return [] }
+        guard let items = json.arrayValue else { throw EventDecodingError("'sections' must be an array") }
+        var out: [FreeSection] = []
+        for item in items { out.append(try FreeSection(json: item)) }
+        return out
     }
 }
 

@@ -118,6 +118,7 @@ extension WorkflowState {
         case .taskClaimed(let taskID, let owner, let leaseExpires, _, let force):
             let task = try Self.existingTask(taskID, in: self)
             guard !owner.isEmpty else { throw .badInput("the claim's owner is empty; give the actor that claims the task") }
+            try Self.checkLeaseEnd(leaseExpires)
             if let refusal = claimRefusal(task, for: owner, at: event.time, force: force) { throw refusal }
             updateTask(taskID) {
                 $0.status = .inProgress
@@ -134,6 +135,7 @@ extension WorkflowState {
             guard holder == owner else {
                 throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")
             }
+            try Self.checkLeaseEnd(leaseExpires)
             updateTask(taskID) { $0.leaseExpires = leaseExpires }
         case .taskReleased(let taskID, _, let force):
             let task = try Self.existingTask(taskID, in: self)
@@ -151,6 +153,36 @@ extension WorkflowState {
         case .metadataSet(let key, let value):
             try Self.checkMetadata([MetadataEntry(key: key, value: value)])
             setMetadata(key, value)
+        case .taskEdited(let taskID, let description, let commit, let files, let error):
+            _ = try Self.existingTask(taskID, in: self)
+            if let commit { try Identifier.check(commit, as: "commit") }
+            updateTask(taskID) {
+                $0.description = description
+                $0.commit = commit
+                $0.files = files
+                $0.error = error
+            }
+        case .noteRemoved(let text):
+            guard let index = notes.firstIndex(of: text) else {
+                throw .badInput("there is no note '\(text)' to remove")
+            }
+            notes.remove(at: index)
+        case .metadataRemoved(let key):
+            guard metadataValue(key) != nil else {
+                throw .badInput("there is no metadata key '\(key)' to remove")
+            }
+            removeMetadata(key)
+        case .workflowRenamed(let name):
+            self.name = name
+        case .sectionSet(let section):
+            try Self.checkSection(section)
+            if let i = sections.firstIndex(where: { $0.name == section.name }) {
+                if section.markdown.isEmpty { sections.remove(at: i) } else { sections[i] = section }
+            } else if !section.markdown.isEmpty {
+                sections.append(section)
+            } else {
+                throw .badInput("there is no section '\(section.name)' to remove")
+            }
         case .workflowInitialized, .stateReplaced, .stateRestored:
             break // replacements, handled by apply(_:to:)
         }
@@ -208,6 +240,39 @@ extension WorkflowState {
         guard wave >= low && wave <= state.totalWaves else {
             throw .badInput("wave \(wave) is out of range; this workflow has waves \(low)…\(state.totalWaves)")
         }
+    }
+
+    /// The titles of STATE.md's own sections: a free section may not take one.
+    private static let reservedSectionTitles = ["Completed", "In Progress", "Pending", "Failed", "Notes", "Metadata"]
+
+    /// A free section renders back as itself: a one-line name that is not one
+    /// of the format's own sections, a known place, and no line that would
+    /// start another section or look like the footer.
+    package static func checkSection(_ section: FreeSection) throws(StateJournalError) {
+        let name = section.name
+        guard !name.isEmpty, !name.contains(where: { $0.isNewline }), name.trimmingBlanks == name else {
+            throw .badInput("a section name must be one line of text without white space at its ends")
+        }
+        var bare = Substring(String(String.UnicodeScalarView(name.unicodeScalars.filter { $0 != "\u{FE0F}" })))
+        if let space = bare.firstIndex(of: " "), bare[bare.startIndex..<space].unicodeScalars.allSatisfy({ $0.properties.isEmojiPresentation || $0.properties.isEmoji && $0.value > 0xff }) {
+            bare = bare[bare.index(after: space)...]
+        }
+        for title in reservedSectionTitles where bare == title || bare.hasPrefix(title + " (") {
+            throw .badInput("'## \(name)' is one of STATE.md's own sections, not a free section")
+        }
+        guard FreeSection.places.contains(section.after) else {
+            throw .badInput("a section cannot follow '\(section.after)'; one of: \(FreeSection.places.joined(separator: ", "))")
+        }
+        for line in section.markdown.split(separator: "\n", omittingEmptySubsequences: false)
+        where line.hasPrefix("## ") || line.hasPrefix("<!-- statejournal") {
+            throw .badInput("the markdown of section '\(name)' has a line '\(line.prefix(40))' that would start another section")
+        }
+    }
+
+    /// Refuses a lease end the journal could not write and read back (after year 9999).
+    package static func checkLeaseEnd(_ end: Timestamp?) throws(StateJournalError) {
+        guard let end, end < Timestamp.earliest || Timestamp.latest < end else { return }
+        throw .badInput("the lease would end outside the years 1–9999; give a shorter lease, or 'none' for no expiry")
     }
 
     /// Refuses dependencies on unknown tasks, on the task itself, repeated
@@ -285,10 +350,27 @@ extension WorkflowState {
             }
             if let commit = task.commit { try Identifier.check(commit, as: "commit") }
         }
+        var names = Set<String>()
+        for section in image.sections {
+            try checkSection(section)
+            guard !section.markdown.isEmpty, names.insert(section.name).inserted else {
+                throw .badInput("section '\(section.name)' is empty or appears twice")
+            }
+        }
         try checkDependencies(of: image.tasks, in: "the state")
         guard image.currentWave >= 0 && image.currentWave <= image.totalWaves else {
             throw .badInput("current wave \(image.currentWave) is outside 0…\(image.totalWaves)")
         }
         try checkMetadata(image.metadata)
+    }
+}
+
+extension String {
+    /// Without spaces and tabs at either end.
+    fileprivate var trimmingBlanks: String {
+        var scalars = Substring(self)
+        while let c = scalars.first, c == " " || c == "\t" { scalars = scalars.dropFirst() }
+        while let c = scalars.last, c == " " || c == "\t" { scalars = scalars.dropLast() }
+        return String(scalars)
     }
 }

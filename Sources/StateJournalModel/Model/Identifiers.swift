@@ -7,14 +7,13 @@
 package enum Identifier {
     package static let maximumLength = 256
     package static let forbidden: Set<Character> = ["`", "*", "\\", "[", "]", "<", ">", "|", ","]
-    private static let forbiddenBytes: Set<UInt8> = Set("`*\\[]<>|,".utf8)
 
     /// Why `value` is not a valid identifier, or nil when it is.
     package static func problem(_ value: String) -> String? {
         if value.isEmpty { return "is empty" }
         if value.utf8.count > maximumLength { return "is longer than \(maximumLength) bytes" }
         // Fast path: printable ASCII without a forbidden character.
-        if value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !forbiddenBytes.contains($0) }) { return nil }
+        if value.utf8.allSatisfy(isPlainByte) { return nil }
         for ch in value {
             if ch.isWhitespace { return "contains white space" }
             if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
@@ -23,6 +22,16 @@ package enum Identifier {
             if forbidden.contains(ch) { return "contains '\(ch)' (not allowed: white space and ` * \\ [ ] < > | ,)" }
         }
         return nil
+    }
+
+    /// Printable ASCII other than ` * \ [ ] < > | , (the fast path's bytes).
+    @inline(__always)
+    private static func isPlainByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "`"), UInt8(ascii: "*"), UInt8(ascii: "\\"), UInt8(ascii: "["), UInt8(ascii: "]"),
+             UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "|"), UInt8(ascii: ","): return false
+        default: return byte > 0x20 && byte < 0x7F
+        }
     }
 
     package static func check(_ value: String, as what: String) throws(StateJournalError) {

@@ -95,6 +95,9 @@ public struct WorkflowState: Sendable, Equatable {
     public var notes: [String]
     /// Metadata entries in the order they were first set.
     public private(set) var metadata: [MetadataEntry]
+    /// Sections STATE.md's format does not know, kept from edits, in the
+    /// order they were first set.
+    public package(set) var sections: [FreeSection] = []
     /// The sequence number of the last event folded into this state.
     public var seq: UInt64
     /// The ``Event/identity`` of that event (0 when unknown). STATE.md's
@@ -106,7 +109,7 @@ public struct WorkflowState: Sendable, Equatable {
 
     package init(workflowID: String, name: String, currentWave: Int = 0, totalWaves: Int,
                 started: Timestamp, updated: Timestamp, tasks: [WorkflowTask] = [],
-                notes: [String] = [], metadata: [MetadataEntry] = [], seq: UInt64 = 0) {
+                notes: [String] = [], metadata: [MetadataEntry] = [], sections: [FreeSection] = [], seq: UInt64 = 0) {
         self.workflowID = workflowID
         self.name = name
         self.currentWave = currentWave
@@ -116,6 +119,7 @@ public struct WorkflowState: Sendable, Equatable {
         self.tasks = []
         self.notes = notes
         self.metadata = []
+        self.sections = sections
         self.seq = seq
         self.taskIndex = [:]
         for task in tasks { insertTask(task) }
@@ -126,6 +130,7 @@ public struct WorkflowState: Sendable, Equatable {
         a.workflowID == b.workflowID && a.name == b.name && a.currentWave == b.currentWave
             && a.totalWaves == b.totalWaves && a.started == b.started && a.updated == b.updated
             && a.tasks == b.tasks && a.notes == b.notes && a.metadata == b.metadata && a.seq == b.seq
+            && a.sections == b.sections
     }
 
     /// The task with this id, if any.
@@ -161,6 +166,32 @@ public struct WorkflowState: Sendable, Equatable {
         }
     }
 
+    /// Makes room for `count` more tasks (a plan's), so that adding them
+    /// does not grow the list and its index step by step.
+    package mutating func reserveTasks(_ count: Int) {
+        tasks.reserveCapacity(tasks.count + count)
+        taskIndex.reserveCapacity(tasks.count + count)
+    }
+
+    /// Appends `task`, which belongs after every task there (a plan's tasks,
+    /// wave by wave); false, and nothing changes, when its id is taken.
+    package mutating func appendNewTask(_ task: WorkflowTask) -> Bool {
+        if let taken = taskIndex.updateValue(tasks.count, forKey: task.id) {
+            taskIndex[task.id] = taken
+            return false
+        }
+        tasks.append(task)
+        return true
+    }
+
+    /// Where the task with this id is in ``tasks``.
+    package func taskPosition(_ id: String) -> Int? { taskIndex[id] }
+
+    /// Changes the task at `position` (from ``taskPosition(_:)``) in place.
+    package mutating func updateTask(at position: Int, _ body: (inout WorkflowTask) -> Void) {
+        body(&tasks[position])
+    }
+
     package mutating func updateTask(_ id: String, _ body: (inout WorkflowTask) -> Void) {
         guard let i = taskIndex[id] else { return }
         body(&tasks[i])
@@ -172,6 +203,10 @@ public struct WorkflowState: Sendable, Equatable {
         } else {
             metadata.append(MetadataEntry(key: key, value: value))
         }
+    }
+
+    package mutating func removeMetadata(_ key: String) {
+        metadata.removeAll { $0.key == key }
     }
 
     package mutating func replaceMetadata(_ entries: [MetadataEntry]) {

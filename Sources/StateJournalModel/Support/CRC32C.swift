@@ -1,6 +1,9 @@
+internal import CCRC32C
+
 /// CRC-32C (Castagnoli), the checksum of every record, snapshot and footer.
 ///
-/// Software slicing-by-8; the polynomial is the one iSCSI, ext4 and LevelDB
+/// The CPU's crc32 instruction where there is one, else software
+/// slicing-by-8; the polynomial is the one iSCSI, ext4 and LevelDB
 /// use (reflected 0x82F63B78).
 package enum CRC32C {
     private static let tables: [UInt32] = {
@@ -22,6 +25,18 @@ package enum CRC32C {
 
     /// Extends `crc` (the value of a previous call, or 0) over `bytes`.
     package static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        if hardware, let base = bytes.baseAddress {
+            return ~statejournal_crc32c_update(~crc, base, bytes.count)
+        }
+        return software(crc, bytes)
+    }
+
+    /// Whether the CPU's crc32 instruction is used (x86-64 with SSE4.2):
+    /// the same function, about ten times faster than the tables.
+    package static let hardware = statejournal_crc32c_hardware() == 1
+
+    /// ``update(_:_:)`` with the tables (slicing-by-8).
+    package static func software(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         tables.withUnsafeBufferPointer { t in
             var i = 0

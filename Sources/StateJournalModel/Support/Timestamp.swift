@@ -50,6 +50,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// RFC 3339 in UTC with microseconds: `2026-11-20T10:00:00.123456Z`.
     public var rfc3339: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(27)
+        writeRFC3339(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``rfc3339`` through `gmtime_r` (the years ``writeRFC3339(into:)``
+    /// leaves to the C library).
+    package var rfc3339ByCLibrary: String {
         let (s, us) = secondsAndMicros
         return Self.dateTime(Self.components(time_t(s), local: false), separator: "T") + "." + Self.pad(us, 6) + "Z"
     }
@@ -114,8 +123,16 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         } else {
             return nil
         }
-        self.microseconds = Int64(seconds) * 1_000_000 + Int64(micros)
+        let value = Int64(seconds) * 1_000_000 + Int64(micros)
+        // Only times that are written back as they were read (years 1–9999).
+        guard (Timestamp.earliest.microseconds...Timestamp.latest.microseconds).contains(value) else { return nil }
+        self.microseconds = value
     }
+
+    /// 0001-01-01T00:00:00Z: the earliest time the journal writes and reads back.
+    package static let earliest = Timestamp(microseconds: -62_135_596_800_000_000)
+    /// 9999-12-31T23:59:59.999999Z: the latest time the journal writes and reads back.
+    package static let latest = Timestamp(microseconds: 253_402_300_799_999_999)
 }
 
 extension Timestamp {

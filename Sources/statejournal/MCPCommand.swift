@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import StateJournal
+
+/// `statejournal mcp`: replaces itself with `statejournal-mcp`, the MCP
+/// server (a program of its own, so that every other command starts without
+/// the MCP SDK's Foundation and libcurl), found beside this executable or
+/// else on the PATH.
+struct MCPCommand: GlobalCommand, Exemplified {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "Serve the workflow to an MCP client (Model Context Protocol) over stdin/stdout.",
+        discussion: """
+            Started by an MCP client, not by people: JSON-RPC on stdin and stdout, messages on \
+            stderr; it ends when stdin closes. Each tool call runs one statejournal command (the \
+            same lock, durability and STATE.md rewrite before the answer), and a refused call is a \
+            tool error with the command's message. The actor is --actor, else $STATEJOURNAL_ACTOR, \
+            else the client's name (from its initialize request), else user@host. The tools and \
+            their arguments: Docs/CLI.md (mcp). The server is the program statejournal-mcp, which \
+            must be installed beside statejournal.
+            """)
+
+    static let examples = [
+        "statejournal mcp --state /path/to/STATE.md",
+        "statejournal mcp --state /path/to/STATE.md --actor agent-3",
+    ]
+
+    @ParentCommand var root: StateJournalCommand
+    @OptionGroup(title: "Global options") var trailing: GlobalOptions<Trailing>
+
+    func run() throws {
+        let options = global
+        var arguments = ["statejournal-mcp"]
+        if let state = options.state { arguments += ["--state", state] }
+        if let actor = options.actor { arguments += ["--actor", actor] }
+        if let timeout = options.lockTimeout { arguments += ["--lock-timeout", String(timeout)] }
+        if options.allowSymlinks { arguments.append("--allow-symlinks") }
+        let directory = Self.directoryOfExecutable()
+        let beside = directory.map { $0 + "/statejournal-mcp" }
+        var argv = arguments.map { strdup($0) } + [nil]
+        if let beside, access(beside, X_OK) == 0 {
+            execv(beside, &argv)
+        } else {
+            execvp("statejournal-mcp", &argv)
+        }
+        let error = errno
+        throw CLIError("io", "cannot start the MCP server statejournal-mcp (looked in '\(directory ?? "?")' and on the PATH): \(String(cString: strerror(error)))",
+                       hint: "install statejournal-mcp beside statejournal ('make release' builds both; 'swift build --product statejournal-mcp')",
+                       status: 1)
+    }
+
+    /// The directory of the running executable (/proc/self/exe on Linux,
+    /// else the first argument when it names a path).
+    static func directoryOfExecutable() -> String? {
+        var path: String?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 {
+            path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        } else if let first = CommandLine.arguments.first, first.contains("/") {
+            path = first
+        }
+        guard let path, let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
+    }
+}
