@@ -133,13 +133,15 @@ mcp-test: $(MCP_VENV)/.installed
 # runtime linked in statically (about 3.5 ms less start-up per command).
 # Also statejournal-mcp, the MCP server `statejournal mcp` starts (installed
 # beside it): its static Foundation needs libcurl's development files,
-# installed with apt-get when missing. RELEASE_PRODUCTS=statejournal leaves
-# it out (python-test does: the binding needs only the command line).
+# installed with apt-get when missing. And statejournal-pg, the same command
+# line with the PostgreSQL store linked in (what `statejournal --store
+# postgres://…` runs; also static Foundation). RELEASE_PRODUCTS=statejournal
+# leaves both out (python-test does: the binding needs only the command line).
 RELEASE_FLAGS = -c release --static-swift-stdlib
-RELEASE_PRODUCTS ?= statejournal statejournal-mcp
+RELEASE_PRODUCTS ?= statejournal statejournal-mcp statejournal-pg
 release: deps
-	@if echo "$(RELEASE_PRODUCTS)" | grep -q statejournal-mcp && ! pkg-config --exists libcurl 2>/dev/null; then \
-		echo "make: installing libcurl4-openssl-dev (statejournal-mcp links Foundation statically)"; \
+	@if echo "$(RELEASE_PRODUCTS)" | grep -q 'statejournal-mcp\|statejournal-pg' && ! pkg-config --exists libcurl 2>/dev/null; then \
+		echo "make: installing libcurl4-openssl-dev (statejournal-mcp and statejournal-pg link Foundation statically)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libcurl4-openssl-dev; \
 	fi
 	@for product in $(RELEASE_PRODUCTS); do \
@@ -166,7 +168,7 @@ MANDIR        = $(DESTDIR)$(PREFIX)/share/man/man1
 BASH_COMPDIR  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSH_COMPDIR   = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISH_COMPDIR  = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-INSTALLED     = $(BINDIR)/statejournal $(BINDIR)/statejournal-mcp $(MANDIR)/statejournal.1 $(BASH_COMPDIR)/statejournal \
+INSTALLED     = $(BINDIR)/statejournal $(BINDIR)/statejournal-mcp $(BINDIR)/statejournal-pg $(MANDIR)/statejournal.1 $(BASH_COMPDIR)/statejournal \
                 $(ZSH_COMPDIR)/_statejournal $(FISH_COMPDIR)/statejournal.fish
 install: release man
 	install -d "$(BINDIR)" "$(MANDIR)" "$(BASH_COMPDIR)" "$(ZSH_COMPDIR)" "$(FISH_COMPDIR)"

@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "StateJournal", targets: ["StateJournal"]),
         .executable(name: "statejournal", targets: ["statejournal"]),
         .executable(name: "statejournal-mcp", targets: ["statejournal-mcp"]),
+        .executable(name: "statejournal-pg", targets: ["statejournal-pg"]),
+        .library(name: "StateJournalPostgres", targets: ["StateJournalPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,13 +81,29 @@ let package = Package(
             dependencies: ["StateJournal", "StateJournalEngine", "StateJournalModel"],
             swiftSettings: upcoming
         ),
-        .executableTarget(
-            name: "statejournal",
+        // The command line's commands (one file each), shared by the two
+        // programs below.
+        .target(
+            name: "StateJournalCLI",
             dependencies: [
                 "StateJournal",
-                "StateJournalPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: upcoming
+        ),
+        // The command line on the file journal; no database client linked,
+        // so every command starts fast. Given a postgres:// store it becomes
+        // statejournal-pg.
+        .executableTarget(
+            name: "statejournal",
+            dependencies: ["StateJournalCLI"],
+            swiftSettings: upcoming
+        ),
+        // The same command line with the PostgreSQL store linked in.
+        .executableTarget(
+            name: "statejournal-pg",
+            dependencies: ["StateJournal", "StateJournalCLI", "StateJournalPostgres"],
             swiftSettings: upcoming
         ),
         // The MCP server (`statejournal mcp` execs it): a separate program so
@@ -140,12 +158,12 @@ let package = Package(
         // `make pg-start` runs (`make test` starts it).
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalPostgres", "statejournal"],
+            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalPostgres", "StateJournalCLI", "statejournal", "statejournal-pg"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["StateJournal", "StateJournalEngine", "statejournal"],
+            dependencies: ["StateJournal", "StateJournalEngine", "StateJournalCLI", "statejournal"],
             swiftSettings: upcoming
         ),
     ]

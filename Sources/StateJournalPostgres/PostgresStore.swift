@@ -92,8 +92,16 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
             return try Self.waitBounded(c.query(query, logger: nioLogger), on: c, seconds: deadline)
         } catch {
             lastSQLState = PostgresStoreError.sqlState(error)
-            if PostgresStoreError.isConnectionLost(error) { connection = nil }
-            throw PostgresStoreError.describe(error, doing: operation, address)
+            let lost = PostgresStoreError.isConnectionLost(error) || c.isClosed
+            if lost { connection = nil }
+            let described = PostgresStoreError.describe(error, doing: operation, address)
+            if lost && holding && query.sql != "COMMIT" {
+                // The connection went inside the transaction, before COMMIT
+                // was sent: the server rolls it back, nothing of it is kept.
+                throw StateJournalError(.io, described.message + "; the transaction was never committed, so nothing was written",
+                                        path: described.path, errno: described.errno)
+            }
+            throw described
         }
     }
 

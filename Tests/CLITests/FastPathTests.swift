@@ -2,9 +2,9 @@ import Foundation
 import Testing
 import ArgumentParser
 import StateJournal
-@testable import statejournal
+@testable import StateJournalCLI
 
-/// The fast path of the one-event write commands (Sources/statejournal/FastPath.swift)
+/// The fast path of the one-event write commands (Sources/StateJournalCLI/FastPath.swift)
 /// against swift-argument-parser: the same request for every argv it takes,
 /// and, run as processes, the same stdout, stderr and exit status for every
 /// argv, taken or declined.

@@ -6,14 +6,16 @@ import Synchronization
 @testable import StateJournalModel
 @testable import StateJournalPostgres
 
-/// A TCP proxy in front of the server that, once armed, forwards the
-/// client's `COMMIT` to the server and then cuts the client off before the
-/// server's answer reaches it: the commit happened, the client cannot know.
+/// A TCP proxy in front of the server that, once armed, cuts the connection
+/// at the client's next message containing a word: for `COMMIT` it forwards
+/// the message and cuts the client off before the server's answer reaches
+/// it (the commit happened, the client cannot know); for any other word it
+/// cuts before forwarding (the server never sees it and rolls back).
 final class CuttingProxy: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32
     private let target: UInt16
-    private let armed = Mutex(false)
+    private let armed = Mutex<String?>(nil)
 
     init(targetPort: UInt16) throws {
         target = targetPort
@@ -31,8 +33,8 @@ final class CuttingProxy: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    /// Cuts the next connection that sends a COMMIT.
-    func arm() { armed.withLock { $0 = true } }
+    /// Cuts the next connection that sends a message containing `word`.
+    func arm(at word: String = "COMMIT") { armed.withLock { $0 = word } }
 
     private func acceptLoop() {
         while true {
@@ -55,9 +57,21 @@ final class CuttingProxy: @unchecked Sendable {
                     let n = read(client, &buffer, buffer.count)
                     if n <= 0 { break }
                     let chunk = Array(buffer[0..<n])
-                    let isCommit = String(decoding: chunk, as: UTF8.self).contains("COMMIT")
+                    let text = String(decoding: chunk, as: UTF8.self)
+                    let trigger = armed.withLock { word -> String? in
+                        guard let w = word, text.contains(w) else { return nil }
+                        word = nil
+                        return w
+                    }
+                    if let trigger, trigger != "COMMIT" {
+                        // Cut before the server sees it.
+                        cut.withLock { $0 = true }
+                        shutdown(client, Int32(SHUT_RDWR))
+                        shutdown(server, Int32(SHUT_RDWR))
+                        break
+                    }
                     if write(server, chunk, n) != n { break }
-                    if isCommit, armed.withLock({ let was = $0; $0 = false; return was }) {
+                    if trigger == "COMMIT" {
                         cut.withLock { $0 = true }
                         // Let the server commit (its answer is dropped), then cut the client.
                         var answer = [UInt8](repeating: 0, count: 4096)
@@ -113,5 +127,32 @@ final class LostConnectionTests: XCTestCase {
         // The failed manager itself recovers on its next write (a new connection).
         let next = try manager.write(.noteAdded(text: "after"))
         XCTAssertEqual(next.event.seq, 3)
+    }
+
+    /// The connection lost before COMMIT (here: the INSERT never reaches
+    /// the server): the write fails saying nothing was written, and a retry
+    /// with the same idempotency key writes the event once.
+    func testConnectionLostBeforeCommitSaysNothingWasWritten() throws {
+        let direct = try TestServer.url()
+        let port = UInt16(ProcessInfo.processInfo.environment["PG_PORT"] ?? "54329") ?? 54329
+        guard direct.contains("127.0.0.1:\(port)") else { throw XCTSkip("needs make pg-start's server on 127.0.0.1") }
+        let proxy = try CuttingProxy(targetPort: port)
+        let viaProxy = direct.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(proxy.port)") + "&sslmode=disable"
+        let dir = TempDir()
+        let config = StateManager.Configuration(statePath: dir.path + "/STATE.md", actor: "lost")
+        let manager = try StateManager(configuration: config, storeURL: viaProxy)
+        try manager.initialize(id: "wf", name: "Lost early", waves: [[.init(id: "t1", description: "one")]])
+        proxy.arm(at: "INSERT")
+        XCTAssertThrowsError(try manager.write(.noteAdded(text: "never"), options: .init(idempotencyKey: "k-early"))) { error in
+            let e = error as? StateJournalError
+            XCTAssertEqual(e?.code, .io)
+            XCTAssertTrue(e?.message.contains("nothing was written") == true, "\(error)")
+        }
+        let other = try StateManager(configuration: config, storeURL: direct)
+        XCTAssertEqual(try other.loadState()?.seq, 1, "the lost transaction left nothing")
+        let retry = try other.write(.noteAdded(text: "never"), options: .init(idempotencyKey: "k-early"))
+        XCTAssertFalse(retry.wasDuplicate)
+        XCTAssertEqual(retry.event.seq, 2)
+        XCTAssertEqual(try manager.write(.noteAdded(text: "after")).event.seq, 3)
     }
 }

@@ -447,7 +447,7 @@ file: Sources/StateJournalEngine/Lock/FileLock.swift
 @@ notices-on-stdout
 why: the command line's log (repair notices, warnings) goes to stdout, mixed into JSON output
 test: GuaranteeCLITests/aRepairNoticeGoesToStderrAndStdoutStaysClean
-file: Sources/statejournal/CLILog.swift
+file: Sources/StateJournalCLI/CLILog.swift
 <<< original
 StreamLogHandler.standardError
 ===
@@ -457,7 +457,7 @@ StreamLogHandler.standardOutput
 @@ corruption-exits-one
 why: corruption exits 1 like any I/O error, not 5
 test: GuaranteeCLITests/everyCommandExitsFiveOnCorruptionAndChangesNothing
-file: Sources/statejournal/Output.swift
+file: Sources/StateJournalCLI/Output.swift
 <<< original
         case .corruption: return 5
 ===

@@ -39,32 +39,7 @@ struct MCPCommand: GlobalCommand, Exemplified {
         if let actor = options.actor { arguments += ["--actor", actor] }
         if let timeout = options.lockTimeout { arguments += ["--lock-timeout", String(timeout)] }
         if options.allowSymlinks { arguments.append("--allow-symlinks") }
-        let directory = Self.directoryOfExecutable()
-        let beside = directory.map { $0 + "/statejournal-mcp" }
-        var argv = arguments.map { strdup($0) } + [nil]
-        if let beside, access(beside, X_OK) == 0 {
-            execv(beside, &argv)
-        } else {
-            execvp("statejournal-mcp", &argv)
-        }
-        let error = errno
-        throw CLIError("io", "cannot start the MCP server statejournal-mcp (looked in '\(directory ?? "?")' and on the PATH): \(String(cString: strerror(error)))",
-                       hint: "install statejournal-mcp beside statejournal ('make release' builds both; 'swift build --product statejournal-mcp')",
-                       status: 1)
-    }
-
-    /// The directory of the running executable (/proc/self/exe on Linux,
-    /// else the first argument when it names a path).
-    static func directoryOfExecutable() -> String? {
-        var path: String?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if n > 0 {
-            path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        } else if let first = CommandLine.arguments.first, first.contains("/") {
-            path = first
-        }
-        guard let path, let slash = path.lastIndex(of: "/") else { return nil }
-        return String(path[..<slash])
+        try Program.replaceProcess(with: "statejournal-mcp", arguments: Array(arguments.dropFirst()),
+                                   hint: "install statejournal-mcp beside statejournal ('make release' builds both; 'swift build --product statejournal-mcp')")
     }
 }

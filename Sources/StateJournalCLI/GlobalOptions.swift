@@ -5,7 +5,6 @@ import Darwin
 #endif
 import ArgumentParser
 import StateJournal
-import StateJournalPostgres
 
 /// Where global options were given: before the subcommand (parsed by the
 /// root command) or after it (parsed by the subcommand).
@@ -115,11 +114,11 @@ struct GlobalSettings: Equatable {
         // Edits of STATE.md are recorded as --actor (or STATEJOURNAL_ACTOR), else as the file's owner.
         config.editActor = actor ?? getenv("STATEJOURNAL_ACTOR").flatMap { $0.pointee == 0 ? nil : String(cString: $0) }
         if let url = storeURL {
-            guard PostgresStoreAddress.isPostgresURL(url) else {
+            guard StoreOpener.isPostgresURL(url) else {
                 throw CLIError("bad_input", "--store (or STATEJOURNAL_STORE) must be a postgres:// URL; the file journal needs no --store",
                                hint: "write it as postgres://USER@HOST:PORT/DATABASE?workflow=NAME", status: 2)
             }
-            let manager = try StateManager(configuration: config, storeURL: url, logger: CLILog.logger)
+            let manager = try StoreOpener.manager(config, url: url)
             Output.storeLocation = manager.makeStore().location
             return manager
         }

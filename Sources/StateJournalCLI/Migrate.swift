@@ -1,6 +1,5 @@
 import ArgumentParser
 import StateJournal
-import StateJournalPostgres
 
 /// `statejournal migrate --to URL|PATH`
 struct Migrate: GlobalCommand, Exemplified {
@@ -39,7 +38,7 @@ struct Migrate: GlobalCommand, Exemplified {
             throw StateJournalError.badInput("the journal at \(source.makeStore().location) holds no events; nothing to migrate")
         }
         var settings = global.settings
-        if PostgresStoreAddress.isPostgresURL(to) {
+        if StoreOpener.isPostgresURL(to) {
             settings.store = to
         } else {
             guard settings.storeURL != nil || !isSameFile(to, settings.statePath) else {
