@@ -233,13 +233,19 @@ final class ReviewCommitFailureTests: XCTestCase {
         try groupCommit(cutAfter: false)
     }
 
-    private func groupCommit(cutAfter: Bool) throws {
+    /// The same, the connection cut at one writer's INSERT (others of its
+    /// batch may have been inserted before it in the transaction).
+    func testGroupCommitCutAtAnInsertInTheBatch() throws {
+        try groupCommit(cutAfter: false, at: "\"text\":\"n7\"")
+    }
+
+    private func groupCommit(cutAfter: Bool, at word: String = "COMMIT") throws {
         let (direct, proxied, proxy) = try Review.urls()
         let dir = TempDir()
         let statePath = dir.path + "/STATE.md"
         let manager = try StateManager(configuration: .init(statePath: statePath, actor: "host-a", snapshotInterval: 3), storeURL: proxied)
         try manager.initialize(id: "wf", name: "Group", waves: Review.plan())
-        proxy.arm(at: "COMMIT", after: cutAfter)
+        proxy.arm(at: word, after: cutAfter)
         let results = Mutex<[Int: Result<StateManager.WriteOutcome, any Error>]>([:])
         DispatchQueue.concurrentPerform(iterations: 16) { i in
             let r = Result { try manager.write(.noteAdded(text: "n\(i)"), options: .init(idempotencyKey: "k\(i)")) }
