@@ -134,6 +134,10 @@ struct CLIError: Error {
             message = String(message[..<dash.lowerBound])
         }
         if let errno = error.errno { message += ": \(errno) (errno \(errno.rawValue))" }
+        // A database's failure (no errno: not a file of this host) is not the disk's.
+        if hint == nil, error.code == .io, error.errno == nil, Output.storeLocation != nil {
+            hint = "check that the PostgreSQL server runs and this host reaches it, then retry"
+        }
         self.init(error.code.name, message, hint: hint ?? CLIError.hint(for: error.code), status: error.code.exitStatus)
     }
 

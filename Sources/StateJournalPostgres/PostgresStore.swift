@@ -163,7 +163,11 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
 
     package func withWriteLock<T>(_ policy: LockPolicy, command: String, _ body: () throws -> T) throws -> T {
         guard !holding else { return try body() }
-        let timeoutMS = max(1, Int64((policy.timeout * 1000).rounded(.up)))
+        // The server's lock_timeout is at most 2,147,483,647 ms (~24.8 days);
+        // a longer wait (or an infinite or absurd one) is that maximum.
+        let maxMS = 2_147_483_647.0
+        let wanted = (policy.timeout * 1000).rounded(.up)
+        let timeoutMS = Int64(wanted.isFinite ? min(max(1, wanted), maxMS) : maxMS)
         let workflow = address.workflow
         do {
             try run("BEGIN", "begin a transaction on")
@@ -177,7 +181,7 @@ package final class PostgresJournalStore: PositionedJournalStore, @unchecked Sen
                        set_config('application_name', \(String(command.prefix(60))), true),
                        pg_advisory_xact_lock(hashtextextended('statejournal:' || \(workflow), 0))
                 """, "lock the workflow on",
-                    deadline: Int64(policy.timeout.rounded(.up)) + Self.statementDeadline)
+                    deadline: timeoutMS / 1000 + 1 + Self.statementDeadline)
         } catch let error as StateJournalError {
             let state = lastSQLState
             rollBack()

@@ -8,7 +8,7 @@ final class ReviewCLITests: XCTestCase {
     /// the write succeeds; at worst the value is refused as bad input
     /// (exit 2) — never a crash, never an exit 1 that blames the disk.
     ///
-    /// KNOWN BUG (review): `PostgresJournalStore.withWriteLock` converts
+    /// Was a bug (review, fixed): `PostgresJournalStore.withWriteLock` converts
     /// the timeout with `Int64(Double)` (traps above Int64.max ms: exit 132,
     /// "Fatal error: Double value cannot be converted to Int64") and passes
     /// any value to `lock_timeout`, whose limit is 2147483647 ms: 35 days is
@@ -28,7 +28,7 @@ final class ReviewCLITests: XCTestCase {
             problems.append("--lock-timeout \(timeout): exit \(r.status): \(r.stderr.split(separator: "\n").prefix(2).joined(separator: " / "))")
         }
         if !problems.isEmpty {
-            throw XCTSkip("KNOWN BUG (review): " + problems.joined(separator: "; "))
+            return XCTFail("fixed bug back (review): " + problems.joined(separator: "; "))
         }
     }
 }

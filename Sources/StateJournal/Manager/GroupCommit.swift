@@ -145,7 +145,7 @@ extension StateManager {
         var appendedAfter: (seq: UInt64, position: (seq: UInt64, event: UInt32)?)?
         defer { if projectorHeld { context?.projectorLock.release() } }
         do {
-            try store.withWriteLock(configuration.lock, command: configuration.command) {
+            try withWritersLock(store, command: configuration.command) {
                 // An edit of STATE.md is recorded before the batch, which applies on top of it.
                 try recordEditBeforeWriting(store)
                 let start = try currentFold(store)

@@ -248,7 +248,7 @@ extension StateManager {
                     let store = makeStore()
                     let sync: EditSync?
                     do {
-                        sync = try store.withWriteLock(configuration.lock, command: configuration.command + " (recording an edit of STATE.md)") {
+                        sync = try withWritersLock(store, command: configuration.command + " (recording an edit of STATE.md)") {
                             // Only `sync` asks for the edit (`onEdit`): its actor is the editor's.
                             try recordEdit(edit, in: store, explicit: onEdit != nil)
                         }

@@ -33,10 +33,20 @@ extension StateManager {
         // Identities as the journal will give them (STATE.md's footer names the last).
         let events = events.map { $0.withIdentity() }
         var folded = Folded()
+        var keys: [String: UInt64] = [:]
         for (i, event) in events.enumerated() {
             guard event.seq == UInt64(i + 1) else {
                 throw StateJournalError.badInput(
                     "\(source): event \(i + 1) has seq \(event.seq); an import needs seq 1, 2, 3… without gaps, oldest first")
+            }
+            // A key names one write: no store keeps two events under one
+            // (a database's unique index would refuse the copy half-way).
+            if let key = event.idempotencyKey {
+                if let first = keys[key] {
+                    throw StateJournalError.badInput(
+                        "\(source): events seq \(first) and \(event.seq) carry the same idempotency key '\(key)'; a key names one write — remove it from one of them")
+                }
+                keys[key] = event.seq
             }
             do {
                 try folded.apply(event)

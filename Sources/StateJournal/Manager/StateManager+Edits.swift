@@ -238,12 +238,28 @@ extension StateManager {
         cleanStateFile.withLock { $0 = status }
     }
 
+    /// Runs `body` under `store`'s writers' lock. When the hold fails — also
+    /// at its release, which for a database is the commit — an edit of
+    /// STATE.md recorded inside it is no longer taken as recorded by this
+    /// process (the journal, searched by the file's checksum, decides next
+    /// time), and the folded state is dropped: neither may have been kept.
+    package func withWritersLock<T>(_ store: any JournalStore, command: String, _ body: () throws -> T) throws -> T {
+        let before = lastRecordedEdit.withLock { $0 }
+        do {
+            return try store.withWriteLock(configuration.lock, command: command, body)
+        } catch {
+            lastRecordedEdit.withLock { $0 = before }
+            foldCache.withLock { $0 = nil }
+            throw error
+        }
+    }
+
     /// Takes the writers' lock and records the edit STATE.md holds, if any
     /// (``recordEdit(_:in:dryRun:explicit:)``); nil when there is none.
     package func recordEditTakingLock(dryRun: Bool = false, explicit: Bool = false) throws -> EditSync? {
         guard let edit = try readEdit() else { return nil }
         let store = makeStore()
-        return try store.withWriteLock(configuration.lock, command: configuration.command + " (recording an edit of STATE.md)") {
+        return try withWritersLock(store, command: configuration.command + " (recording an edit of STATE.md)") {
             try recordEdit(edit, in: store, dryRun: dryRun, explicit: explicit)
         }
     }
