@@ -143,7 +143,7 @@ extension StateManager {
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
                 // An edit of STATE.md is recorded before the batch, which applies on top of it.
-                try recordEditBeforeWriting(store)
+                let stateFile = try recordEditBeforeWriting(store)
                 let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
@@ -163,10 +163,11 @@ extension StateManager {
                     do {
                         // `.eager`: STATE.md is looked at before the append
                         // (a symbolic link is refused before anything is
-                        // written), and what was seen serves its rewrite.
+                        // written; the look for an edit just made), and what
+                        // was seen sizes its rewrite.
                         var linksChecked = false
                         if configuration.projection == .eager, let context {
-                            let known = try fs.lstat(statePath)
+                            let known = stateFile
                             if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
                             try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
                             context.stateFile = known
