@@ -100,6 +100,11 @@ package enum MarkdownRenderer {
         out.append(newline)
     }
 
+    /// The bytes of a literal, copied at once.
+    private static func appendLiteral(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
     /// The bytes of `text`, copied at once (not one by one through its view).
     private static func appendUTF8(_ text: String, to out: inout [UInt8]) {
         var text = text
@@ -173,13 +178,13 @@ package enum MarkdownRenderer {
 
     /// ``taskLines(_:checkbox:)`` for bytes.
     private static func appendTaskLines(_ task: WorkflowTask, checkbox: UInt8, to out: inout [UInt8]) {
-        appendUTF8("- [", to: &out)
+        appendLiteral("- [", to: &out)
         out.append(checkbox)
-        appendUTF8("] **", to: &out)
+        appendLiteral("] **", to: &out)
         appendUTF8(task.id, to: &out)
-        appendUTF8("**", to: &out)
+        appendLiteral("**", to: &out)
         if !task.description.isEmpty {
-            appendUTF8(": ", to: &out)
+            appendLiteral(": ", to: &out)
             appendEscaped(task.description, to: &out)
         }
         out.append(newline)
@@ -197,7 +202,7 @@ package enum MarkdownRenderer {
         if let commit = task.commit {
             appendUTF8(indent, to: &out)
             appendUTF8(StateMarkdown.commitLabel, to: &out)
-            appendUTF8(" `", to: &out)
+            appendLiteral(" `", to: &out)
             appendUTF8(commit, to: &out)
             out.append(UInt8(ascii: "`"))
             out.append(newline)

@@ -255,22 +255,34 @@ package enum MarkdownEscaping {
         if field == .listItem, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || (0x30...0x39).contains(first) {
             return false
         }
-        func alnum(_ b: UInt8) -> Bool {
-            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b)
-        }
+        func alnum(_ b: UInt8) -> Bool { byteClass[Int(b)] == 2 }
+        let commaAndParentheses: UInt8 = field == .fileName ? 0 : 1
         for i in bytes.indices {
-            switch bytes[i] {
-            case 0x20, 0x21, 0x22, 0x24, 0x25, 0x27, 0x2B, 0x2D...0x3B, 0x3D, 0x3F, 0x40, 0x41...0x5A, 0x5E, 0x61...0x7A, 0x7B, 0x7D:
+            switch byteClass[Int(bytes[i])] {
+            case 1, 2:
                 continue
-            case 0x28, 0x29, 0x2C:
-                if field == .fileName { return false }
-            case UInt8(ascii: "_"):
+            case 3:
+                if commaAndParentheses == 0 { return false }
+            case 4:
                 guard i > bytes.startIndex, i + 1 < bytes.endIndex, alnum(bytes[i - 1]), alnum(bytes[i + 1]) else { return false }
             default:
                 return false
             }
         }
         return true
+    }
+
+    /// What each byte is to ``isPlain(_:as:)``: 0 needs escaping, 1 plain,
+    /// 2 plain and a letter or digit (around an intraword `_`), 3 `,` `(`
+    /// `)` (plain but in file names), 4 `_`.
+    private static let byteClass: [UInt8] = (0...255).map { (b: Int) -> UInt8 in
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return 2
+        case 0x20, 0x21, 0x22, 0x24, 0x25, 0x27, 0x2B, 0x2D...0x2F, 0x3A, 0x3B, 0x3D, 0x3F, 0x40, 0x5E, 0x7B, 0x7D: return 1
+        case 0x28, 0x29, 0x2C: return 3
+        case 0x5F: return 4
+        default: return 0
+        }
     }
 
     /// The text that ``escape(_:as:)`` turned into `raw`: `\c` is `c`,
