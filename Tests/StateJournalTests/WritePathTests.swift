@@ -161,3 +161,73 @@ import StateJournalTesting
         }
     }
 }
+
+/// The `.eager` writer's one read of STATE.md (right before the rename)
+/// decides: a STATE.md that changed after the writer's look under the
+/// writers' lock — an editor saved, or the file was damaged — is never
+/// replaced as if it were the previous projection.
+@Suite struct EagerWriterReadTests {
+    /// Runs `change` on STATE.md right after the append's `fdatasync`:
+    /// after the writer looked at STATE.md for an edit, before it projects.
+    final class ChangeAfterAppend: ForwardingSystemCalls, @unchecked Sendable {
+        let base: any SystemCalls = RealSystemCalls()
+        var change: (() -> Void)?
+        func fdatasync(_ fd: Int32) -> Result<Void, Errno> {
+            let result = base.fdatasync(fd)
+            if let change { self.change = nil; change() }
+            return result
+        }
+    }
+
+    static func rewriteInPlace(_ path: String, _ transform: (String) -> String) {
+        let text = String(decoding: readBytes(path) ?? [], as: UTF8.self)
+        let fd = open(path, O_WRONLY | O_TRUNC)
+        let bytes = Array(transform(text).utf8)
+        _ = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    static func manager(_ path: String, _ hook: ChangeAfterAppend) throws -> StateManager {
+        let manager = StateManager(configuration: .init(statePath: path, actor: "writer", fileSystem: FileSystem(hook), projection: .eager))
+        try manager.initialize(id: "wf", name: "W", waves: [[.init(id: "a", description: "A"), .init(id: "b", description: "B")]])
+        try manager.write(.noteAdded(text: "settled"))
+        return manager
+    }
+
+    @Test func anEditSavedAfterTheWritersLookIsRecordedNotReplaced() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let hook = ChangeAfterAppend()
+        let manager = try Self.manager(path, hook)
+        hook.change = { Self.rewriteInPlace(path) { $0.replacingOccurrences(of: "- [ ] **a**", with: "- [x] **a**") } }
+        try manager.write(.noteAdded(text: "written meanwhile"))
+        #expect(hook.change == nil, "the edit was saved during the write")
+        // STATE.md, as the write left it (nothing read since), shows the edit and the write.
+        let shown = try StateManager.parse(String(decoding: readBytes(path) ?? [], as: UTF8.self))
+        #expect(shown.tasks.first { $0.id == "a" }?.status == .completed, "the edit is in STATE.md")
+        #expect(shown.notes.contains("written meanwhile"))
+        let events = try manager.events()
+        #expect(events.contains { $0.via == Event.viaEdit && $0.payload.taskIDs == ["a"] }, "the edit is in the journal")
+    }
+
+    @Test func aFileDamagedAfterTheWritersLookIsKeptNotMadeTheBackup() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("STATE.md")
+        let hook = ChangeAfterAppend()
+        let manager = try Self.manager(path, hook)
+        let backup = readBytes(dir.file("STATE.md.backup"))
+        var damaged: [UInt8]?
+        hook.change = {
+            Self.rewriteInPlace(path) { String($0.prefix(40)) }  // cut short: not an edit, damage
+            damaged = readBytes(path)
+        }
+        try manager.write(.noteAdded(text: "written meanwhile"))
+        #expect(hook.change == nil, "the damage happened during the write")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("STATE.md.damaged-") }
+        #expect(kept.count == 1, "the damaged file is kept under a new name: \(kept)")
+        #expect(kept.first.flatMap { readBytes(dir.file($0)) } == damaged, "the kept file holds what was damaged")
+        #expect(readBytes(dir.file("STATE.md.backup")) == backup, "the backup is left as it was (a good projection), not the damaged file")
+        let shown = try StateManager.parse(String(decoding: readBytes(path) ?? [], as: UTF8.self))
+        #expect(shown.notes.contains("written meanwhile"))
+    }
+}
