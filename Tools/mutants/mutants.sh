@@ -495,9 +495,9 @@ why: item 2: a duplicate of an earlier request of the same batch keeps "success"
 test: DurabilityRegressionTests/duplicatesInAFailedBatchFailToo
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                            if let outcome = outcomes[ObjectIdentifier(request)], outcome.event.seq > start.lastSeq {
+                            if let outcome = request.outcome, outcome.event.seq > start.lastSeq {
 ===
-                            if let outcome = outcomes[ObjectIdentifier(request)], !outcome.wasDuplicate, outcome.event.seq > start.lastSeq {
+                            if let outcome = request.outcome, !outcome.wasDuplicate, outcome.event.seq > start.lastSeq {
 >>>
 
 @@ reader-without-boundary
