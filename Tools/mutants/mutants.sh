@@ -750,6 +750,17 @@ file: Sources/StateJournal/Manager/ProjectionHealth.swift
         if false, (reader as? FileJournal)?.readPastUnknownBoundary == true {
 >>>
 
+@@ eager-read-does-not-decide
+why: issue 12: the .eager writer replaces STATE.md whatever its one read before the rename found: an edit saved after its look is lost, damage becomes the backup
+test: EagerWriterReadTests/anEditSavedAfterTheWritersLookIsRecordedNotReplaced
+test: EagerWriterReadTests/aFileDamagedAfterTheWritersLookIsKeptNotMadeTheBackup
+file: Sources/StateJournal/Manager/ProjectionHealth.swift
+<<< original
+            if case .intact(let seq, let event) = read.status, seq < state.seq || (seq == state.seq && event == nil) {
+===
+            if true {
+>>>
+
 # ---- issue 13: dependencies, claims and leases ---------------------------------
 
 @@ claim-ignores-live-lease
