@@ -95,10 +95,19 @@ let package = Package(
         // The command line on the file journal; no database client linked,
         // so every command starts fast. Given a postgres:// store it becomes
         // statejournal-pg.
+        // Linked as a fully static executable in release builds on Linux
+        // (`make release`, `make bench`): one command is one process, and
+        // the dynamic loader was about a quarter of a `task complete`'s
+        // instructions (Docs/PERFORMANCE.md). libzstd is linked from its
+        // static archive (libzstd-dev has one). The flag makes only the
+        // `statejournal` product unusable as another package's dependency
+        // (SwiftPM refuses unsafe flags in products it pulls in); the
+        // StateJournal library product does not contain this target.
         .executableTarget(
             name: "statejournal",
             dependencies: ["StateJournalCLI"],
-            swiftSettings: upcoming
+            swiftSettings: upcoming,
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]
         ),
         // The same command line with the PostgreSQL store linked in.
         .executableTarget(
