@@ -207,6 +207,14 @@ private struct EventScanner {
     /// The event's time in its canonical form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`
     /// (any other form: as ``Timestamp/init(parsing:)`` reads it).
     mutating func timestamp() -> Timestamp? {
+        // The canonical form is 27 bytes between quotes, none of them a
+        // quote, a backslash or a control character (it is checked byte by
+        // byte): no need to look for the closing quote.
+        if bytes.count - index >= 29, bytes[index] == UInt8(ascii: "\""), bytes[index + 28] == UInt8(ascii: "\""),
+           let t = Timestamp(canonical: UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<(index + 28)])) {
+            index += 29
+            return t
+        }
         guard let span = stringSpan() else { return nil }
         if let t = Timestamp(canonical: slice(span)) { return t }
         guard let text = makeString(span) else { return nil }
