@@ -174,7 +174,8 @@ package final class SealedPipeline: @unchecked Sendable {
                             read: (UnsafeMutableRawBufferPointer, Int64) throws -> Int,
                             _ body: (Event) throws -> Void) throws -> SealedSegmentHeader? {
         let pipeline = SealedPipeline(chunkSize: chunkSize)
-        pipeline.stream = try makeStream { [unowned pipeline] event in try pipeline.emit(event) }
+        // The pipeline outlives its stream (it holds it, and joins the thread before it goes).
+        pipeline.stream = try makeStream { [unowned(unsafe) pipeline] event in try pipeline.emit(event) }
         #if canImport(Darwin)
         var thread: pthread_t?
         #else
