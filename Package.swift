@@ -64,13 +64,22 @@ let package = Package(
             dependencies: ["StateJournal", "StateJournalEngine", "StateJournalModel"],
             swiftSettings: upcoming
         ),
+        // Linked as a fully static executable in release builds on Linux
+        // (`make release`, `make bench`): one command is one process, and
+        // the dynamic loader was about a quarter of a `task complete`'s
+        // instructions (Docs/PERFORMANCE.md). libzstd is linked from its
+        // static archive (libzstd-dev has one). The flag makes only the
+        // `statejournal` product unusable as another package's dependency
+        // (SwiftPM refuses unsafe flags in products it pulls in); the
+        // StateJournal library product does not contain this target.
         .executableTarget(
             name: "statejournal",
             dependencies: [
                 "StateJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming,
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]
         ),
         // The MCP server (`statejournal mcp` execs it): a separate program so
         // that the command line does not load Foundation and libcurl, which

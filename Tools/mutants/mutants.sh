@@ -495,9 +495,9 @@ why: item 2: a duplicate of an earlier request of the same batch keeps "success"
 test: DurabilityRegressionTests/duplicatesInAFailedBatchFailToo
 file: Sources/StateJournal/Manager/GroupCommit.swift
 <<< original
-                            if let outcome = outcomes[ObjectIdentifier(request)], outcome.event.seq > start.lastSeq {
+                            if let outcome = request.outcome, outcome.event.seq > start.lastSeq {
 ===
-                            if let outcome = outcomes[ObjectIdentifier(request)], !outcome.wasDuplicate, outcome.event.seq > start.lastSeq {
+                            if let outcome = request.outcome, !outcome.wasDuplicate, outcome.event.seq > start.lastSeq {
 >>>
 
 @@ reader-without-boundary
@@ -748,6 +748,17 @@ file: Sources/StateJournal/Manager/ProjectionHealth.swift
         if (reader as? FileJournal)?.readPastUnknownBoundary == true {
 ===
         if false, (reader as? FileJournal)?.readPastUnknownBoundary == true {
+>>>
+
+@@ eager-read-does-not-decide
+why: issue 12: the .eager writer replaces STATE.md whatever its one read before the rename found: an edit saved after its look is lost, damage becomes the backup
+test: EagerWriterReadTests/anEditSavedAfterTheWritersLookIsRecordedNotReplaced
+test: EagerWriterReadTests/aFileDamagedAfterTheWritersLookIsKeptNotMadeTheBackup
+file: Sources/StateJournal/Manager/ProjectionHealth.swift
+<<< original
+            if case .intact(let seq, let event) = read.status, seq < state.seq || (seq == state.seq && event == nil) {
+===
+            if true {
 >>>
 
 # ---- issue 13: dependencies, claims and leases ---------------------------------

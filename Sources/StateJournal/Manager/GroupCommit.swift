@@ -38,7 +38,10 @@ package final class WriteQueue: Sendable {
         /// Dropped by the leader before the request's thread is woken: the
         /// closure must not outlive the call that made it.
         package var makePayload: ((WorkflowState?, Timestamp) throws -> Event.Payload)?
-        package var result: Result<StateManager.WriteOutcome, any Error>?
+        package var result: Answer?
+        /// The leader's bookkeeping: what the request will be answered with
+        /// once the batch is durable (and STATE.md shows it).
+        package var outcome: StateManager.WriteOutcome?
         package var promoted = false
         package let done = Semaphore(value: 0)
 
@@ -47,6 +50,21 @@ package final class WriteQueue: Sendable {
             self.options = options
             self.store = store
             self.makePayload = makePayload
+        }
+    }
+
+    /// A request's answer. (Not `Result<WriteOutcome, any Error>`: a
+    /// command line process would instantiate that generic type at run time,
+    /// with a conformance scan of the whole binary for `any Error: Error`.)
+    package enum Answer {
+        case success(StateManager.WriteOutcome)
+        case failure(any Error)
+
+        package func get() throws -> StateManager.WriteOutcome {
+            switch self {
+            case .success(let outcome): return outcome
+            case .failure(let error): throw error
+            }
         }
     }
 
@@ -125,7 +143,6 @@ extension StateManager {
     /// batch only if the append succeeded. And only once STATE.md shows it.
     private func commit(_ batch: [WriteQueue.Request]) {
         guard !batch.isEmpty else { return }
-        var outcomes: [ObjectIdentifier: WriteOutcome] = [:]
         var reached: (seq: UInt64, event: UInt32)?
         // One store for the lock hold and the STATE.md rewrite after it: the
         // projector reads on from where the writer's fold ended, with the
@@ -143,15 +160,15 @@ extension StateManager {
         do {
             try store.withWriteLock(configuration.lock, command: configuration.command) {
                 // An edit of STATE.md is recorded before the batch, which applies on top of it.
-                try recordEditBeforeWriting(store)
+                let stateFile = try recordEditBeforeWriting(store)
                 let start = try currentFold(store)
                 var folded = start
                 var events: [Event] = []
                 for request in batch {
                     do {
                         guard let makePayload = request.makePayload else { continue }
-                        outcomes[ObjectIdentifier(request)] = try prepare(request.options, makePayload, on: &folded, pending: events, store: store)
-                        if let outcome = outcomes[ObjectIdentifier(request)], !outcome.wasDuplicate { events.append(outcome.event) }
+                        request.outcome = try prepare(request.options, makePayload, on: &folded, pending: events, store: store)
+                        if let outcome = request.outcome, !outcome.wasDuplicate { events.append(outcome.event) }
                     } catch {
                         request.result = .failure(error)
                     }
@@ -163,10 +180,11 @@ extension StateManager {
                     do {
                         // `.eager`: STATE.md is looked at before the append
                         // (a symbolic link is refused before anything is
-                        // written), and what was seen serves its rewrite.
+                        // written; the look for an edit just made), and what
+                        // was seen sizes its rewrite.
                         var linksChecked = false
                         if configuration.projection == .eager, let context {
-                            let known = try fs.lstat(statePath)
+                            let known = stateFile
                             if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
                             try fs.refuseSymbolicLink(projectorLockPath, as: "a lock file")
                             context.stateFile = known
@@ -179,8 +197,8 @@ extension StateManager {
                         foldCache.withLock { $0 = nil }
                         // Only what was durable before the batch stands.
                         for request in batch {
-                            if let outcome = outcomes[ObjectIdentifier(request)], outcome.event.seq > start.lastSeq {
-                                outcomes[ObjectIdentifier(request)] = nil
+                            if let outcome = request.outcome, outcome.event.seq > start.lastSeq {
+                                request.outcome = nil
                                 request.result = .failure(error)
                             }
                         }
@@ -205,13 +223,13 @@ extension StateManager {
             // The lock, the fold or the append failed: nothing of the batch
             // was written; requests not answered yet (and not duplicates of
             // durable events) say so.
-            for request in batch where request.result == nil && outcomes[ObjectIdentifier(request)] == nil {
+            for request in batch where request.result == nil && request.outcome == nil {
                 request.result = .failure(error)
             }
         }
         // A write — also a repeated one, found by its idempotency key —
         // returns only once STATE.md shows it (or a later state).
-        let succeeded = batch.filter { outcomes[ObjectIdentifier($0)] != nil }
+        let succeeded = batch.filter { $0.outcome != nil }
         if !succeeded.isEmpty, let reached {
             do {
                 if projectorHeld, let context, let state = reachedState {
@@ -224,10 +242,10 @@ extension StateManager {
                     try publish(reached, policy: configuration.projection, store: store)
                     context?.stateFileSeen = true
                 }
-                for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
+                for request in succeeded { request.result = request.outcome.map { .success($0) } }
             } catch {
                 for request in succeeded {
-                    guard let outcome = outcomes[ObjectIdentifier(request)] else { continue }
+                    guard let outcome = request.outcome else { continue }
                     let seq = outcome.event.seq
                     // The cause's errno is in its description already: not repeated.
                     let failure = StateJournalError(.io,
@@ -238,12 +256,13 @@ extension StateManager {
                 }
             }
         } else {
-            for request in succeeded { request.result = outcomes[ObjectIdentifier(request)].map { .success($0) } }
+            for request in succeeded { request.result = request.outcome.map { .success($0) } }
         }
         for request in batch {
             if request.result == nil { request.result = .failure(StateJournalError(.io, "internal: a write was not answered")) }
             request.makePayload = nil
             request.store = nil
+            request.outcome = nil
             request.done.signal()
         }
     }

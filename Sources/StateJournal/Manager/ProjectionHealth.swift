@@ -269,7 +269,7 @@ extension StateManager {
                                metadata: ["path": "\(statePath)", "reason": "\(reason)", "keptAs": "\(kept)"])
             }
             try lock.validate()
-            let pending = try fs.prepareReplacement(of: statePath, with: Array(MarkdownRenderer.render(state).utf8), known: known,
+            let pending = try fs.prepareReplacement(of: statePath, with: MarkdownRenderer.renderBytes(state), known: known,
                                                     durable: durable)
             // The last check: STATE.md is still the file the decision was made on.
             let now: [UInt8]?
@@ -337,16 +337,46 @@ extension StateManager {
     /// it, as ``publish(_:policy:cleanUp:previousIsProjection:store:onEdit:)``
     /// would, with what STATE.md is read once.
     ///
-    /// - Parameter known: what `lstat` of STATE.md said when `lock` was taken
-    ///   (nothing but a projector changes STATE.md while it is held).
+    /// - Parameter known: what `lstat` of STATE.md said under the writers'
+    ///   lock, before the append (before `lock` was taken: STATE.md may have
+    ///   changed since, so nothing is decided on it — it sizes the read and
+    ///   gives the new file's permissions).
     package func replaceProjection(showing state: WorkflowState, underProjectorLock lock: FileLock, known: FileStatus?) throws {
         // Before anything is read or kept aside through it.
         if known?.isSymbolicLink == true { try fs.refuseSymbolicLink(statePath, as: "the state file") }
-        let read = try readProjection(known: known)
+        // The usual case — STATE.md is the previous projection — rendered
+        // first and STATE.md read once, right before the rename: that read
+        // is both the decision and the last check of the usual way (below),
+        // so an edit saved before it is seen, and the window left is the
+        // same `link` and `rename`. `known` only sizes the read and gives
+        // the new file's permissions. Anything else: the usual way, from
+        // what was read.
+        var seen: (status: ProjectionStatus, bytes: [UInt8]?)?
+        if let known, known.isRegularFile {
+            try lock.validate()
+            let pending = try fs.prepareReplacement(of: statePath, with: MarkdownRenderer.renderBytes(state), known: .some(known),
+                                                    durable: false)
+            let read: (status: ProjectionStatus, bytes: [UInt8]?)
+            do {
+                read = try readProjection(known: .some(known))
+            } catch {
+                fs.discard(pending)
+                throw error
+            }
+            if case .intact(let seq, let event) = read.status, seq < state.seq || (seq == state.seq && event == nil) {
+                try fs.commit(pending, backup: backupPath, durable: false)
+                lastProjection.withLock { $0 = Timestamp.now().microseconds }
+                rememberClean(try? fs.lstat(statePath))
+                return
+            }
+            fs.discard(pending)
+            seen = read
+        }
+        let read = try seen ?? readProjection(known: known)
         if read.status == .intact(seq: state.seq, event: state.eventIdentity) { return }
         if case .intact = read.status {} else { try removeStaleTemporaries() }
         try replaceProjection(showing: state, lastSeq: state.seq, status: read.status, previousIsProjection: false, lock: lock,
-                              known: known, durable: false, seen: read.bytes)
+                              known: seen == nil ? known : .none, durable: false, seen: read.bytes)
     }
 
     /// Under the projectors' lock: removes temporaries of STATE.md and its backup.

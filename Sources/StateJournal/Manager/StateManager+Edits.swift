@@ -84,7 +84,11 @@ extension StateManager {
             guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
             defer { fs.closeQuietly(fd) }
             let before = try fs.sys.fstat(fd).get("stat", statePath)
-            let bytes = try fs.readAll(fd, statePath)
+            // One `pread` of a byte more than the file holds: a short count
+            // is its end. A full one (it grew) is read again, below.
+            var bytes = [UInt8](repeating: 0, count: Int(max(before.size, 0)) + 1)
+            let n = try bytes.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", statePath) }
+            bytes.removeSubrange(n...)
             let after = try fs.sys.fstat(fd).get("stat", statePath)
             if before.size == after.size, before.modifiedMicroseconds == after.modifiedMicroseconds,
                Int64(bytes.count) == after.size {
@@ -211,20 +215,25 @@ extension StateManager {
     /// and modification time (the steady-state write: one `lstat`). An edit
     /// that slips past that (saved within the same clock tick, same size) is
     /// recorded when STATE.md is rendered after the write, as ever.
-    package func recordEditBeforeWriting(_ store: any JournalStore) throws {
+    ///
+    /// - Returns: what `lstat` of STATE.md said (nil: nothing there), for
+    ///   the `.eager` writer's look before its append.
+    @discardableResult
+    package func recordEditBeforeWriting(_ store: any JournalStore) throws -> FileStatus? {
         let status = try fs.lstat(statePath)
-        guard let status, status.isRegularFile, !isKnownClean(status) else { return }
-        guard let read = try readStateFileWhole() else { return }
+        guard let status, status.isRegularFile, !isKnownClean(status) else { return status }
+        guard let read = try readStateFileWhole() else { return status }
         guard StateFileEdit(bytes: read.bytes, status: read.status) != nil else {
             if case .intact = Self.status(of: read.bytes) { rememberClean(read.status) }
-            return
+            return status
         }
         let lock = FileLock(path: projectorLockPath, fileSystem: fs)
-        guard try lock.tryAcquire(command: configuration.command + " (recording an edit of STATE.md)") else { return }
+        guard try lock.tryAcquire(command: configuration.command + " (recording an edit of STATE.md)") else { return status }
         defer { lock.release() }
         // Read again under the projectors' lock: the file is complete now.
-        guard let complete = try readEdit(), true else { return }
+        guard let complete = try readEdit(), true else { return status }
         _ = try recordEdit(complete, in: store)
+        return status
     }
 
     /// Whether `status` is STATE.md as this process last found it without an edit.

@@ -24,44 +24,208 @@ import StateJournalEngine
 package enum MarkdownRenderer {
     /// The complete STATE.md text for `state`, footer included.
     package static func render(_ state: WorkflowState) -> String {
-        ProjectionFooter.signed(renderBody(state), seq: state.seq, event: state.eventIdentity)
+        String(decoding: renderBytes(state), as: UTF8.self)
+    }
+
+    /// ``render(_:)`` as UTF-8 bytes, written straight into one buffer.
+    package static func renderBytes(_ state: WorkflowState) -> [UInt8] {
+        var out: [UInt8] = []
+        render(state, into: &out)
+        return out
+    }
+
+    /// Replaces the contents of `out` with ``render(_:)``'s bytes, keeping
+    /// its capacity (a writer renders into the same buffer write after write).
+    package static func render(_ state: WorkflowState, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        // About 60 bytes a task; grown as needed.
+        out.reserveCapacity(1024 + 64 * state.tasks.count)
+        appendBody(state, to: &out)
+        let crc = out.withUnsafeBytes { CRC32C.update(0, $0) }
+        appendUTF8(ProjectionFooter.line(seq: state.seq, event: state.eventIdentity, crc32c: crc), to: &out)
+        out.append(newline)
     }
 
     /// STATE.md for `state` without its footer line (which changes with
     /// every event: its sequence number and checksum): what people compare.
     package static func renderBody(_ state: WorkflowState) -> String {
-        var lines: [String] = []
-        appendHeader(of: state, to: &lines)
-        appendFreeSections(of: state, after: "header", to: &lines)
+        var out: [UInt8] = []
+        appendBody(state, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: Bytes
+    //
+    // The body, line by line, each line followed by a line feed. The line
+    // functions below (``headerLines(of:completed:tasks:)``,
+    // ``taskLines(_:checkbox:)``, ``noteLine(_:)``, ``metadataLine(_:)``)
+    // build the same lines as strings, for ``StepDiffer``; the tests check
+    // that both give the same bytes.
+
+    private static let newline = UInt8(ascii: "\n")
+
+    private static func appendBody(_ state: WorkflowState, to out: inout [UInt8]) {
+        var completed = 0
+        for task in state.tasks where task.status == .completed { completed += 1 }
+        for line in headerLines(of: state, completed: completed, tasks: state.tasks.count) { appendLine(line, to: &out) }
+        appendFreeSections(of: state, after: "header", to: &out)
         let defaultWave = StateMarkdown.defaultWave(currentWave: state.currentWave)
         for section in StateFileSection.allCases {
-            defer { appendFreeSections(of: state, after: section.place, to: &lines) }
             switch section {
             case .notes:
-                appendSection(.notes, state.notes.map(noteLine), to: &lines)
+                if !state.notes.isEmpty {
+                    appendLine(section.heading(taskCount: 0), to: &out)
+                    out.append(newline)
+                    for note in state.notes { appendLine(noteLine(note), to: &out) }
+                    out.append(newline)
+                }
             case .metadata:
-                appendSection(.metadata, state.metadata.map(metadataLine), to: &lines)
+                if !state.metadata.isEmpty {
+                    appendLine(section.heading(taskCount: 0), to: &out)
+                    out.append(newline)
+                    for entry in state.metadata { appendLine(metadataLine(entry), to: &out) }
+                    out.append(newline)
+                }
             default:
-                guard let status = section.status else { continue }
-                appendTaskSection(section, state.tasks(withStatus: status), defaultWave: defaultWave, to: &lines)
+                if let status = section.status {
+                    appendTaskSection(section, status: status, of: state, defaultWave: defaultWave, to: &out)
+                }
             }
+            appendFreeSections(of: state, after: section.place, to: &out)
         }
-        return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The free sections placed after `place`: heading, blank line, the
-    /// markdown verbatim, blank line.
-    private static func appendFreeSections(of state: WorkflowState, after place: String, to lines: inout [String]) {
+    private static func appendLine(_ line: String, to out: inout [UInt8]) {
+        appendUTF8(line, to: &out)
+        out.append(newline)
+    }
+
+    /// The bytes of a literal, copied at once.
+    private static func appendLiteral(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// The bytes of `text`, copied at once (not one by one through its view).
+    private static func appendUTF8(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    /// `text` escaped (``MarkdownEscaping/escape(_:as:)``).
+    private static func appendEscaped(_ text: String, to out: inout [UInt8]) {
+        appendUTF8(MarkdownEscaping.escape(text), to: &out)
+    }
+
+    /// `label`, then a space and `text` escaped unless it is empty (``StateMarkdown/labelled(_:_:)``).
+    private static func appendLabelled(_ label: String, escaping text: String, to out: inout [UInt8]) {
+        appendUTF8(label, to: &out)
+        if !text.isEmpty {
+            out.append(UInt8(ascii: " "))
+            appendEscaped(text, to: &out)
+        }
+        out.append(newline)
+    }
+
+    private static func appendFreeSections(of state: WorkflowState, after place: String, to out: inout [UInt8]) {
         for section in state.sections where section.after == place {
-            lines += [StateMarkdown.sectionPrefix + section.name, ""]
-                + section.markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [""]
+            appendLine(StateMarkdown.sectionPrefix + section.name, to: &out)
+            out.append(newline)
+            appendUTF8(section.markdown, to: &out)
+            out.append(newline)
+            out.append(newline)
         }
     }
 
-    private static func appendHeader(of state: WorkflowState, to lines: inout [String]) {
-        lines += headerLines(of: state, completed: state.tasks.reduce(0) { $0 + ($1.status == .completed ? 1 : 0) },
-                             tasks: state.tasks.count)
+    /// A section of tasks, grouped under `### Wave W` headers when the section
+    /// always is (Pending) or when any of its tasks is not in the wave a
+    /// reader assumes for a section without headers — so that every task's
+    /// wave reads back exactly — except Failed, which is always flat. The
+    /// tasks are taken from `state` in plan order, without an array of them.
+    private static func appendTaskSection(_ section: StateFileSection, status: TaskStatus, of state: WorkflowState,
+                                          defaultWave: Int, to out: inout [UInt8]) {
+        var count = 0
+        var grouped = section.alwaysGroupsByWave
+        for task in state.tasks where task.status == status {
+            count += 1
+            if task.wave != defaultWave { grouped = true }
+        }
+        guard count > 0 else { return }
+        appendLine(section.heading(taskCount: count), to: &out)
+        out.append(newline)
+        let checkbox = section.checkbox.asciiValue ?? UInt8(ascii: " ")
+        // Failed tasks are listed flat, never under wave headers, as the
+        // earlier tool writes them (their waves do not read back from the
+        // file; the journal keeps them).
+        guard section != .failed, grouped else {
+            for task in state.tasks where task.status == status { appendTaskLines(task, checkbox: checkbox, to: &out) }
+            out.append(newline)
+            return
+        }
+        // Tasks come in plan order, so each wave's tasks are consecutive.
+        var wave: Int?
+        for task in state.tasks where task.status == status {
+            if task.wave != wave {
+                if wave != nil { out.append(newline) }
+                wave = task.wave
+                appendUTF8(StateMarkdown.wavePrefix, to: &out)
+                appendUTF8(String(task.wave), to: &out)
+                out.append(newline)
+            }
+            appendTaskLines(task, checkbox: checkbox, to: &out)
+        }
+        out.append(newline)
     }
+
+    /// ``taskLines(_:checkbox:)`` for bytes.
+    private static func appendTaskLines(_ task: WorkflowTask, checkbox: UInt8, to out: inout [UInt8]) {
+        appendLiteral("- [", to: &out)
+        out.append(checkbox)
+        appendLiteral("] **", to: &out)
+        appendUTF8(task.id, to: &out)
+        appendLiteral("**", to: &out)
+        if !task.description.isEmpty {
+            appendLiteral(": ", to: &out)
+            appendEscaped(task.description, to: &out)
+        }
+        out.append(newline)
+        let indent = StateMarkdown.detailIndent
+        if !task.dependsOn.isEmpty {
+            appendLine(indent + StateMarkdown.labelled(StateMarkdown.dependsOnLabel, task.dependsOn.joined(separator: ", ")), to: &out)
+        }
+        if let owner = task.owner {
+            appendUTF8(indent, to: &out)
+            appendLabelled(StateMarkdown.ownerLabel, escaping: owner, to: &out)
+        }
+        if let expiry = task.leaseExpires {
+            appendLine(indent + StateMarkdown.labelled(StateMarkdown.leaseLabel, expiry.localDateTime), to: &out)
+        }
+        if let commit = task.commit {
+            appendUTF8(indent, to: &out)
+            appendUTF8(StateMarkdown.commitLabel, to: &out)
+            appendLiteral(" `", to: &out)
+            appendUTF8(commit, to: &out)
+            out.append(UInt8(ascii: "`"))
+            out.append(newline)
+        }
+        if !task.files.isEmpty {
+            appendLine(indent + StateMarkdown.labelled(StateMarkdown.filesLabel, filesShown(task.files)), to: &out)
+        }
+        if let error = task.error {
+            appendUTF8(indent, to: &out)
+            appendLabelled(StateMarkdown.errorLabel, escaping: error, to: &out)
+        }
+    }
+
+    /// What the `Files:` line shows of `files`.
+    private static func filesShown(_ files: [String]) -> String {
+        var shown = files.prefix(StateMarkdown.filesShown).map { MarkdownEscaping.escape($0, as: .fileName) }
+            .joined(separator: ", ")
+        let hidden = files.count - StateMarkdown.filesShown
+        if hidden > 0 { shown += " (+\(hidden) more)" }
+        return shown
+    }
+
+    // MARK: Lines (for StepDiffer)
 
     /// The header: title, workflow ID, status, times, rule and (when there
     /// are waves) the progress line, each followed by what follows it;
@@ -85,38 +249,6 @@ package enum MarkdownRenderer {
         return lines
     }
 
-    /// A section of plain lines (notes, metadata); nothing when `content` is empty.
-    private static func appendSection(_ section: StateFileSection, _ content: [String], to lines: inout [String]) {
-        guard !content.isEmpty else { return }
-        lines += [section.heading(taskCount: 0), ""] + content + [""]
-    }
-
-    /// A section of tasks, grouped under `### Wave W` headers when the section
-    /// always is (Pending) or when any of its tasks is not in the wave a
-    /// reader assumes for a section without headers — so that every task's
-    /// wave reads back exactly — except Failed, which is always flat.
-    private static func appendTaskSection(_ section: StateFileSection, _ tasks: [WorkflowTask], defaultWave: Int,
-                                          to lines: inout [String]) {
-        guard !tasks.isEmpty else { return }
-        lines += [section.heading(taskCount: tasks.count), ""]
-        // Failed tasks are listed flat, never under wave headers, as the
-        // earlier tool writes them (their waves do not read back from the
-        // file; the journal keeps them).
-        guard section != .failed, section.alwaysGroupsByWave || tasks.contains(where: { $0.wave != defaultWave }) else {
-            lines += tasks.flatMap { taskLines($0, checkbox: section.checkbox) } + [""]
-            return
-        }
-        // Tasks come in plan order, so each wave's tasks are consecutive.
-        var start = tasks.startIndex
-        while start < tasks.endIndex {
-            let wave = tasks[start].wave
-            let end = tasks[start...].firstIndex(where: { $0.wave != wave }) ?? tasks.endIndex
-            lines.append(StateMarkdown.wavePrefix + String(wave))
-            lines += tasks[start..<end].flatMap { taskLines($0, checkbox: section.checkbox) } + [""]
-            start = end
-        }
-    }
-
     /// `- [x] **ID**: description` and the task's detail lines.
     package static func taskLines(_ task: WorkflowTask, checkbox: Character) -> [String] {
         var head = "- [\(checkbox)] **\(task.id)**"
@@ -138,11 +270,7 @@ package enum MarkdownRenderer {
             lines.append("\(indent)\(StateMarkdown.commitLabel) `\(commit)`")
         }
         if !task.files.isEmpty {
-            var shown = task.files.prefix(StateMarkdown.filesShown).map { MarkdownEscaping.escape($0, as: .fileName) }
-                .joined(separator: ", ")
-            let hidden = task.files.count - StateMarkdown.filesShown
-            if hidden > 0 { shown += " (+\(hidden) more)" }
-            lines.append(indent + StateMarkdown.labelled(StateMarkdown.filesLabel, shown))
+            lines.append(indent + StateMarkdown.labelled(StateMarkdown.filesLabel, filesShown(task.files)))
         }
         if let error = task.error {
             lines.append(indent + StateMarkdown.labelled(StateMarkdown.errorLabel, MarkdownEscaping.escape(error)))

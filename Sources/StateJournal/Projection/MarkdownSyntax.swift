@@ -246,34 +246,43 @@ package enum MarkdownEscaping {
     /// fine), no white space at either end, and — for a list item — no list
     /// marker at its start. The common case, checked on bytes.
     private static func isPlain(_ text: String, as field: Field) -> Bool {
-        let bytes = text.utf8
-        guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return text.isEmpty }
+        var text = text
+        return text.withUTF8 { isPlain($0, as: field) }
+    }
+
+    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>, as field: Field) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return bytes.isEmpty }
         if field == .listItem, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || (0x30...0x39).contains(first) {
             return false
         }
-        var previous: UInt8 = 0
-        var iterator = bytes.makeIterator()
-        var current = iterator.next()
-        while let c = current {
-            let next = iterator.next()
-            switch c {
-            case 0x20, 0x21, 0x22, 0x24, 0x25, 0x27, 0x2B, 0x2D...0x3B, 0x3D, 0x3F, 0x40, 0x41...0x5A, 0x5E, 0x61...0x7A, 0x7B, 0x7D:
-                break
-            case 0x28 where field != .fileName, 0x29 where field != .fileName, 0x2C where field != .fileName:
-                break
-            case UInt8(ascii: "_"):
-                func alnum(_ b: UInt8?) -> Bool {
-                    guard let b else { return false }
-                    return (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b)
-                }
-                guard alnum(previous), alnum(next) else { return false }
+        func alnum(_ b: UInt8) -> Bool { byteClass[Int(b)] == 2 }
+        let commaAndParentheses: UInt8 = field == .fileName ? 0 : 1
+        for i in bytes.indices {
+            switch byteClass[Int(bytes[i])] {
+            case 1, 2:
+                continue
+            case 3:
+                if commaAndParentheses == 0 { return false }
+            case 4:
+                guard i > bytes.startIndex, i + 1 < bytes.endIndex, alnum(bytes[i - 1]), alnum(bytes[i + 1]) else { return false }
             default:
                 return false
             }
-            previous = c
-            current = next
         }
         return true
+    }
+
+    /// What each byte is to ``isPlain(_:as:)``: 0 needs escaping, 1 plain,
+    /// 2 plain and a letter or digit (around an intraword `_`), 3 `,` `(`
+    /// `)` (plain but in file names), 4 `_`.
+    private static let byteClass: [UInt8] = (0...255).map { (b: Int) -> UInt8 in
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return 2
+        case 0x20, 0x21, 0x22, 0x24, 0x25, 0x27, 0x2B, 0x2D...0x2F, 0x3A, 0x3B, 0x3D, 0x3F, 0x40, 0x5E, 0x7B, 0x7D: return 1
+        case 0x28, 0x29, 0x2C: return 3
+        case 0x5F: return 4
+        default: return 0
+        }
     }
 
     /// The text that ``escape(_:as:)`` turned into `raw`: `\c` is `c`,

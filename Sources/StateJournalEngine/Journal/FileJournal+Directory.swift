@@ -61,6 +61,18 @@ extension FileJournal {
         return UInt64(digits)
     }
 
+    /// Whether `name` contains ``temporaryMarker``, compared as bytes
+    /// (`String.contains(_:)` builds a search table on every call).
+    package static func containsTemporaryMarker(_ name: String) -> Bool {
+        let marker = Array(temporaryMarker.utf8)
+        let bytes = Array(name.utf8)
+        guard bytes.count >= marker.count else { return false }
+        for start in 0...(bytes.count - marker.count) where bytes[start..<(start + marker.count)].elementsEqual(marker) {
+            return true
+        }
+        return false
+    }
+
     package func listing() throws(StateJournalError) -> Listing {
         var result = Listing()
         guard let status = try fs.lstat(directory) else { return result }
@@ -69,23 +81,30 @@ extension FileJournal {
         } else if !status.isDirectory {
             throw StateJournalError(.corruption, "'\(directory)' is not a directory; the journal must be a directory of segment files — move it away", path: directory)
         }
-        var segments: [UInt64: SegmentFiles] = [:]
+        // Sorted and paired by seq, not gathered in a dictionary keyed by
+        // seq: a command line process then instantiates no dictionary type
+        // at run time (a conformance scan of the whole binary).
+        var segmentNames: [(seq: UInt64, sealed: Bool, name: String)] = []
         for name in try fs.list(directory) {
             if name == Self.projectorLockName {
                 continue
-            } else if name.contains(Self.temporaryMarker) {
+            } else if Self.containsTemporaryMarker(name) {
                 result.temporaries.append(name)
             } else if let seq = Self.number(name, prefix: Self.segmentPrefix, suffix: Self.sealedSuffix) {
-                segments[seq, default: SegmentFiles(firstSeq: seq)].sealed = name
+                segmentNames.append((seq, true, name))
             } else if let seq = Self.number(name, prefix: Self.segmentPrefix, suffix: Self.rawSuffix) {
-                segments[seq, default: SegmentFiles(firstSeq: seq)].raw = name
+                segmentNames.append((seq, false, name))
             } else if let seq = Self.number(name, prefix: Self.snapshotPrefix, suffix: Self.snapshotSuffix) {
                 result.snapshots.append((seq, name))
             } else {
                 result.strays.append(name)
             }
         }
-        result.segments = segments.values.sorted { $0.firstSeq < $1.firstSeq }
+        segmentNames.sort { $0.seq < $1.seq }
+        for (seq, sealed, name) in segmentNames {
+            if result.segments.last?.firstSeq != seq { result.segments.append(SegmentFiles(firstSeq: seq)) }
+            if sealed { result.segments[result.segments.count - 1].sealed = name } else { result.segments[result.segments.count - 1].raw = name }
+        }
         result.snapshots.sort { $0.seq < $1.seq }
         for stray in result.strays {
             logger.warning("the journal directory holds a file that is not part of the journal; it is left alone",
