@@ -289,6 +289,27 @@ public enum FuzzEntryPoints {
         }
 
         let before = read(locked: false)
+        if kind >= 2 {
+            // A sealed segment reads the same on two threads (decoding on the
+            // second) as on one: the same events, then the same error or none.
+            func outcome(secondThread: Bool) -> String {
+                var options = FileJournal.Options()
+                options.secondThreadFromRawSize = secondThread ? 0 : nil
+                var seen: [String] = []
+                do {
+                    try FileJournal(statePath: statePath, fileSystem: fs, logger: quiet, options: options).readEvents(after: 0) {
+                        seen.append("\($0.seq) \($0.identity) \($0.json().compactString)")
+                    }
+                    seen.append("end")
+                } catch {
+                    seen.append("\(error)")
+                }
+                return seen.joined(separator: "\n")
+            }
+            if SealedPipeline.available, outcome(secondThread: true) != outcome(secondThread: false) {
+                broken.append("a sealed segment reads differently with its decoding on a second thread")
+            }
+        }
         if case .corrupt? = rawTail, before != nil {
             broken.append("a damaged record with valid records after it was read without an error")
         }

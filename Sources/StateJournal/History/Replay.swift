@@ -44,10 +44,11 @@ extension StateManager {
                 }
             }
             // Without a body nothing keeps the previous state, so each event
-            // changes the state in place.
-            let folded = try fold(store, from: .firstEvent, upTo: limit ?? .max, keepingBefore: { _ in body != nil }) { step in
-                if let body, let after = step.after { try body(ReplayStep(event: step.event, before: step.before, after: after)) }
+            // changes the state in place, and no step is made.
+            let each: ((FoldStep) throws -> Void)? = body.map { body in
+                { step in if let after = step.after { try body(ReplayStep(event: step.event, before: step.before, after: after)) } }
             }
+            let folded = try fold(store, from: .firstEvent, upTo: limit ?? .max, keepingBefore: { _ in body != nil }, each)
             guard let state = folded.state else {
                 throw StateJournalError(.notInitialized,
                     "the journal at '\(statePath)' is empty; there is nothing to replay — run 'statejournal init' or 'statejournal import' first")

@@ -32,6 +32,11 @@ package final class FileJournal: PositionedJournalStore, SegmentedJournalStore {
         package var compressionLevel: Int32 = 3
         /// How many snapshots to keep (older ones are removed when a new one is written).
         package var snapshotsKept: Int = 2
+        /// A sealed segment of at least this many raw bytes is decompressed
+        /// and decoded on a second thread while the reading thread applies
+        /// its events (``SealedPipeline``), when the machine has more than
+        /// one CPU; nil: never.
+        package var secondThreadFromRawSize: Int? = 1 << 20
         package init() {}
     }
 

@@ -25,8 +25,9 @@ import Darwin
 /// One decoder is kept across the records of a scan: it reuses the actor
 /// strings it has seen (a journal has few writers).
 package struct CanonicalEventDecoder {
-    /// The actors seen so far (a few at most), reused instead of allocated.
-    private var actors: [String] = []
+    /// The actors seen so far (a few at most), reused instead of allocated,
+    /// with their bytes to compare against.
+    private var actors: [(bytes: [UInt8], string: String)] = []
     private static let maximumActors = 16
 
     package init() {}
@@ -55,14 +56,14 @@ package struct CanonicalEventDecoder {
         guard let span = s.stringSpan() else { return nil }
         if !span.ascii { return s.makeString(span) }
         let bytes = s.slice(span)
-        for i in actors.indices where actors[i].utf8.count == bytes.count {
-            let same = actors[i].withUTF8 { known in
-                known.count == bytes.count && (bytes.count == 0 || memcmpEqual(known.baseAddress!, bytes.baseAddress!, bytes.count))
+        for known in actors where known.bytes.count == bytes.count {
+            let same = known.bytes.withUnsafeBufferPointer { k in
+                bytes.count == 0 || memcmpEqual(k.baseAddress!, bytes.baseAddress!, bytes.count)
             }
-            if same { return actors[i] }
+            if same { return known.string }
         }
         let made = String(decoding: bytes, as: UTF8.self)
-        if actors.count < Self.maximumActors { actors.append(made) }
+        if actors.count < Self.maximumActors { actors.append((Array(bytes), made)) }
         return made
     }
 }
@@ -96,7 +97,9 @@ private struct EventScanner {
 
     var atEnd: Bool { index == bytes.count }
 
-    /// Consumes `text` if the bytes continue with it.
+    /// Consumes `text` if the bytes continue with it. (Inlined: with the
+    /// literal's length known, the comparison needs no call.)
+    @inline(__always)
     mutating func literal(_ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
         guard bytes.count - index >= n, let base = bytes.baseAddress else { return false }
@@ -158,8 +161,17 @@ private struct EventScanner {
             let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             let quote = w ^ (ones &* 0x22)
             let backslash = w ^ (ones &* 0x5C)
-            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
-            if special & high != 0 { break }
+            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)) & high
+            if special != 0 {
+                // The lowest flagged byte is the first special one (flags
+                // above it may be false, never below it).
+                let k = special.trailingZeroBitCount >> 3
+                if k > 0 && w & high & (UInt64.max >> (64 - 8 * k)) != 0 { ascii = false }
+                i += k
+                guard bytes[i] == UInt8(ascii: "\"") else { return nil }  // an escape or a control character
+                index = i + 1
+                return Span(start: start, end: i, ascii: ascii)
+            }
             if w & high != 0 { ascii = false }
             i += 8
         }
@@ -195,6 +207,14 @@ private struct EventScanner {
     /// The event's time in its canonical form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`
     /// (any other form: as ``Timestamp/init(parsing:)`` reads it).
     mutating func timestamp() -> Timestamp? {
+        // The canonical form is 27 bytes between quotes, none of them a
+        // quote, a backslash or a control character (it is checked byte by
+        // byte): no need to look for the closing quote.
+        if bytes.count - index >= 29, bytes[index] == UInt8(ascii: "\""), bytes[index + 28] == UInt8(ascii: "\""),
+           let t = Timestamp(canonical: UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<(index + 28)])) {
+            index += 29
+            return t
+        }
         guard let span = stringSpan() else { return nil }
         if let t = Timestamp(canonical: slice(span)) { return t }
         guard let text = makeString(span) else { return nil }

@@ -45,23 +45,26 @@ extension WorkflowState {
     private static func replacement(for event: Event) throws(StateJournalError) -> WorkflowState? {
         if case .workflowInitialized(let id, let name, let waves, let metadata) = event.payload {
             try Identifier.check(id, as: "workflow id")
-            var tasks: [WorkflowTask] = []
-            var seen = Set<String>()
+            // The plan's tasks are appended wave by wave (plan order) to the
+            // state's own index, which also finds repeated ids and the
+            // dependencies: no second index of the plan.
+            var state = WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
+                                      started: event.time, updated: event.time, metadata: metadata, seq: event.seq)
+            state.reserveTasks(waves.reduce(0) { $0 + $1.count })
+            var dependencies = false
             for (w, wave) in waves.enumerated() {
                 for planned in wave {
                     try Identifier.check(planned.id, as: "task id")
-                    guard seen.insert(planned.id).inserted else {
+                    guard state.appendNewTask(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1,
+                                                           dependsOn: planned.dependsOn)) else {
                         throw .badInput("task id '\(planned.id)' appears twice in the plan; task ids must be unique")
                     }
-                    tasks.append(WorkflowTask(id: planned.id, description: planned.description, wave: w + 1,
-                                              dependsOn: planned.dependsOn))
+                    if !planned.dependsOn.isEmpty { dependencies = true }
                 }
             }
-            try checkDependencies(of: tasks, in: "the plan")
+            if dependencies { try checkDependencies(of: state.tasks, position: { state.taskPosition($0) }, cycles: true, in: "the plan") }
             try checkMetadata(metadata)
-            return WorkflowState(workflowID: id, name: name, currentWave: 0, totalWaves: waves.count,
-                                 started: event.time, updated: event.time, tasks: tasks,
-                                 metadata: metadata, seq: event.seq)
+            return state
         }
         if case .stateReplaced(let image) = event.payload {
             try check(image)
@@ -86,21 +89,22 @@ extension WorkflowState {
             try Self.checkWave(wave, in: self, allowZero: false)
             let added = WorkflowTask(id: taskID, description: description, wave: wave, dependsOn: dependsOn)
             // A new task cannot close a cycle: no task depends on it yet.
-            let current = self
-            try Self.checkDependencies(of: [added], known: { current.task($0) != nil }, in: "task '\(taskID)'")
+            if !dependsOn.isEmpty {
+                try Self.checkDependencies(of: [added], position: { taskPosition($0) }, cycles: false, in: "task '\(taskID)'")
+            }
             insertTask(added)
         case .taskStarted(let taskID):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .pending || task.status == .failed else {
-                throw Self.refusedTransition(task, to: .inProgress)
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .pending || tasks[i].status == .failed else {
+                throw Self.refusedTransition(tasks[i], to: .inProgress)
             }
-            updateTask(taskID) { $0.status = .inProgress; $0.error = nil; $0.owner = nil; $0.leaseExpires = nil }
+            updateTask(at: i) { $0.status = .inProgress; $0.error = nil; $0.owner = nil; $0.leaseExpires = nil }
         case .taskCompleted(let taskID, let commit, let files, let force):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status != .completed else { throw Self.refusedTransition(task, to: .completed) }
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status != .completed else { throw Self.refusedTransition(tasks[i], to: .completed) }
             if let commit { try Identifier.check(commit, as: "commit") }
-            try Self.checkNotHeld(task, by: event, action: "complete", force: force)
-            updateTask(taskID) {
+            try Self.checkNotHeld(tasks[i], by: event, action: "complete", force: force)
+            updateTask(at: i) {
                 $0.status = .completed
                 $0.commit = commit
                 $0.files = files
@@ -109,41 +113,41 @@ extension WorkflowState {
                 $0.leaseExpires = nil
             }
         case .taskFailed(let taskID, let error, let force):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .pending || task.status == .inProgress else {
-                throw Self.refusedTransition(task, to: .failed)
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .pending || tasks[i].status == .inProgress else {
+                throw Self.refusedTransition(tasks[i], to: .failed)
             }
-            try Self.checkNotHeld(task, by: event, action: "fail", force: force)
-            updateTask(taskID) { $0.status = .failed; $0.error = error; $0.owner = nil; $0.leaseExpires = nil }
+            try Self.checkNotHeld(tasks[i], by: event, action: "fail", force: force)
+            updateTask(at: i) { $0.status = .failed; $0.error = error; $0.owner = nil; $0.leaseExpires = nil }
         case .taskClaimed(let taskID, let owner, let leaseExpires, _, let force):
-            let task = try Self.existingTask(taskID, in: self)
+            let i = try Self.existingTask(taskID, in: self)
             guard !owner.isEmpty else { throw .badInput("the claim's owner is empty; give the actor that claims the task") }
             try Self.checkLeaseEnd(leaseExpires)
-            if let refusal = claimRefusal(task, for: owner, at: event.time, force: force) { throw refusal }
-            updateTask(taskID) {
+            if let refusal = claimRefusal(tasks[i], for: owner, at: event.time, force: force) { throw refusal }
+            updateTask(at: i) {
                 $0.status = .inProgress
                 $0.error = nil
                 $0.owner = owner
                 $0.leaseExpires = leaseExpires
             }
         case .taskLeaseRenewed(let taskID, let owner, let leaseExpires):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .inProgress, let holder = task.owner else {
-                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed, "
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .inProgress, let holder = tasks[i].owner else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(tasks[i].status.rawValue) and not claimed, "
                     + "so there is no lease to renew — claim it with 'task claim \(taskID)'")
             }
             guard holder == owner else {
-                throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(task)); only its owner can renew the lease")
+                throw StateJournalError(.conflict, "task '\(taskID)' is claimed by \(Self.describeClaim(tasks[i])); only its owner can renew the lease")
             }
             try Self.checkLeaseEnd(leaseExpires)
-            updateTask(taskID) { $0.leaseExpires = leaseExpires }
+            updateTask(at: i) { $0.leaseExpires = leaseExpires }
         case .taskReleased(let taskID, _, let force):
-            let task = try Self.existingTask(taskID, in: self)
-            guard task.status == .inProgress, task.owner != nil else {
-                throw StateJournalError(.conflict, "task '\(taskID)' is \(task.status.rawValue) and not claimed; there is nothing to release")
+            let i = try Self.existingTask(taskID, in: self)
+            guard tasks[i].status == .inProgress, tasks[i].owner != nil else {
+                throw StateJournalError(.conflict, "task '\(taskID)' is \(tasks[i].status.rawValue) and not claimed; there is nothing to release")
             }
-            try Self.checkNotHeld(task, by: event, action: "release", force: force)
-            updateTask(taskID) { $0.status = .pending; $0.owner = nil; $0.leaseExpires = nil }
+            try Self.checkNotHeld(tasks[i], by: event, action: "release", force: force)
+            updateTask(at: i) { $0.status = .pending; $0.owner = nil; $0.leaseExpires = nil }
         case .waveSet(let wave):
             try Self.checkWave(wave, in: self, allowZero: true)
             currentWave = wave
@@ -154,9 +158,9 @@ extension WorkflowState {
             try Self.checkMetadata([MetadataEntry(key: key, value: value)])
             setMetadata(key, value)
         case .taskEdited(let taskID, let description, let commit, let files, let error):
-            _ = try Self.existingTask(taskID, in: self)
+            let i = try Self.existingTask(taskID, in: self)
             if let commit { try Identifier.check(commit, as: "commit") }
-            updateTask(taskID) {
+            updateTask(at: i) {
                 $0.description = description
                 $0.commit = commit
                 $0.files = files
@@ -212,8 +216,11 @@ extension WorkflowState {
         return "\(owner) until \(expiry.rfc3339)"
     }
 
-    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> WorkflowTask {
-        guard let task = state.task(id) else {
+    /// Where the task `id` is in `state.tasks` (one lookup: the event's
+    /// checks and its change both use the position); the error names the
+    /// task meant when there is none.
+    private static func existingTask(_ id: String, in state: WorkflowState) throws(StateJournalError) -> Int {
+        guard let position = state.taskPosition(id) else {
             if let guess = Suggestion.didYouMean(id, in: state.tasks.lazy.map(\.id)) {
                 throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)' — \(guess)")
             }
@@ -221,7 +228,7 @@ extension WorkflowState {
             throw .badInput("unknown task '\(id)' in workflow '\(state.workflowID)'"
                 + (known.isEmpty ? "; it has no tasks yet — add one with 'task add'" : " — known tasks include: \(known)"))
         }
-        return task
+        return position
     }
 
     private static func refusedTransition(_ task: WorkflowTask, to target: TaskStatus) -> StateJournalError {
@@ -276,11 +283,19 @@ extension WorkflowState {
     }
 
     /// Refuses dependencies on unknown tasks, on the task itself, repeated
-    /// ones and cycles (`where`: what the message names).
-    package static func checkDependencies(of tasks: [WorkflowTask], known: ((String) -> Bool)? = nil,
-                                          in place: String) throws(StateJournalError) {
+    /// ones and cycles (`where`: what the message names), among `tasks`.
+    package static func checkDependencies(of tasks: [WorkflowTask], in place: String) throws(StateJournalError) {
+        guard tasks.contains(where: { !$0.dependsOn.isEmpty }) else { return }
         var index: [String: Int] = [:]
         for (i, task) in tasks.enumerated() { index[task.id] = i }
+        try checkDependencies(of: tasks, position: { index[$0] }, cycles: true, in: place)
+    }
+
+    /// Refuses dependencies of `tasks` on tasks `position` does not know,
+    /// on the task itself, repeated ones and, with `cycles`, cycles among
+    /// `tasks` (`position` then gives each one's index in `tasks`).
+    private static func checkDependencies(of tasks: [WorkflowTask], position: (String) -> Int?, cycles: Bool,
+                                          in place: String) throws(StateJournalError) {
         var any = false
         for task in tasks where !task.dependsOn.isEmpty {
             any = true
@@ -289,7 +304,7 @@ extension WorkflowState {
                 guard dependency != task.id else {
                     throw .badInput("task '\(task.id)' depends on itself; remove it from its depends_on")
                 }
-                guard known?(dependency) ?? (index[dependency] != nil) else {
+                guard position(dependency) != nil else {
                     throw .badInput("task '\(task.id)' depends on '\(dependency)', which is not a task of \(place == "the plan" ? "the plan" : "the workflow"); "
                         + "give the id of an existing task")
                 }
@@ -298,7 +313,7 @@ extension WorkflowState {
                 }
             }
         }
-        guard any, known == nil else { return }
+        guard any, cycles else { return }
         // Depth-first search with an explicit stack (a chain of dependencies
         // may be as long as the plan): `path` is the chain being followed,
         // each with the index of the next dependency to look at.
@@ -315,7 +330,7 @@ extension WorkflowState {
                     continue
                 }
                 path[path.count - 1].next += 1
-                guard let j = index[dependencies[top.next]] else { continue }
+                guard let j = position(dependencies[top.next]) else { continue }
                 if state[j] == 1 {
                     let start = path.firstIndex { $0.task == j } ?? 0
                     let cycle = (path[start...].map(\.task) + [j]).map { tasks[$0].id }.joined(separator: " → ")

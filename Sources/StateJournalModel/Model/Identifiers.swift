@@ -12,8 +12,10 @@ package enum Identifier {
     package static func problem(_ value: String) -> String? {
         if value.isEmpty { return "is empty" }
         if value.utf8.count > maximumLength { return "is longer than \(maximumLength) bytes" }
-        // Fast path: printable ASCII without a forbidden character.
-        if value.utf8.allSatisfy(isPlainByte) { return nil }
+        // Fast path: printable ASCII without a forbidden character (over
+        // the contiguous bytes: a replay checks every task id and commit).
+        var contiguous = value
+        if contiguous.withUTF8({ $0.allSatisfy(isPlainByte) }) { return nil }
         for ch in value {
             if ch.isWhitespace { return "contains white space" }
             if ch.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
