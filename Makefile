@@ -59,6 +59,9 @@ test: deps pg-start
 	@# The PostgreSQL tests (Tests/PostgresStoreTests) run against pg-start's
 	@# server; without it they would be skipped, so here that is a failure.
 	PGPASSWORD="$$(cat $(PG_DIR)/password)" PG_PORT=$(PG_PORT) STATEJOURNAL_TEST_PG_DIR="$(PG_DIR)" STATEJOURNAL_TEST_PG_REQUIRED=1 $(SWIFT) test
+	@# Tests run as root here: a test that replaced /dev/null with a file
+	@# (FileManager.createFile on it did) breaks the machine, not just itself.
+	@test -c /dev/null || { echo "make: FAILED — /dev/null is no longer a character device: a test replaced it"; exit 1; }
 
 # A throwaway PostgreSQL server for the PostgreSQL journal store's tests and
 # bench (issue 15): Debian's `postgresql` package (installed when missing),

@@ -17,8 +17,9 @@ enum SJ {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    /// Starts `/bin/sh -c script` with the store and state in its environment.
-    static func start(_ script: String, store: String, state: String, output: String) throws -> Process {
+    /// Starts `/bin/sh -c script` with the store and state in its environment;
+    /// its stdout goes to the file `output` (made empty first), or nowhere.
+    static func start(_ script: String, store: String, state: String, output: String?) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
@@ -27,8 +28,14 @@ enum SJ {
         env["STATEJOURNAL_STATE"] = state
         env["SJ"] = binary
         process.environment = env
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: output)
+        // Never createFile on a device: as root it replaces /dev/null with
+        // a regular file (Foundation writes a new file and renames it).
+        if let output {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: output)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
@@ -89,7 +96,7 @@ final class MultiHostTests: XCTestCase {
         for (host, state) in [("a", stateA), ("b", stateB)] {
             for p in 0..<8 {
                 let script = "i=0; while [ $i -lt \(perProcess) ]; do \"$SJ\" note \"\(host)\(p)-$i\" --actor \(host)\(p) || exit 1; i=$((i+1)); done"
-                writers.append(try SJ.start(script, store: url, state: state, output: "/dev/null"))
+                writers.append(try SJ.start(script, store: url, state: state, output: nil))
             }
         }
         for writer in writers { writer.waitUntilExit() }
