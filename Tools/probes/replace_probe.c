@@ -4,7 +4,7 @@
 // mode 2: exchange + unlink + rename (nothing renamed over a file; what
 // FileSystem.commit does on Linux); mode 0: the append alone.
 // Docs/PERFORMANCE.md, "STATE.md by an exchange of names":
-//   cc -O2 -o /tmp/replace_probe Tools/bench/replace_probe.c
+//   cc -O2 -o /tmp/replace_probe Tools/probes/replace_probe.c
 //   mkdir -p .probe && cd .probe && for m in 0 1 2 1 2; do rm -f journal STATE.md*; /tmp/replace_probe $m 3000 30000; done
 #define _GNU_SOURCE
 #include <stdio.h>
