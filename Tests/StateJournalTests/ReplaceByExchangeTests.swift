@@ -49,20 +49,73 @@ import StateJournalTesting
         #expect(names() == ["STATE.md", "STATE.md.backup"])
     }
 
-    /// The backup cannot be renamed into place: the commit fails, STATE.md
-    /// is the previous file again and no temporary is left.
-    @Test func aFailedBackupLeavesStateMdAsItWas() throws {
+    /// The backup cannot be kept (its exchange fails): STATE.md shows the
+    /// new file all the same, the backup stays as it was and no temporary is
+    /// left.
+    @Test func aFailedBackupStillShowsTheNewFileAndKeepsTheOlderBackup() throws {
         let faults = FaultInjector(RealSystemCalls())
         let fs = FileSystem(faults)
         let path = dir.file("STATE.md"), backup = path + ".backup"
+        for text in ["one\n", "two\n"] { try fs.atomicReplace(path, with: Array(text.utf8), backup: backup, durable: false) }
+        faults.fail(.exchange, errno: .ioError, after: 1)  // the second exchange: STATE.md's old file and the backup
+        try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
+        #expect(readBytes(path) == Array("three\n".utf8))
+        #expect(readBytes(backup) == Array("one\n".utf8))
+        #expect(names() == ["STATE.md", "STATE.md.backup"])
+    }
+
+    /// The older backup cannot be removed: the next commit removes it.
+    @Test func aTemporaryThatCouldNotBeRemovedGoesAtTheNextCommit() throws {
+        let faults = FaultInjector(RealSystemCalls())
+        let fs = FileSystem(faults)
+        let path = dir.file("STATE.md"), backup = path + ".backup"
+        for text in ["one\n", "two\n"] { try fs.atomicReplace(path, with: Array(text.utf8), backup: backup, durable: false) }
+        faults.fail(.unlink, errno: .ioError)
+        try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
+        #expect(readBytes(backup) == Array("two\n".utf8))
+        #expect(names().count == 3, "the older backup is left under a temporary name: \(names())")
+        try fs.atomicReplace(path, with: Array("four\n".utf8), backup: backup, durable: false)
+        #expect(names() == ["STATE.md", "STATE.md.backup"])
+        #expect(readBytes(backup) == Array("three\n".utf8))
+    }
+
+    /// STATE.md.backup is a directory: it stays there, untouched; STATE.md
+    /// shows the new file and nothing else is left.
+    @Test func aDirectoryAtTheBackupIsLeftAlone() throws {
+        let fs = FileSystem()
+        let path = dir.file("STATE.md"), backup = path + ".backup"
         try fs.atomicReplace(path, with: Array("one\n".utf8), backup: backup, durable: false)
+        try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: false)
+        #expect(FileManager.default.createFile(atPath: backup + "/inside", contents: Data("x".utf8)))
         try fs.atomicReplace(path, with: Array("two\n".utf8), backup: backup, durable: false)
-        faults.fail(.rename, errno: .ioError)
-        #expect(throws: StateJournalError.self) {
-            try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
-        }
         #expect(readBytes(path) == Array("two\n".utf8))
-        #expect(names().allSatisfy { !$0.contains(".tmp-") }, "\(names())")
+        #expect(readBytes(backup + "/inside") == Array("x".utf8))
+        #expect(names() == ["STATE.md", "STATE.md.backup"])
+    }
+
+    /// The backup is never missing while a commit runs: at every call of the
+    /// commit, STATE.md.backup holds a whole earlier file.
+    @Test func theBackupIsNeverMissingDuringACommit() throws {
+        final class Watcher: ForwardingSystemCalls, @unchecked Sendable {
+            let base: any SystemCalls = RealSystemCalls()
+            let backup: String
+            let lock = NSLock()
+            var missing = 0
+            init(backup: String) { self.backup = backup }
+            func look() {
+                if access(backup, F_OK) != 0 { lock.lock(); missing += 1; lock.unlock() }
+            }
+            func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { look(); defer { look() }; return base.exchange(a, b) }
+            func rename(_ from: String, _ to: String) -> Result<Void, Errno> { look(); defer { look() }; return base.rename(from, to) }
+            func unlink(_ path: String) -> Result<Void, Errno> { look(); defer { look() }; return base.unlink(path) }
+        }
+        let path = dir.file("STATE.md"), backup = path + ".backup"
+        let watcher = Watcher(backup: backup)
+        let fs = FileSystem(watcher)
+        for text in ["one\n", "two\n"] { try fs.atomicReplace(path, with: Array(text.utf8), backup: backup, durable: false) }
+        watcher.missing = 0
+        for text in ["three\n", "four\n", "five\n"] { try fs.atomicReplace(path, with: Array(text.utf8), backup: backup, durable: false) }
+        #expect(watcher.missing == 0)
     }
 
     /// A directory where STATE.md should be is never exchanged away (moved

@@ -820,9 +820,9 @@ why: STATE.md replaced by renaming over it again (ext4 then writes the new file'
 test: WritePathTests/theSteadyStateEagerWriteMakesThirtyCalls
 file: Sources/StateJournalEngine/System/FileSystem.swift
 <<< original
-        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+        if let backup, pending.replacesRegularFile, Self.directory(of: backup) == Self.directory(of: path),
 ===
-        if let backup, pending.replacesRegularFile, false, try commitByExchange(pending, backup: backup) {
+        if let backup, pending.replacesRegularFile, false, Self.directory(of: backup) == Self.directory(of: path),
 >>>
 
 @@ exchange-moves-a-directory
@@ -830,17 +830,30 @@ why: a directory at STATE.md's path is exchanged away to the backup's name inste
 test: ReplaceByExchangeTests/aDirectoryAtThePathIsNotMoved
 file: Sources/StateJournalEngine/System/FileSystem.swift
 <<< original
-        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+        if let backup, pending.replacesRegularFile, Self.directory(of: backup) == Self.directory(of: path),
 ===
-        if let backup, try commitByExchange(pending, backup: backup) {
+        if let backup, Self.directory(of: backup) == Self.directory(of: path),
 >>>
 
-@@ exchange-failure-not-undone
-why: when the backup cannot be renamed into place, the exchange is not undone (STATE.md changed by a failed commit, a temporary left)
-test: ReplaceByExchangeTests/aFailedBackupLeavesStateMdAsItWas
+@@ exchange-leftover-kept
+why: a temporary a commit could not remove (the older backup) is never removed: one more file beside STATE.md per failure
+test: ReplaceByExchangeTests/aTemporaryThatCouldNotBeRemovedGoesAtTheNextCommit
 file: Sources/StateJournalEngine/System/FileSystem.swift
 <<< original
-        if case .success = sys.exchange(temp, path) { discard(pending) }
+        Self.removeLeftovers(sys)
 ===
+>>>
+
+@@ backup-missing-during-commit
+why: the backup is removed, then the previous file renamed to its name (the backup missing in between, and gone when the rename fails)
+test: ReplaceByExchangeTests/theBackupIsNeverMissingDuringACommit
+file: Sources/StateJournalEngine/System/FileSystem.swift
+<<< original
+        switch sys.exchange(temp, backup) {
+        case .success:
+===
+        _ = sys.unlink(backup)
+        switch sys.exchange(temp, backup) {
+        case .success:
 >>>
 MUTANTS

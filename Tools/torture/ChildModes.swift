@@ -95,7 +95,8 @@ enum LibraryWriter {
 /// Phase stamps a library writer leaves, one line a step, written with
 /// `write(2)` before the step's system call runs (a SIGKILL after it leaves
 /// the line): `append` (a segment pwrite), `durable` (its fdatasync
-/// returned), `rename` (STATE.md about to be renamed into place). The last
+/// returned), `rename` (STATE.md about to be renamed, or exchanged, into
+/// place). The last
 /// line after a kill says where it landed.
 final class PhaseMarkers: Sendable {
     let fd: Int32
@@ -121,7 +122,7 @@ final class PhaseMarkers: Sendable {
         case .fdatasync where call.isSegment:
             // Marked as durable when the next call comes (the sync returned).
             state.withLock { if $0.wrote { $0.synced = true } }
-        case .rename where call.target == statePath:
+        case .rename where call.target == statePath, .exchange where call.target == statePath:
             let (synced, n) = state.withLock { s -> (Bool, Int) in
                 let synced = s.synced
                 s.synced = false

@@ -199,17 +199,8 @@ package struct FileSystem: Sendable {
 
     /// A temporary name beside `path` that no other process uses.
     package static func temporaryName(for path: String) -> String {
-        let n = temporaryNumbers.withLock { n in
-            n &+= 1
-            return n
-        }
-        return "\(path).tmp-\(getpid())-\(UInt32(truncatingIfNeeded: n))"
+        "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
-
-    /// Numbers for temporary names: random at first (a leftover of an
-    /// earlier process with this pid is not named again), then counted —
-    /// one call for random bytes per process, not one per name.
-    private static let temporaryNumbers = Locked<UInt64>(UInt64.random(in: 0...UInt64.max))
 
     /// Creates a new file that did not exist (O_EXCL, O_NOFOLLOW), writes
     /// `bytes`, fsyncs it and closes it. On failure the file is removed.
@@ -282,16 +273,22 @@ package struct FileSystem: Sendable {
     /// Without `durable`, the directory is not fsynced: the rename reaches
     /// the disk when the kernel commits it (a power loss may undo it).
     ///
-    /// With a backup, where the file system can (Linux `renameat2` with
-    /// `RENAME_EXCHANGE`), the new file and the current one trade names (`path`
-    /// is never missing), then the backup before is removed and the current
-    /// file renamed to the backup's name: no file is renamed over another —
-    /// which on ext4 starts writing the new file's data at once (its
-    /// `auto_da_alloc` rule for files replaced by rename), a write the
-    /// journal's next `fdatasync` then waits for.
+    /// With a backup beside `path`, where the file system can (Linux
+    /// `renameat2` with `RENAME_EXCHANGE`): the new file and the current one
+    /// exchange names, then the current one and the backup (or it is renamed
+    /// to the backup's name where there is none), and the older backup is
+    /// removed (a directory at the backup's name is put back, untouched). Neither name is ever missing, and no
+    /// file is renamed over another — which on ext4 starts writing the new
+    /// file's data at once (its `auto_da_alloc` rule), a write the journal's
+    /// next `fdatasync` then waits for. Once the first exchange is done,
+    /// `path` shows the new file and the commit succeeds: if the backup
+    /// cannot be kept, the previous file is removed and the backup stays as
+    /// it was.
     package func commit(_ pending: PendingReplacement, backup: String?, durable: Bool = true) throws(StateJournalError) {
         let path = pending.path
-        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+        Self.removeLeftovers(sys)
+        if let backup, pending.replacesRegularFile, Self.directory(of: backup) == Self.directory(of: path),
+           try commitByExchange(pending, backup: backup) {
             if durable { try fsyncDirectory(Self.directory(of: path)) }
             return
         }
@@ -305,7 +302,7 @@ package struct FileSystem: Sendable {
         if durable { try fsyncDirectory(Self.directory(of: path)) }
     }
 
-    /// ``commit(_:backup:durable:)`` by two exchanges; false (nothing changed)
+    /// ``commit(_:backup:durable:)`` by exchanges; false (nothing changed)
     /// where this file system cannot exchange, or `path` is gone.
     private func commitByExchange(_ pending: PendingReplacement, backup: String) throws(StateJournalError) -> Bool {
         let path = pending.path, temp = pending.temporaryPath
@@ -318,20 +315,61 @@ package struct FileSystem: Sendable {
             discard(pending)
             throw .system("replace", path, errno)
         }
-        // `temp` now names the previous file: it becomes the backup. The
-        // backup before goes first, so that the rename replaces nothing.
-        _ = sys.unlink(backup)
-        guard case .failure(let errno) = sys.rename(temp, backup) else { return true }
-        // Put the previous file back under `path`, so that a failed commit
-        // leaves it as it was; then the new file (under `temp`) goes.
-        if case .success = sys.exchange(temp, path) { discard(pending) }
-        throw .system("keep a copy as", backup, errno)
+        // `path` shows the new file; `temp` names the previous one, which
+        // becomes the backup. What `temp` names afterwards goes: the older
+        // backup, or — when the backup could not be kept — the previous file.
+        switch sys.exchange(temp, backup) {
+        case .success:
+            switch sys.unlink(temp) {
+            case .success, .failure(.noSuchFile):
+                return true
+            case .failure(let errno) where errno.rawValue == EISDIR || errno.rawValue == EPERM:
+                // Not a file at the backup's name (a directory): it goes back
+                // there, untouched, and the previous file goes.
+                if case .failure = sys.exchange(temp, backup) { Self.remember(temp); return true }
+            case .failure:
+                Self.remember(temp)
+                return true
+            }
+        case .failure(.noSuchFile):
+            // No backup yet: the previous file takes the name.
+            if case .success = sys.rename(temp, backup) { return true }
+        case .failure:
+            break
+        }
+        Self.remove(temp, sys)
+        return true
     }
 
     /// Errors that say the file system (or kernel) has no exchange.
     private static func cannotExchange(_ errno: Errno) -> Bool {
         [EINVAL, ENOSYS, EOPNOTSUPP, EPERM, EXDEV].contains(errno.rawValue)
     }
+
+    /// Removes `temp`; if that fails, a later commit tries again.
+    private static func remove(_ temp: String, _ sys: any SystemCalls) {
+        switch sys.unlink(temp) {
+        case .success, .failure(.noSuchFile): return
+        case .failure: remember(temp)
+        }
+    }
+
+    private static func remember(_ temp: String) { leftovers.withLock { _ = $0.insert(temp) } }
+
+    /// Tries again to remove the temporaries a commit could not.
+    private static func removeLeftovers(_ sys: any SystemCalls) {
+        let names = leftovers.withLock { $0 }
+        guard !names.isEmpty else { return }
+        for name in names {
+            switch sys.unlink(name) {
+            case .success, .failure(.noSuchFile): leftovers.withLock { _ = $0.remove(name) }
+            case .failure: break
+            }
+        }
+    }
+
+    /// Temporaries a commit of this process could not remove.
+    private static let leftovers = Locked<Set<String>>([])
 
     /// Replaces `path` with `bytes` atomically, keeping the previous file as
     /// `backup`: ``prepareReplacement(of:with:)`` then ``commit(_:backup:)``.
