@@ -45,12 +45,13 @@ import StateJournal
         try #require(try ws.sj("note", "first").status == 0)
         let done = Locked(false)
         let reads = Locked(Reads())
+        let statePath = ws.state, backupPath = ws.state + ".backup"
         let reader = Thread {
             var seenBackup = false
             var local = Reads()
             while !done.withLock({ $0 }) {
                 local.stateReads += 1
-                if let data = FileManager.default.contents(atPath: ws.state) {
+                if let data = FileManager.default.contents(atPath: statePath) {
                     if case .intact = StateManager.status(of: [UInt8](data)) {} else {
                         local.stateBad.append("\(data.count) bytes: \(StateManager.status(of: [UInt8](data)))")
                     }
@@ -58,7 +59,7 @@ import StateJournal
                     local.stateMissing += 1
                 }
                 local.backupReads += 1
-                if let data = FileManager.default.contents(atPath: ws.state + ".backup") {
+                if let data = FileManager.default.contents(atPath: backupPath) {
                     seenBackup = true
                     if case .intact = StateManager.status(of: [UInt8](data)) {} else {
                         local.backupBad.append("\(data.count) bytes: \(StateManager.status(of: [UInt8](data)))")
@@ -125,7 +126,7 @@ import StateJournal
         guard (try? FileManager.default.createDirectory(atPath: shm, withIntermediateDirectories: false)) != nil else { return }
         defer { try? FileManager.default.removeItem(atPath: shm) }
         var here = stat(), there = stat()
-        guard stat(ws.path, &here) == 0, stat(shm, &there) == 0, here.st_dev != there.st_dev else { return }
+        guard lstat(ws.path, &here) == 0, lstat(shm, &there) == 0, here.st_dev != there.st_dev else { return }
         let target = shm + "/STATE.md"
         try FileManager.default.createSymbolicLink(atPath: ws.state, withDestinationPath: target)
         let r = try ws.sj("init", "--id", "wf", "--name", "W", "--plan", "-", "--allow-symlinks", stdin: planJSON(waves: 1, perWave: 2))

@@ -223,7 +223,7 @@ import StateJournalTesting
         guard (try? FileManager.default.createDirectory(atPath: shm, withIntermediateDirectories: false)) != nil else { return }
         defer { try? FileManager.default.removeItem(atPath: shm) }
         var here = stat(), there = stat()
-        guard Glibc.stat(dir.path, &here) == 0, Glibc.stat(shm, &there) == 0, here.st_dev != there.st_dev else { return }
+        guard Glibc.lstat(dir.path, &here) == 0, Glibc.lstat(shm, &there) == 0, here.st_dev != there.st_dev else { return }
         try manager(path).write(initPayload())
         let target = shm + "/STATE.md"
         try FileManager.default.moveItem(atPath: path, toPath: target)
@@ -325,7 +325,7 @@ import StateJournalTesting
             disk.crash()
             disk.materialize(.tornTail)
             let next = manager(statePath)
-            let state = try next.loadState()
+            let state = try #require(try next.loadState())
             let seqs = Set(try next.events().map(\.seq))
             #expect(acknowledged.allSatisfy(seqs.contains), "crash after \(crashAfter): acknowledged lost")
             if case .intact(let seq, _) = StateManager.status(of: readBytes(statePath)) {
