@@ -307,7 +307,8 @@ import StateJournalTesting
     /// `materialize`, the next command heals STATE.md, and every acknowledged
     /// event is there (held).
     @Test func aPowerLossAtAnyCallOfAWriteIsHealedByTheNextCommand() throws {
-        for crashAfter in stride(from: 1, through: 60, by: 1) {
+        var crashSites: [String] = []
+        for crashAfter in stride(from: 1, through: 100, by: 1) {
             let outer = TemporaryDirectory()
             let root = outer.file("disk")
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -323,6 +324,7 @@ import StateJournalTesting
                 if let seq = try? m.write(.noteAdded(text: "during \(i)")).event.seq { acknowledged.append(seq) }
             }
             disk.crash()
+            crashSites += disk.operations.filter { $0.hasPrefix("CRASHED at") }
             disk.materialize(.tornTail)
             let next = manager(statePath)
             let state = try #require(try next.loadState())
@@ -333,7 +335,12 @@ import StateJournalTesting
             } else {
                 Issue.record("crash after \(crashAfter): STATE.md not healed: \(StateManager.status(of: readBytes(statePath)))")
             }
-            #expect(listDirectory(root).filter { $0.contains(".tmp-") } == [], "crash after \(crashAfter): \(listDirectory(root))")
+            if case .intact(let seq, _) = StateManager.status(of: readBytes(statePath + ".backup")) {
+                #expect(seq <= state.seq, "crash after \(crashAfter): the backup is ahead of the journal")
+            }
         }
+        // The crashes hit the exchange and the backup's unlink and rename.
+        #expect(crashSites.contains { $0.contains("exchange") && $0.contains("STATE.md.tmp-") }, "\(crashSites)")
+        #expect(crashSites.contains { $0.hasPrefix("CRASHED at rename") && $0.hasSuffix("STATE.md.backup") }, "\(crashSites)")
     }
 }
