@@ -74,6 +74,44 @@ import StateJournalTesting
                 "the editor's save is in no file any more: \(names()); calls: \(scripted.log)")
     }
 
+    /// FINDING (the window is older than d543d50 and documented for editors
+    /// that do not take the projectors' lock, but the exchange now makes it
+    /// closable): an editor that saves by renaming a new file over STATE.md
+    /// after the projector's last check and before its exchange has its file
+    /// swapped away to STATE.md.backup — no warning, no conflict or damaged
+    /// copy — and the next write unlinks that backup: the edit is gone.
+    /// After the exchange, the temporary name holds exactly the file that was
+    /// STATE.md, so the projector can tell: fix — compare its inode (fstat)
+    /// with the file the last check read; when it differs, rename it to
+    /// `STATE.md.damaged-<time>` (or record it as an edit on the next
+    /// command) and warn, instead of making it the backup.
+    @Test func anEditorsSaveRightBeforeTheExchangeIsNotLost() throws {
+        let path = self.path, backup = self.backup
+        try manager(path).write(initPayload())
+        try manager(path).write(.noteAdded(text: "before the edit"))
+        let marker = "an editor's note saved right before the exchange"
+        let saved = Locked(false)
+        let scripted = ScriptedCalls(RealSystemCalls()) { call in
+            if call.operation == .exchange, call.target == path, !saved.withLock({ $0 }) {
+                saved.withLock { $0 = true }
+                let edited = (readText(path) ?? "").replacingOccurrences(of: "before the edit", with: "before the edit\n- " + marker)
+                let editorTemp = path + ".editor-new"
+                writeBytes(editorTemp, Array(edited.utf8))
+                _ = Glibc.rename(editorTemp, path)
+            }
+            return .pass
+        }
+        try manager(path, scripted).write(.noteAdded(text: "the write that exchanges"))
+        try #require(saved.withLock { $0 }, "no exchange of STATE.md was made: \(scripted.log)")
+        // Right after it: the save is STATE.md.backup (swapped away, no warning).
+        #expect((readText(backup) ?? "").contains(marker), "\(names())")
+        try manager(path).write(.noteAdded(text: "the next write"))
+        _ = try manager(path).loadState()
+        let inJournal = try manager(path).events().contains { "\($0)".contains(marker) }
+        let inAFile = names().contains { (readText(dir.file($0)) ?? "").contains(marker) }
+        #expect(inJournal || inAFile, "the editor's save is in no file and not in the journal: \(names())")
+    }
+
     // MARK: STATE.md.backup while a commit runs
 
     /// FINDING: STATE.md.backup is missing for a while at every write — the
