@@ -19,6 +19,12 @@ import StateJournalTesting
 
     func names() -> [String] { listDirectory(dir.path).sorted() }
 
+    /// Whether `call` puts a file at `backup` (a rename or exchange to it):
+    /// the step that keeps the previous file, however it is made.
+    static func places(_ call: ScriptedCalls.Call, at backup: String) -> Bool {
+        (call.operation == .rename || call.operation == .exchange) && call.target == backup
+    }
+
     /// Every file in `dir` holding `bytes` (searches all names, temporaries included).
     func filesHolding(_ bytes: [UInt8], in directory: String) -> [String] {
         listDirectory(directory).filter { readBytes(directory + "/" + $0) == bytes }
@@ -57,7 +63,7 @@ import StateJournalTesting
         let edited = Array("# edited by hand, saved by an editor's rename\n".utf8)
         let path = self.path, backup = self.backup
         let scripted = ScriptedCalls(RealSystemCalls()) { call in
-            guard call.operation == .rename, call.target == backup else { return .pass }
+            guard Self.places(call, at: backup) else { return .pass }
             // An editor saves now: writes its new file, renames it over STATE.md.
             let editorTemp = path + ".swp-editor"
             writeBytes(editorTemp, edited)
@@ -159,11 +165,15 @@ import StateJournalTesting
     /// Fix: as above — rename over the backup (or exchange with it) instead
     /// of unlinking it first.
     @Test func aFailedCommitKeepsTheOlderBackup() throws {
-        let faults = FaultInjector(RealSystemCalls())
-        let fs = FileSystem(faults)
+        let backup = self.backup
+        let failing = Locked(false)
+        let scripted = ScriptedCalls(RealSystemCalls()) { call in
+            failing.withLock { $0 } && Self.places(call, at: backup) ? .fail(.ioError) : .pass
+        }
+        let fs = FileSystem(scripted)
         try fs.atomicReplace(path, with: Array("one\n".utf8), backup: backup, durable: false)
         try fs.atomicReplace(path, with: Array("two\n".utf8), backup: backup, durable: false)
-        faults.fail(.rename, errno: .ioError)
+        failing.withLock { $0 = true }
         #expect(throws: StateJournalError.self) {
             try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
         }
@@ -179,12 +189,20 @@ import StateJournalTesting
     /// the previous projection — or rename it to the backup's name again),
     /// and report STATE.md as updated.
     @Test func aFailedUndoLeavesNoTemporary() throws {
-        let faults = FaultInjector(RealSystemCalls())
-        let fs = FileSystem(faults)
+        let path = self.path, backup = self.backup
+        let failing = Locked(false)
+        let scripted = ScriptedCalls(RealSystemCalls()) { call in
+            guard failing.withLock({ $0 }) else { return .pass }
+            // The backup cannot be placed, and putting the previous file
+            // (now under the temporary name) back at STATE.md fails too.
+            if Self.places(call, at: backup) { return .fail(.ioError) }
+            if call.operation == .exchange, call.target == path, readBytes(call.path) == Array("two\n".utf8) { return .fail(.ioError) }
+            return .pass
+        }
+        let fs = FileSystem(scripted)
         try fs.atomicReplace(path, with: Array("one\n".utf8), backup: backup, durable: false)
         try fs.atomicReplace(path, with: Array("two\n".utf8), backup: backup, durable: false)
-        faults.fail(.rename, errno: .ioError)
-        faults.fail(.exchange, errno: .ioError, after: 1)
+        failing.withLock { $0 = true }
         _ = try? fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
         let shown = readBytes(path)
         #expect(shown == Array("two\n".utf8) || shown == Array("three\n".utf8))
@@ -228,7 +246,7 @@ import StateJournalTesting
         try manager(path).write(initPayload())
         try manager(path).write(.noteAdded(text: "before the kill"))
         let scripted = ScriptedCalls(RealSystemCalls()) { call in
-            call.operation == .rename && call.target?.hasSuffix("STATE.md.backup") == true ? .die : .pass
+            (call.operation == .rename || call.operation == .exchange) && call.target?.hasSuffix("STATE.md.backup") == true ? .die : .pass
         }
         let victim = manager(path, scripted)
         _ = try? victim.write(.noteAdded(text: "the victim's note"))
@@ -379,6 +397,7 @@ import StateJournalTesting
         }
         // The crashes hit the exchange and the backup's unlink and rename.
         #expect(crashSites.contains { $0.contains("exchange") && $0.contains("STATE.md.tmp-") }, "\(crashSites)")
-        #expect(crashSites.contains { $0.hasPrefix("CRASHED at rename") && $0.hasSuffix("STATE.md.backup") }, "\(crashSites)")
+        #expect(crashSites.contains { ($0.hasPrefix("CRASHED at rename") || $0.hasPrefix("CRASHED at exchange")) && $0.hasSuffix("STATE.md.backup") },
+                "\(crashSites)")
     }
 }
