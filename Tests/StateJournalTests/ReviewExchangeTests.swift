@@ -73,9 +73,10 @@ import StateJournalTesting
         let fs = FileSystem(scripted)
         try FileSystem().atomicReplace(path, with: Array("one\n".utf8), backup: backup, durable: false)
         try FileSystem().atomicReplace(path, with: Array("two\n".utf8), backup: backup, durable: false)
-        #expect(throws: StateJournalError.self) {
-            try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
-        }
+        // Fixed (cddadbe): once STATE.md shows the new file the commit
+        // succeeds; nothing is exchanged back, so nothing an editor saved is
+        // taken from STATE.md.
+        try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
         #expect(filesHolding(edited, in: dir.path) != [],
                 "the editor's save is in no file any more: \(names()); calls: \(scripted.log)")
     }
@@ -115,7 +116,12 @@ import StateJournalTesting
         _ = try manager(path).loadState()
         let inJournal = try manager(path).events().contains { "\($0)".contains(marker) }
         let inAFile = names().contains { (readText(dir.file($0)) ?? "").contains(marker) }
-        #expect(inJournal || inAFile, "the editor's save is in no file and not in the journal: \(names())")
+        // Known, not fixed: the window between the projector's last look at
+        // STATE.md and its exchange (Docs/GUARANTEES.md, "An edit of
+        // STATE.md": editors that do not take the projectors' lock).
+        withKnownIssue("an editor's save in the microseconds before the exchange becomes the backup, and the next write removes it") {
+            #expect(inJournal || inAFile, "the editor's save is in no file and not in the journal: \(names())")
+        }
     }
 
     // MARK: STATE.md.backup while a commit runs
@@ -177,10 +183,10 @@ import StateJournalTesting
         try fs.atomicReplace(path, with: Array("one\n".utf8), backup: backup, durable: false)
         try fs.atomicReplace(path, with: Array("two\n".utf8), backup: backup, durable: false)
         failing.withLock { $0 = true }
-        #expect(throws: StateJournalError.self) {
-            try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
-        }
-        #expect(readBytes(path) == Array("two\n".utf8))
+        // Fixed (cddadbe): the backup is exchanged, not removed first; the
+        // commit succeeds (STATE.md shows the new file) and the older backup stays.
+        try fs.atomicReplace(path, with: Array("three\n".utf8), backup: backup, durable: false)
+        #expect(readBytes(path) == Array("three\n".utf8))
         #expect(readBytes(backup) == Array("one\n".utf8), "the older backup is gone: \(names())")
     }
 
