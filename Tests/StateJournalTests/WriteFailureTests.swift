@@ -36,7 +36,7 @@ import StateJournalTesting
         let manager = StateManager(configuration: .init(statePath: dir.file("STATE.md"), actor: "t",
                                                         fileSystem: FileSystem(faults)))
         try manager.write(.workflowInitialized(id: "wf", name: "n", waves: [[]], metadata: []))
-        faults.fail(.rename, errno: .noSpace)  // replacing STATE.md fails
+        faults.fail(.exchange, errno: .noSpace)  // replacing STATE.md fails (the new file and STATE.md exchange names)
 
         var message = ""
         do { try manager.write(.noteAdded(text: "x")) } catch { message = "\(error)" }
