@@ -83,10 +83,12 @@ import StateJournal
     @Test func oddTextRoundTripsThroughTheCommandLine() throws {
         let ws = try Self.initialized()
         for (i, text) in Self.oddTexts.enumerated() {
-            #expect(try ws.sj("task", "add", "x\(i)", "--wave", "1", "--description", text).status == 0, "task add \(i)")
-            #expect(try ws.sj("note", text).status == 0, "note \(i)")
-            #expect(try ws.sj("meta", "set", "k\(i)", text).status == 0, "meta \(i)")
-            #expect(try ws.sj("task", "fail", "x\(i)", "--error", text).status == 0, "task fail \(i)")
+            // `--opt=TEXT` and `--` so that a text starting with '-' is not taken for an option.
+            let common = ["--state", ws.state, "--actor", "tester"]
+            #expect(try CLI.run(["task", "add", "x\(i)", "--wave", "1", "--description=" + text] + common).status == 0, "task add \(i)")
+            #expect(try CLI.run(["note"] + common + ["--", text]).status == 0, "note \(i)")
+            #expect(try CLI.run(["meta", "set"] + common + ["--", "k\(i)", text]).status == 0, "meta \(i)")
+            #expect(try CLI.run(["task", "fail", "x\(i)", "--error=" + text] + common).status == 0, "task fail \(i)")
         }
         let state = try ws.showJSON()
         let tasks = state["tasks"]?.arrayValue ?? []
