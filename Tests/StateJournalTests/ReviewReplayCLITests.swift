@@ -319,7 +319,7 @@ import StateJournalTesting
         let bytes = MarkdownRenderer.renderBytes(original)
         let rendered = String(decoding: bytes, as: UTF8.self)
         #expect(Array(rendered.utf8) == bytes)
-        let parsed = try ParsedStateFile.parse(rendered)
+        let parsed = try MarkdownParser.parse(rendered)
         #expect(parsed.footer?.matchesContent == true)
         let back = try #require(parsed.state())
         #expect(back.name == text)
