@@ -67,6 +67,64 @@ import StateJournal
         #expect(show.status == 0, "show: \(show.status) \(show.stderr)")
     }
 
+    /// Runs the CLI; kills it when it has not exited after `limit` seconds
+    /// (a bound for a hang, not a timing assertion). Nil: it hung.
+    static func runBounded(_ args: [String], limit: Double = 15) throws -> Int32? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = args
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        let exited = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in exited.signal() }
+        try p.run()
+        if exited.wait(timeout: .now() + limit) == .timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            exited.wait()
+            return nil
+        }
+        return p.terminationStatus
+    }
+
+    /// FINDING: a STATE.md that is a FIFO (named pipe) — put there by a
+    /// mistake, a tool, or another user — makes every command hang forever:
+    /// `note` appends its event (durable) and then blocks in `open(2)` of
+    /// STATE.md (O_RDONLY on a FIFO waits for a writer) while holding the
+    /// projectors' lock; `show`, `log` and every read block the same way
+    /// (healing STATE.md before answering). User-visible: the write is never
+    /// acknowledged — the user interrupts it and runs it again, recording the
+    /// event twice — and no read answers. Pre-existing (d4c2cad reads the
+    /// same way), not introduced by the range under review.
+    /// Proposed fix: treat a STATE.md that exists and is neither a regular
+    /// file nor an allowed symbolic link like a symbolic link — refuse it in
+    /// the look under the writers' lock, before the append
+    /// (`recordEditBeforeWriting` already `lstat`s it), with "STATE.md is a
+    /// FIFO, not a file; move it away"; and open STATE.md for reading with
+    /// `O_NONBLOCK` (no effect on regular files) in `readStateFile`,
+    /// `readStateFileWhole`, `stateFileIsStill` and `footerPosition`, so no
+    /// read can block on one (reads then answer from the journal, as with a
+    /// directory).
+    @Test func aStateMdThatIsAFifoNeitherHangsAWriteNorARead() throws {
+        let ws = try Self.initialized()
+        let events = try Self.eventCount(ws)
+        try FileManager.default.removeItem(atPath: ws.state)
+        #expect(mkfifo(ws.state, 0o644) == 0)
+        let common = ["--state", ws.state, "--actor", "tester"]
+        let write = try Self.runBounded(["note", "with a FIFO in the way", "--idempotency-key", "fifo-1"] + common)
+        #expect(write != nil, "the write hung (killed after the bound)")
+        let read = try Self.runBounded(["show", "--json"] + common)
+        #expect(read != nil, "`show` hung (killed after the bound)")
+        // What landed, seen with the FIFO out of the way.
+        try FileManager.default.removeItem(atPath: ws.state)
+        let after = try Self.eventCount(ws)
+        if write == 0 {
+            #expect(after == events + 1)
+        } else {
+            #expect(after == events, "the write did not say it succeeded, but its event is durable: a retry records it twice")
+        }
+    }
+
     // MARK: Odd characters through the command line
 
     static let oddTexts: [String] = [
