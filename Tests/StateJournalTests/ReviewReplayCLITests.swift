@@ -153,7 +153,6 @@ import StateJournalTesting
         let texts = (0..<3000).map { "note \($0) " + String(repeating: "x", count: $0 % 90) }
         let (dir, statePath, written) = try Self.journal(texts: texts, segmentSize: 64 << 10)
         _ = dir
-        let before = Self.threadCount()
         let last = UInt64(written.count)
         for stop in [1, 2, 255, 256, 257, 512, 1023, 1500, last - 1, last] as [UInt64] {
             let two = Self.readAll(statePath, twoThreads: true, stopAt: stop)
@@ -162,7 +161,11 @@ import StateJournalTesting
             #expect(two.events.count == Int(stop), "stop at \(stop): \(two.events.count) events handed over")
             #expect(two.events == one.events, "stop at \(stop)")
         }
-        #expect(Self.threadCount() == before, "threads before: \(before), after: \(Self.threadCount())")
+        // 60 more stopped reads: a thread left by each would show (other
+        // suites' threads come and go meanwhile: a margin, far below 60).
+        let before = Self.threadCount()
+        for stop in 0..<60 { _ = Self.readAll(statePath, twoThreads: true, stopAt: UInt64(1 + stop * 37 % Int(last))) }
+        #expect(Self.threadCount() < before + 20, "threads before: \(before), after: \(Self.threadCount())")
     }
 
     /// Damage cut at every kind of place in a sealed segment — the zstd
@@ -207,6 +210,38 @@ import StateJournalTesting
         }
         writeBytes(path, original)
         #expect(Self.readAll(statePath, twoThreads: true).end == "end")
+    }
+
+    /// A record far larger than a read chunk and than zstd's output
+    /// pieces (a plan of 20,000 tasks, about 2.5 MiB), between small ones,
+    /// in a sealed segment: the same events on two threads as on one, as
+    /// written.
+    @Test func aRecordLargerThanEveryChunkReadsWhole() throws {
+        let dir = TemporaryDirectory()
+        let statePath = dir.file("STATE.md")
+        var options = FileJournal.Options()
+        options.segmentSize = 64 << 10
+        let journal = FileJournal(statePath: statePath, options: options)
+        let tasks = (0..<20_000).map { Event.PlannedTask(id: "task-\($0)", description: "\"\\ " + String(repeating: "d", count: 100 + $0 % 13)) }
+        var events: [Event] = []
+        for seq in UInt64(1)...40 {
+            let payload: Event.Payload = seq == 1 || seq == 20
+                ? .workflowInitialized(id: "wf", name: "big \(seq)", waves: [tasks], metadata: [])
+                : .noteAdded(text: "note \(seq) " + String(repeating: "n", count: Int(seq) * 997 % 5000))
+            events.append(Event(seq: seq, time: Timestamp(microseconds: Self.t0.microseconds + Int64(seq)), actor: "a", pid: 1, payload: payload))
+        }
+        try journal.withWriteLock(LockPolicy(timeout: 5), command: "test") {
+            try journal.readEvents(after: 0) { _ in }
+            for event in events { try journal.append([event]) }
+        }
+        let sealed = listDirectory(statePath + ".journal").filter { $0.hasSuffix(".log.zst") }
+        #expect(!sealed.isEmpty, "nothing sealed: \(listDirectory(statePath + ".journal"))")
+        let expected = events.map { "\($0.seq) \($0.json().compactString)" }
+        for twoThreads in [false, true] {
+            let read = Self.readAll(statePath, twoThreads: twoThreads)
+            #expect(read.end == "end", "two threads: \(twoThreads): \(read.end)")
+            #expect(read.events == expected, "two threads: \(twoThreads): \(read.events.count) events")
+        }
     }
 
     // MARK: Records split across chunks, and at a chunk's edge
