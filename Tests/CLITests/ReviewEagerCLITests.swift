@@ -42,6 +42,22 @@ import StateJournal
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: ws.state)) == target, "the link was replaced")
     }
 
+    /// With `--allow-symlinks`, the write goes through the link: the link
+    /// stays a link, its target shows the event, and `verify` is clean.
+    @Test func aSymlinkedStateMdWithAllowSymlinksIsWrittenThroughTheLink() throws {
+        let ws = try Self.initialized()
+        let target = ws.path + "/elsewhere.md"
+        try FileManager.default.moveItem(atPath: ws.state, toPath: target)
+        try FileManager.default.createSymbolicLink(atPath: ws.state, withDestinationPath: target)
+        let r = try ws.sj("note", "through a link", "--allow-symlinks")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: ws.state)) == target, "the link was replaced")
+        #expect(Self.readText(target)?.contains("- through a link\n") == true, "the target does not show the write")
+        #expect(try ws.sj("verify", "--allow-symlinks").status == 0)
+        #expect(try ws.sj("sync", "--allow-symlinks").status == 0)
+        #expect(try Self.eventCount(ws) == 2, "sync recorded an edit nobody made")
+    }
+
     /// STATE.md replaced by a directory (a user's mistake, a tool's): a
     /// write either refuses before it appends, or appends and says the
     /// event is durable (exit 0, the warning) — never an error exit for a
@@ -222,7 +238,7 @@ import StateJournal
     }
 
     @Test func editsSavedByRenameUnderTheLockWhileWritersWriteAreAllRecorded() throws {
-        let edits = 16, writers = 4, perWriter = 10
+        let edits = 24, writers = 4, perWriter = 15
         let ws = try Self.initialized(tasks: (0..<edits).map { "e\($0)" })
         #expect(try ws.sj("note", "before the race").status == 0)
         var processes: [Process] = []
