@@ -32,6 +32,8 @@ let package = Package(
         ),
         // CRC-32C with the CPU's crc32 instruction, chosen at run time.
         .target(name: "CCRC32C"),
+        // System calls the C library may not declare (renameat2's exchange).
+        .target(name: "CFileCalls"),
         // The domain every layer shares: the state, events and their fold,
         // errors, and the store protocol. Public; re-exported by StateJournal.
         .target(
@@ -45,6 +47,7 @@ let package = Package(
             name: "StateJournalEngine",
             dependencies: [
                 "CZstd",
+                "CFileCalls",
                 "StateJournalModel",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,7 +17,7 @@ import StateJournalModel
 package final class FaultInjector: SystemCalls, Sendable {
     package enum Operation: String, CaseIterable, Sendable {
         case open, close, read, pread, write, pwrite, fsync, fdatasync, ftruncate, fstat, lstat
-        case rename, link, unlink, mkdir, flock, listDirectory, availableSpace
+        case rename, link, exchange, unlink, mkdir, flock, listDirectory, availableSpace
     }
 
     private struct Plan {
@@ -126,6 +126,7 @@ package final class FaultInjector: SystemCalls, Sendable {
     package func lstat(_ path: String) -> Result<FileStatus, Errno> { run(.lstat) { base.lstat(path) } }
     package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(.rename) { base.rename(from, to) } }
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(.link) { base.link(from, to) } }
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { run(.exchange) { base.exchange(a, b) } }
     package func unlink(_ path: String) -> Result<Void, Errno> { run(.unlink) { base.unlink(path) } }
     package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(.mkdir) { base.mkdir(path, mode: mode) } }
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {

@@ -30,6 +30,7 @@ extension ForwardingSystemCalls {
     package func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
     package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { base.exchange(a, b) }
     package func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
     package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }

@@ -191,6 +191,12 @@ package final class MemorySystemCalls: SystemCalls, Sendable {
         .failure(Errno(rawValue: EPERM))
     }
 
+    /// No exchange here (`EINVAL`): the library falls back to a link and two
+    /// renames, as on file systems without `RENAME_EXCHANGE`.
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> {
+        .failure(Errno(rawValue: EINVAL))
+    }
+
     package func unlink(_ path: String) -> Result<Void, Errno> {
         let path = Self.normalized(path)
         return state.withLock { s in

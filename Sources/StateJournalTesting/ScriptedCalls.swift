@@ -131,6 +131,7 @@ package final class ScriptedCalls: SystemCalls, Sendable {
     package func lstat(_ path: String) -> Result<FileStatus, Errno> { run(call(.lstat, path)) { base.lstat(path) } }
     package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.rename, from, to)) { base.rename(from, to) } }
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> { run(call(.link, from, to)) { base.link(from, to) } }
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { run(call(.exchange, a, b)) { base.exchange(a, b) } }
     package func unlink(_ path: String) -> Result<Void, Errno> { run(call(.unlink, path)) { base.unlink(path) } }
     package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { run(call(.mkdir, path)) { base.mkdir(path, mode: mode) } }
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {

@@ -90,6 +90,7 @@ package final class SegmentSyncHook: SystemCalls, @unchecked Sendable {
     package func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
     package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { gated { base.exchange(a, b) } }
     package func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
     package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
     package func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> {

@@ -127,6 +127,7 @@ extension SimulatedDisk {
     package func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { _ in real.lstat(path) } }
     package func rename(_ from: String, _ to: String) -> Result<Void, Errno> { logged("rename \(from) -> \(to)") { _ in real.rename(from, to) } }
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> { logged("link \(from) -> \(to)") { _ in real.link(from, to) } }
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { logged("exchange \(a) <-> \(b)") { _ in real.exchange(a, b) } }
     package func unlink(_ path: String) -> Result<Void, Errno> { logged("unlink \(path)") { _ in real.unlink(path) } }
 
     package func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> {

@@ -457,6 +457,11 @@ final class RenameKiller: SystemCalls, @unchecked Sendable {
     func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { gated { base.fstat(fd) } }
     func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
     func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    /// An exchange that puts a file at `target` is the rename this dies at.
+    func exchange(_ a: String, _ b: String) -> Result<Void, Errno> {
+        if a == target || b == target { lock.lock(); dead = true; lock.unlock(); return .failure(.ioError) }
+        return gated { base.exchange(a, b) }
+    }
     func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
     func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }

@@ -20,7 +20,7 @@ import StateJournalTesting
     /// exercises those cuts, and the same test checks the fault-free
     /// scenario makes no `ftruncate` (re-add the case if it ever does).
     static let operations: [FaultInjector.Operation] = [
-        .open, .pwrite, .fsync, .fdatasync, .rename, .unlink, .link, .mkdir,
+        .open, .pwrite, .fsync, .fdatasync, .rename, .unlink, .link, .exchange, .mkdir,
         .pread, .close, .lstat, .listDirectory, .fstat, .flock, .availableSpace,
     ]
 
@@ -228,7 +228,8 @@ import StateJournalTesting
             // Journal creation, appends, rotation (seal + new segment), compaction and snapshots all happen.
             #expect((counts[.mkdir] ?? 0) >= 1, "\(mode)")
             #expect((counts[.pwrite] ?? 0) >= 11, "\(mode)")
-            #expect((counts[.rename] ?? 0) >= 20, "\(mode)")
+            #expect((counts[.rename] ?? 0) + (counts[.exchange] ?? 0) >= 20, "\(mode)")
+            #expect((counts[.exchange] ?? 0) >= 10, "STATE.md replaced by exchange: \(mode)")
             #expect((counts[.unlink] ?? 0) >= 2, "\(mode)")
             #expect(Self.operations.reduce(0) { $0 + (counts[$1] ?? 0) } >= 500, "\(mode)")
         }

@@ -355,6 +355,7 @@ final class RecordingSystemCalls: SystemCalls, Sendable {
     func fstat(_ fd: Int32) -> Result<FileStatus, Errno> { base.fstat(fd) }
     func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
     func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { base.exchange(a, b) }
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
     func flock(_ fd: Int32, operation: Int32) -> Result<Void, Errno> { base.flock(fd, operation: operation) }
     func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }

@@ -280,6 +280,7 @@ final class LockFileNotWritable: SystemCalls, @unchecked Sendable {
     func lstat(_ path: String) -> Result<FileStatus, Errno> { base.lstat(path) }
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> { base.rename(from, to) }
     func link(_ from: String, _ to: String) -> Result<Void, Errno> { base.link(from, to) }
+    func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { base.exchange(a, b) }
     func unlink(_ path: String) -> Result<Void, Errno> { base.unlink(path) }
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { base.mkdir(path, mode: mode) }
     func listDirectory(_ path: String) -> Result<[String], Errno> { base.listDirectory(path) }
@@ -319,6 +320,7 @@ final class DiesAtFirstPwrite: SystemCalls, @unchecked Sendable {
     func lstat(_ path: String) -> Result<FileStatus, Errno> { gated { base.lstat(path) } }
     func rename(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.rename(from, to) } }
     func link(_ from: String, _ to: String) -> Result<Void, Errno> { gated { base.link(from, to) } }
+    func exchange(_ a: String, _ b: String) -> Result<Void, Errno> { gated { base.exchange(a, b) } }
     func unlink(_ path: String) -> Result<Void, Errno> { gated { base.unlink(path) } }
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno> { gated { base.mkdir(path, mode: mode) } }
     func listDirectory(_ path: String) -> Result<[String], Errno> { gated { base.listDirectory(path) } }

@@ -115,13 +115,13 @@ import StateJournalTesting
         // Hold the projectors' lock: the 8 writers append, then all wait for it.
         let projector = FileLock(path: path + ".journal/" + FileJournal.projectorLockName, fileSystem: FileSystem())
         try projector.acquire(LockPolicy(timeout: 5), command: "test")
-        let renamesBefore = counter.counts[.rename] ?? 0
+        let exchangesBefore = counter.counts[.exchange] ?? 0
         let join = startThreads(8) { i in _ = try? manager.write(.taskStarted(taskID: "w1t\(i + 1)")) }
         // Handshake: wait until all 8 events are in the journal.
         while (try? FileJournal(statePath: path).readEvents(after: 0) { _ in }) != 9 { sched_yield() }
         projector.release()
         join()
-        let projections = ((counter.counts[.rename] ?? 0) - renamesBefore) / 2  // backup rename + STATE.md rename
+        let projections = (counter.counts[.exchange] ?? 0) - exchangesBefore  // STATE.md and the new file trade names
         #expect(projections == 1, "STATE.md was rewritten \(projections) times for 8 writes")
         #expect(try manager.loadState()?.tasks.allSatisfy { $0.status == .inProgress } == true)
         #expect(readText(path)?.contains("seq=9 ") == true)

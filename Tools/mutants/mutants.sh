@@ -814,4 +814,33 @@ file: Sources/StateJournalModel/Model/Readiness.swift
 ===
         task.status == .pending && task.wave <= readyWave
 >>>
+
+@@ replace-without-exchange
+why: STATE.md replaced by renaming over it again (ext4 then writes the new file's data at every rename: auto_da_alloc)
+test: WritePathTests/theSteadyStateEagerWriteMakesThirtyCalls
+file: Sources/StateJournalEngine/System/FileSystem.swift
+<<< original
+        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+===
+        if let backup, pending.replacesRegularFile, false, try commitByExchange(pending, backup: backup) {
+>>>
+
+@@ exchange-moves-a-directory
+why: a directory at STATE.md's path is exchanged away to the backup's name instead of the replace failing
+test: ReplaceByExchangeTests/aDirectoryAtThePathIsNotMoved
+file: Sources/StateJournalEngine/System/FileSystem.swift
+<<< original
+        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+===
+        if let backup, try commitByExchange(pending, backup: backup) {
+>>>
+
+@@ exchange-failure-not-undone
+why: when the backup cannot be renamed into place, the exchange is not undone (STATE.md changed by a failed commit, a temporary left)
+test: ReplaceByExchangeTests/aFailedBackupLeavesStateMdAsItWas
+file: Sources/StateJournalEngine/System/FileSystem.swift
+<<< original
+        if case .success = sys.exchange(temp, path) { discard(pending) }
+===
+>>>
 MUTANTS

@@ -32,7 +32,7 @@ struct LostWritePhase: Phase {
     let settings: Settings
     let harness: Harness
 
-    static let faultable: [FaultInjector.Operation] = [.pwrite, .fdatasync, .fsync, .rename, .link, .open, .ftruncate, .pread, .unlink]
+    static let faultable: [FaultInjector.Operation] = [.pwrite, .fdatasync, .fsync, .rename, .link, .exchange, .open, .ftruncate, .pread, .unlink]
 
     func run() {
         let start = Clock.now

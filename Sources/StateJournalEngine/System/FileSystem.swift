@@ -199,8 +199,17 @@ package struct FileSystem: Sendable {
 
     /// A temporary name beside `path` that no other process uses.
     package static func temporaryName(for path: String) -> String {
-        "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let n = temporaryNumbers.withLock { n in
+            n &+= 1
+            return n
+        }
+        return "\(path).tmp-\(getpid())-\(UInt32(truncatingIfNeeded: n))"
     }
+
+    /// Numbers for temporary names: random at first (a leftover of an
+    /// earlier process with this pid is not named again), then counted —
+    /// one call for random bytes per process, not one per name.
+    private static let temporaryNumbers = Locked<UInt64>(UInt64.random(in: 0...UInt64.max))
 
     /// Creates a new file that did not exist (O_EXCL, O_NOFOLLOW), writes
     /// `bytes`, fsyncs it and closes it. On failure the file is removed.
@@ -228,6 +237,9 @@ package struct FileSystem: Sendable {
     package struct PendingReplacement: Sendable {
         package let path: String
         package let temporaryPath: String
+        /// What was at `path` when the new file was written: a regular file
+        /// (so the commit may exchange the two), or something else or nothing.
+        package var replacesRegularFile = false
     }
 
     /// First half of an atomic replace: writes `bytes` to a new temporary file
@@ -254,7 +266,7 @@ package struct FileSystem: Sendable {
         }
         let temp = Self.temporaryName(for: target)
         try writeNewFile(temp, bytes, mode: existing?.permissions ?? 0o644, exactMode: existing != nil, durable: durable)
-        return PendingReplacement(path: target, temporaryPath: temp)
+        return PendingReplacement(path: target, temporaryPath: temp, replacesRegularFile: existing?.isRegularFile == true)
     }
 
     /// Abandons a prepared replacement, removing its temporary file.
@@ -269,8 +281,20 @@ package struct FileSystem: Sendable {
     /// or nothing. On failure `path` is unchanged and the temporary is removed.
     /// Without `durable`, the directory is not fsynced: the rename reaches
     /// the disk when the kernel commits it (a power loss may undo it).
+    ///
+    /// With a backup, where the file system can (Linux `renameat2` with
+    /// `RENAME_EXCHANGE`), the new file and the current one trade names (`path`
+    /// is never missing), then the backup before is removed and the current
+    /// file renamed to the backup's name: no file is renamed over another —
+    /// which on ext4 starts writing the new file's data at once (its
+    /// `auto_da_alloc` rule for files replaced by rename), a write the
+    /// journal's next `fdatasync` then waits for.
     package func commit(_ pending: PendingReplacement, backup: String?, durable: Bool = true) throws(StateJournalError) {
         let path = pending.path
+        if let backup, pending.replacesRegularFile, try commitByExchange(pending, backup: backup) {
+            if durable { try fsyncDirectory(Self.directory(of: path)) }
+            return
+        }
         do throws(StateJournalError) {
             if let backup { try keepCopy(of: path, as: backup, replacing: true) }
             try rename(pending.temporaryPath, path)
@@ -279,6 +303,34 @@ package struct FileSystem: Sendable {
             throw error
         }
         if durable { try fsyncDirectory(Self.directory(of: path)) }
+    }
+
+    /// ``commit(_:backup:durable:)`` by two exchanges; false (nothing changed)
+    /// where this file system cannot exchange, or `path` is gone.
+    private func commitByExchange(_ pending: PendingReplacement, backup: String) throws(StateJournalError) -> Bool {
+        let path = pending.path, temp = pending.temporaryPath
+        switch sys.exchange(temp, path) {
+        case .success:
+            break
+        case .failure(let errno) where Self.cannotExchange(errno) || errno == .noSuchFile:
+            return false
+        case .failure(let errno):
+            discard(pending)
+            throw .system("replace", path, errno)
+        }
+        // `temp` now names the previous file: it becomes the backup. The
+        // backup before goes first, so that the rename replaces nothing.
+        _ = sys.unlink(backup)
+        guard case .failure(let errno) = sys.rename(temp, backup) else { return true }
+        // Put the previous file back under `path`, so that a failed commit
+        // leaves it as it was; then the new file (under `temp`) goes.
+        if case .success = sys.exchange(temp, path) { discard(pending) }
+        throw .system("keep a copy as", backup, errno)
+    }
+
+    /// Errors that say the file system (or kernel) has no exchange.
+    private static func cannotExchange(_ errno: Errno) -> Bool {
+        [EINVAL, ENOSYS, EOPNOTSUPP, EPERM, EXDEV].contains(errno.rawValue)
     }
 
     /// Replaces `path` with `bytes` atomically, keeping the previous file as

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CFileCalls
 import StateJournalModel
 
 /// Information about a file, as returned by `fstat`/`lstat`.
@@ -65,6 +66,10 @@ package protocol SystemCalls: Sendable {
     func lstat(_ path: String) -> Result<FileStatus, Errno>
     func rename(_ from: String, _ to: String) -> Result<Void, Errno>
     func link(_ from: String, _ to: String) -> Result<Void, Errno>
+    /// Atomically swaps the files named `a` and `b` (`renameat2` with
+    /// `RENAME_EXCHANGE`): `noSuchFile` when either is missing; `EINVAL` or
+    /// `ENOSYS` where the kernel or file system cannot.
+    func exchange(_ a: String, _ b: String) -> Result<Void, Errno>
     func unlink(_ path: String) -> Result<Void, Errno>
     func mkdir(_ path: String, mode: UInt32) -> Result<Void, Errno>
     /// `flock(2)`; `operation` is `LOCK_EX`, `LOCK_UN`, optionally `| LOCK_NB`.
@@ -174,6 +179,10 @@ package struct RealSystemCalls: SystemCalls {
 
     package func link(_ from: String, _ to: String) -> Result<Void, Errno> {
         nothingOrErrno { Glibc.link(from, to) }
+    }
+
+    package func exchange(_ a: String, _ b: String) -> Result<Void, Errno> {
+        nothingOrErrno { statejournal_exchange(a, b) }
     }
 
     package func unlink(_ path: String) -> Result<Void, Errno> {
