@@ -46,7 +46,7 @@ extension StateManager {
     /// STATE.md's bytes (nil when it is missing), read with one `pread`
     /// when it is `sizeHint` bytes long, as `lstat` just said.
     private func readStateFile(sizeHint: Int64) throws -> [UInt8]? {
-        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY | O_NONBLOCK) else { return nil }
         defer { fs.closeQuietly(fd) }
         var bytes = [UInt8](repeating: 0, count: Int(max(sizeHint, 0)) + 1)
         let n = try bytes.withUnsafeMutableBytes { try fs.sys.pread(fd, into: $0, offset: 0).get("read", statePath) }
@@ -60,7 +60,7 @@ extension StateManager {
     /// end of the file only (not checked against the content); nil when
     /// there is no file or no footer.
     package func footerPosition() throws -> (seq: UInt64, event: UInt32?)? {
-        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY | O_NONBLOCK) else { return nil }
         defer { fs.closeQuietly(fd) }
         let size = try fs.sys.fstat(fd).get("stat", statePath).size
         let tailLength = Int(min(size, Int64(ProjectionFooter.maximumLineLength)))
@@ -308,7 +308,7 @@ extension StateManager {
 
     /// Whether STATE.md holds exactly `bytes` (nil: is missing): one `pread`.
     private func stateFileIsStill(_ bytes: [UInt8]?) throws -> Bool {
-        guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return bytes == nil }
+        guard let fd = try fs.openIfExists(statePath, O_RDONLY | O_NONBLOCK) else { return bytes == nil }
         defer { fs.closeQuietly(fd) }
         guard let bytes else { return false }
         var now = [UInt8](repeating: 0, count: bytes.count + 1)

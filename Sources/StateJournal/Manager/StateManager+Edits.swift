@@ -81,7 +81,7 @@ extension StateManager {
     /// read, else it is read again.
     package func readStateFileWhole() throws -> (bytes: [UInt8], status: FileStatus)? {
         for _ in 0..<100 {
-            guard let fd = try fs.openIfExists(statePath, O_RDONLY) else { return nil }
+            guard let fd = try fs.openIfExists(statePath, O_RDONLY | O_NONBLOCK) else { return nil }
             defer { fs.closeQuietly(fd) }
             let before = try fs.sys.fstat(fd).get("stat", statePath)
             // One `pread` of a byte more than the file holds: a short count
