@@ -65,8 +65,11 @@ package enum MarkdownRenderer {
     private static let newline = UInt8(ascii: "\n")
 
     private static func appendBody(_ state: WorkflowState, to out: inout [UInt8]) {
+        // Tasks are looked at in place, by index: `for task in state.tasks`
+        // copies each one (retaining every string and array in it), and a
+        // render walks the tasks once per section.
         var completed = 0
-        for task in state.tasks where task.status == .completed { completed += 1 }
+        for i in state.tasks.indices where state.tasks[i].status == .completed { completed += 1 }
         for line in headerLines(of: state, completed: completed, tasks: state.tasks.count) { appendLine(line, to: &out) }
         appendFreeSections(of: state, after: "header", to: &out)
         let defaultWave = StateMarkdown.defaultWave(currentWave: state.currentWave)
@@ -107,8 +110,8 @@ package enum MarkdownRenderer {
 
     /// The bytes of `text`, copied at once (not one by one through its view).
     private static func appendUTF8(_ text: String, to out: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { out.append(contentsOf: $0) }
+        if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) != nil { return }
+        out.append(contentsOf: text.utf8)
     }
 
     /// `text` escaped (``MarkdownEscaping/escape(_:as:)``).
@@ -145,9 +148,9 @@ package enum MarkdownRenderer {
                                           defaultWave: Int, to out: inout [UInt8]) {
         var count = 0
         var grouped = section.alwaysGroupsByWave
-        for task in state.tasks where task.status == status {
+        for i in state.tasks.indices where state.tasks[i].status == status {
             count += 1
-            if task.wave != defaultWave { grouped = true }
+            if state.tasks[i].wave != defaultWave { grouped = true }
         }
         guard count > 0 else { return }
         appendLine(section.heading(taskCount: count), to: &out)
@@ -157,21 +160,24 @@ package enum MarkdownRenderer {
         // earlier tool writes them (their waves do not read back from the
         // file; the journal keeps them).
         guard section != .failed, grouped else {
-            for task in state.tasks where task.status == status { appendTaskLines(task, checkbox: checkbox, to: &out) }
+            for i in state.tasks.indices where state.tasks[i].status == status {
+                appendTaskLines(state.tasks[i], checkbox: checkbox, to: &out)
+            }
             out.append(newline)
             return
         }
         // Tasks come in plan order, so each wave's tasks are consecutive.
         var wave: Int?
-        for task in state.tasks where task.status == status {
-            if task.wave != wave {
+        for i in state.tasks.indices where state.tasks[i].status == status {
+            let taskWave = state.tasks[i].wave
+            if taskWave != wave {
                 if wave != nil { out.append(newline) }
-                wave = task.wave
+                wave = taskWave
                 appendUTF8(StateMarkdown.wavePrefix, to: &out)
-                appendUTF8(String(task.wave), to: &out)
+                appendUTF8(String(taskWave), to: &out)
                 out.append(newline)
             }
-            appendTaskLines(task, checkbox: checkbox, to: &out)
+            appendTaskLines(state.tasks[i], checkbox: checkbox, to: &out)
         }
         out.append(newline)
     }

@@ -246,6 +246,7 @@ package enum MarkdownEscaping {
     /// fine), no white space at either end, and — for a list item — no list
     /// marker at its start. The common case, checked on bytes.
     private static func isPlain(_ text: String, as field: Field) -> Bool {
+        if let plain = text.utf8.withContiguousStorageIfAvailable({ isPlain($0, as: field) }) { return plain }
         var text = text
         return text.withUTF8 { isPlain($0, as: field) }
     }
