@@ -106,7 +106,9 @@ enum CommandLineHelp {
         }
         if message.hasSuffix(".") { message.removeLast() }
         // "unknown option '--limt'": the command's closest options.
-        if message.hasPrefix("unknown option '"), let option = message.split(separator: "'").dropFirst().first,
+        // (Only when argument parser made no suggestion: one "did you mean".)
+        if !hint.hasPrefix("did you mean"), message.hasPrefix("unknown option '"),
+           let option = message.split(separator: "'").dropFirst().first,
            let guess = Suggestion.didYouMean(String(option), in: optionNames(of: resolution.leaf)) {
             hint = "\(guess) (\(hint))"
         }

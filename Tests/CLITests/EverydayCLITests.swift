@@ -437,8 +437,13 @@ extension EverydayCLITests {
             #expect(r.stdout.isEmpty, "\(args)")
             #expect(r.stderr.hasPrefix("statejournal: error: \(message)"), "\(args): \(r.stderr)")
             #expect(r.stderr.contains("\nhint: \(hint)"), "\(args): \(r.stderr)")
+            #expect(r.stderr.components(separatedBy: "did you mean").count <= 2, "one suggestion: \(args): \(r.stderr)")
             #expect(ws.snapshot() == before, "\(args) wrote something")
         }
+        // An option argument parser itself has a suggestion for: one hint, not two.
+        let misspelt = try CLI.run(["note", "x", "--jsn", "--state", ws.state])
+        #expect(misspelt.status == 2)
+        #expect(misspelt.stderr.components(separatedBy: "did you mean").count == 2, "\(misspelt.stderr)")
         let help = try CLI.run(["help", "task", "start"])
         #expect(help.status == 0)
         #expect(help.stdout.hasPrefix("OVERVIEW: Mark a pending or failed task in progress."))
