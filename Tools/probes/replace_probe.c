@@ -1,7 +1,7 @@
 // What one `.eager` write does to the disk, without StateJournal: append a
 // 200-byte record + fdatasync, then replace a STATE.md-sized file keeping a
 // backup — mode 1: link + rename + rename (each replacing an existing name);
-// mode 2: exchange + unlink + rename (nothing renamed over a file; what
+// mode 2: exchange + exchange + unlink (nothing renamed over a file; what
 // FileSystem.commit does on Linux); mode 0: the append alone.
 // Docs/PERFORMANCE.md, "STATE.md by an exchange of names":
 //   cc -O2 -o /tmp/replace_probe Tools/probes/replace_probe.c
@@ -28,7 +28,8 @@ int main(int argc,char**argv){
     int f=open("STATE.md.tmp",O_WRONLY|O_CREAT|O_EXCL,0644); write(f,buf,sz); close(f);
     if(mode==1){ link("STATE.md","STATE.md.backup.tmp"); rename("STATE.md.backup.tmp","STATE.md.backup"); unlink("STATE.md.backup.tmp"); rename("STATE.md.tmp","STATE.md"); }
     else { if(renameat2(AT_FDCWD,"STATE.md.tmp",AT_FDCWD,"STATE.md",RENAME_EXCHANGE)) perror("exchange");
-           unlink("STATE.md.backup"); rename("STATE.md.tmp","STATE.md.backup"); }
+           if(renameat2(AT_FDCWD,"STATE.md.tmp",AT_FDCWD,"STATE.md.backup",RENAME_EXCHANGE)) rename("STATE.md.tmp","STATE.md.backup");
+           else unlink("STATE.md.tmp"); }
   }
   double t=now()-t0; struct rusage r; getrusage(RUSAGE_SELF,&r);
   printf("mode %d: %.3f ms/write, cpu %.3f ms/write\n",mode,t*1000/n,(r.ru_utime.tv_sec*1e3+r.ru_utime.tv_usec/1e3+r.ru_stime.tv_sec*1e3+r.ru_stime.tv_usec/1e3)/n);
