@@ -3,6 +3,20 @@ import StateJournal
 
 /// Runs the real `statejournal` executable.
 enum CLI {
+    /// Runs `script` with bash as a process of its own, `env` (and a plain
+    /// PATH) its whole environment, its output discarded: the writer,
+    /// reader and editor loops of the race tests.
+    static func spawnScript(_ script: String, _ env: [String: String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", script]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        p.environment = env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
+        try p.run()
+        return p
+    }
+
     /// The built executable: $STATEJOURNAL_BIN, else beside the test bundle.
     static let binary: String = {
         if let path = ProcessInfo.processInfo.environment["STATEJOURNAL_BIN"] { return path }

@@ -56,17 +56,6 @@ import StateJournal
         done
         """
 
-    static func spawn(_ script: String, _ env: [String: String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", script]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.environment = env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
-        try p.run()
-        return p
-    }
-
     @Test(arguments: [true, false])
     func anAgentEditsStateMdWhileEightWritersWrite(underLock: Bool) throws {
         let ws = Workspace()
@@ -77,11 +66,11 @@ import StateJournal
 
         var processes: [Process] = []
         for w in 1...Self.writers {
-            processes.append(try Self.spawn(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w),
+            processes.append(try CLI.spawnScript(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w),
                                                           "N": String(Self.notesPerWriter)]))
         }
         ws.write("edit.sh", Self.edit)
-        let editor = try Self.spawn(Self.editor, ["ST": ws.state, "EDITS": String(Self.edits), "LOCK": underLock ? "1" : "",
+        let editor = try CLI.spawnScript(Self.editor, ["ST": ws.state, "EDITS": String(Self.edits), "LOCK": underLock ? "1" : "",
                                                   "EDIT": ws.path + "/edit.sh"])
         for p in processes { p.waitUntilExit() }
         editor.waitUntilExit()

@@ -177,11 +177,11 @@ import StateJournal
 
         var processes: [Process] = []
         for w in 1...2 {
-            processes.append(try Self.spawn(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w), "N": "8"]))
+            processes.append(try CLI.spawnScript(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w), "N": "8"]))
         }
         var readers: [Process] = []
         for r in 1...2 {
-            readers.append(try Self.spawn(Self.reader, ["SJ": CLI.binary, "ST": ws.state, "N": "1", "OUT": ws.path + "/read\(r)"]))
+            readers.append(try CLI.spawnScript(Self.reader, ["SJ": CLI.binary, "ST": ws.state, "N": "1", "OUT": ws.path + "/read\(r)"]))
         }
         for p in processes + readers { p.waitUntilExit() }
         #expect(processes.allSatisfy { $0.terminationStatus == 0 }, "every write succeeded")
@@ -293,27 +293,16 @@ import StateJournal
         done
         """
 
-    static func spawn(_ script: String, _ env: [String: String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", script]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.environment = env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
-        try p.run()
-        return p
-    }
-
     @Test func editsSavedByRenameUnderTheLockWhileWritersWriteAreAllRecorded() throws {
         let edits = 24, writers = 4, perWriter = 15
         let ws = try Self.initialized(tasks: (0..<edits).map { "e\($0)" })
         #expect(try ws.sj("note", "before the race").status == 0)
         var processes: [Process] = []
         for w in 1...writers {
-            processes.append(try Self.spawn(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w), "N": String(perWriter)]))
+            processes.append(try CLI.spawnScript(Self.writer, ["SJ": CLI.binary, "ST": ws.state, "W": String(w), "N": String(perWriter)]))
         }
         ws.write("edit.sh", Self.edit)
-        let editor = try Self.spawn(Self.editor, ["ST": ws.state, "EDITS": String(edits), "EDIT": ws.path + "/edit.sh"])
+        let editor = try CLI.spawnScript(Self.editor, ["ST": ws.state, "EDITS": String(edits), "EDIT": ws.path + "/edit.sh"])
         for p in processes { p.waitUntilExit() }
         editor.waitUntilExit()
         #expect(processes.allSatisfy { $0.terminationStatus == 0 }, "every CLI write succeeded")

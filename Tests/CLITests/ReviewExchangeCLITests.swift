@@ -18,17 +18,6 @@ import StateJournal
         done
         """
 
-    static func spawn(_ script: String, _ env: [String: String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", script]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.environment = env.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
-        try p.run()
-        return p
-    }
-
     struct Reads {
         var stateReads = 0, backupReads = 0
         var stateMissing = 0, stateBad: [String] = []
@@ -73,7 +62,7 @@ import StateJournal
         }
         reader.start()
         let env = ["SJ": CLI.binary, "ST": ws.state, "N": "\(notesPerWriter)"]
-        let processes = try (0..<writers).map { w in try spawn(writer, env.merging(["W": "\(w)"]) { a, _ in a }) }
+        let processes = try (0..<writers).map { w in try CLI.spawnScript(writer, env.merging(["W": "\(w)"]) { a, _ in a }) }
         for p in processes { p.waitUntilExit() }
         #expect(processes.allSatisfy { $0.terminationStatus == 0 })
         done.withLock { $0 = true }
