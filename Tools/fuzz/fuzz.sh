@@ -33,10 +33,10 @@ build() {
     mkdir -p "$OUT"
     for t in "${TARGETS_ALL[@]}"; do
         swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name "Fuzz_$t" \
-            -I "$bin/Modules" -I Sources/CZstd -I Sources/CCRC32C/include \
+            -I "$bin/Modules" -I Sources/CZstd -I Sources/CCRC32C/include -I Sources/CFileCalls/include \
             Tools/fuzz/Common.swift "Tools/fuzz/$t.swift" \
             "$bin"/StateJournalModel.build/*.o "$bin"/StateJournalEngine.build/*.o "$bin"/StateJournal.build/*.o \
-            "$bin"/StateJournalTesting.build/*.o "$bin"/Logging.build/*.o "$bin"/CCRC32C.build/*.o \
+            "$bin"/StateJournalTesting.build/*.o "$bin"/Logging.build/*.o "$bin"/CCRC32C.build/*.o "$bin"/CFileCalls.build/*.o \
             -lzstd -use-ld=lld -o "$OUT/$t"
     done
     echo "fuzz: built ${TARGETS_ALL[*]} in $OUT"
